@@ -1,0 +1,184 @@
+"""Command-line shell over the `qa` API (see ../shared/CONTRACT.md): parsing, printing, exit codes; no logic."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import InputError, QAError
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _stderr(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def reports_errors(command):
+    """Turn domain errors into one line on stderr and the contract's exit code (never a traceback)."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except QAError as exc:
+            _stderr(f"qa: error: {exc}")
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            _stderr("qa: interrupted")
+            sys.exit(130)
+        except BrokenPipeError:
+            sys.exit(0)
+
+    return wrapper
+
+
+def _settings(**overrides):
+    from .settings import Settings
+
+    return Settings.from_env(**overrides)
+
+
+corpus_option = click.option("--corpus", "corpus_dir", type=click.Path(path_type=Path), help="Article folder (default: seeds/, or $QA_CORPUS).")
+index_option = click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index folder (default: index/, or $QA_INDEX).")
+model_option = click.option("--model", help="sentence-transformers model name or folder (default: intfloat/multilingual-e5-small, built offline; or $QA_MODEL).")
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(package_name="qa", prog_name="qa")
+def main():
+    """Answer French or English questions about news articles, quoting them verbatim with citations."""
+
+
+@main.command("index")
+@corpus_option
+@index_option
+@model_option
+@click.option("--force", is_flag=True, help="Rebuild even if the index is up to date.")
+@click.option("--check", is_flag=True, help="Only verify the index (checksums, staleness) and report.")
+@reports_errors
+def index_command(corpus_dir, index_dir, model, force, check):
+    """Build (or rebuild) the index of the corpus; progress on stderr."""
+    from .index import build_index, index_problem, load_index, verify_index
+
+    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model)
+    if check:
+        manifest = verify_index(settings.index_dir)
+        problem = index_problem(settings.index_dir, settings, manifest.get("model"))
+        load_index(settings.index_dir, settings)
+        if problem:
+            raise QAError(f"index is intact but stale: {problem}")
+        click.echo(f"index in {settings.index_dir}/ is healthy: {manifest['n_passages']} passages from "
+                   f"{manifest['n_articles']} articles, model {manifest['model']}, built {manifest['built_at']}")
+        return
+    if not force:
+        problem = index_problem(settings.index_dir, settings)
+        if problem is None:
+            try:
+                load_index(settings.index_dir, settings, settings.model)
+                _stderr(f"Index in {settings.index_dir}/ is up to date with {settings.corpus_dir}/; nothing to do (--force rebuilds).")
+                return
+            except QAError as exc:
+                _stderr(f"Rebuilding: {exc}")
+        else:
+            _stderr(f"Building the index: {problem}")
+    from .embed import load_embedder
+
+    build_index(settings, load_embedder(settings.model), _stderr)
+
+
+@main.command("add")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@corpus_option
+@index_option
+@model_option
+@reports_errors
+def add_command(files, corpus_dir, index_dir, model):
+    """Add or replace articles in an existing index without re-embedding the others."""
+    from .embed import load_embedder
+    from .index import add_articles, ensure_index
+
+    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model)
+    embedder = load_embedder(settings.model)
+    if not (settings.index_dir / "manifest.json").exists():
+        ensure_index(settings, embedder, _stderr)
+    index = add_articles(list(files), settings, embedder, _stderr)
+    _stderr(f"Index in {settings.index_dir}/ now holds {index.manifest['n_passages']} passages from {index.manifest['n_articles']} articles.")
+
+
+@main.command("ask")
+@click.argument("question", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per question on stdout (the contract's format).")
+@click.option("-k", "k", type=click.IntRange(1, 100), default=None, help="Number of passages to cite (default 5).")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default=None, help="Retrieval mode (default hybrid).")
+@corpus_option
+@index_option
+@model_option
+@reports_errors
+def ask_command(question, as_json, k, mode, corpus_dir, index_dir, model):
+    """Answer QUESTION, or one question per line of standard input when none is given."""
+    from .service import QA
+
+    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, top_k=k, mode=mode)
+    if question:
+        questions = [" ".join(question)]
+    else:
+        if sys.stdin.isatty():
+            _stderr("Type one question per line; end with Ctrl-D.")
+        questions = [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
+        if not questions:
+            raise InputError("no question given (pass it as arguments or on standard input)")
+    qa = QA(settings, progress=_stderr)
+    results = qa.ask_many(questions)
+    failures = 0
+    for asked, result in zip(questions, results):
+        if isinstance(result, InputError):
+            failures += 1
+            if as_json:
+                click.echo(json.dumps({"question": asked, "error": str(result)}, ensure_ascii=False))
+            else:
+                _stderr(f"qa: {asked[:80]!r}: {result}")
+            continue
+        if as_json:
+            click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+        else:
+            from .render import answer_as_text
+
+            click.echo(answer_as_text(result))
+    if failures and len(questions) == 1:
+        sys.exit(2)
+
+
+@main.command("eval")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
+@click.option("--out", type=click.Path(path_type=Path), help="Write a report folder (metrics.json, per_question.jsonl).")
+@click.option("-k", "k", type=click.IntRange(1, 100), default=10, show_default=True, help="Passages cited per question.")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default=None, help="Retrieval mode (default hybrid).")
+@corpus_option
+@index_option
+@model_option
+@reports_errors
+def eval_command(file, as_json, out, k, mode, corpus_dir, index_dir, model):
+    """Score an evaluation set (JSON Lines, the contract's format) and report the metrics."""
+    from .evaluate import evaluate, load_eval_set
+    from .render import metrics_table
+    from .report import write_report
+    from .service import QA
+
+    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, mode=mode)
+    qa = QA(settings, progress=_stderr)
+    items = load_eval_set(file, lambda doc: qa.index.articles[doc].text if doc in qa.index.articles else None)
+    with click.progressbar(length=len(items), label="Evaluating", file=sys.stderr) as bar:
+        result = evaluate(items, lambda q: qa.ask(q, k=k), lambda i, n: bar.update(1))
+    if out:
+        write_report(out, result)
+        _stderr(f"Report written to {out}/")
+    if as_json:
+        click.echo(json.dumps(result["metrics"], ensure_ascii=False))
+    else:
+        click.echo(metrics_table(result["metrics"]))

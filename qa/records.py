@@ -1,0 +1,112 @@
+"""Typed handoffs between the pipeline stages: load → clean → chunk → embed → index → retrieve → answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Span:
+    """A `[start, end)` slice of an article's text, in code points, as the contract defines positions."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article file: its exact text (never rewritten) plus metadata and the spans that hold article prose."""
+
+    doc: str
+    text: str
+    title: str | None = None
+    author: str | None = None
+    date: str | None = None
+    url: str | None = None
+    # Paragraph spans that are real article text (boilerplate, bylines, credits left out).
+    paragraphs: tuple[Span, ...] = ()
+    # Section headings, kept apart from the prose: they give passages context without being quoted.
+    headings: tuple[Span, ...] = ()
+    # Byline lines ("Par X. Publié le …"): citable for "who wrote it / when", not prose.
+    bylines: tuple[Span, ...] = ()
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A quotable unit: one to a few sentences, a slice `text[start:end]` of its article, with its paragraph."""
+
+    id: int
+    doc: str
+    start: int
+    end: int
+    para_start: int
+    para_end: int
+    text: str
+    heading: str | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A passage retrieved for a question, with the evidence that ranked it."""
+
+    passage: Passage
+    score: float
+    dense_score: float | None = None
+    dense_rank: int | None = None
+    lexical_score: float | None = None
+    lexical_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered source shown to the user; `quote == article.text[start:end]` always holds."""
+
+    n: int
+    doc: str
+    title: str | None
+    author: str | None
+    url: str | None
+    date: str | None
+    start: int
+    end: int
+    quote: str
+    score: float
+    context: str = ""
+    context_start: int = 0
+
+    def to_json(self) -> dict:
+        """The contract's citation object (exactly its keys, in its order)."""
+        return {
+            "n": self.n,
+            "doc": self.doc,
+            "title": self.title,
+            "url": self.url,
+            "date": self.date,
+            "start": self.start,
+            "end": self.end,
+            "quote": self.quote,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What `ask` returns for one question: the Markdown answer, its citations, and whether the articles answer it."""
+
+    question: str
+    language: str
+    found: bool
+    answer: str
+    citations: tuple[Citation, ...] = ()
+    # Why `found` was decided as it was: the measured signals, for debugging and evaluation.
+    evidence: dict = field(default_factory=dict, compare=False)
+
+    def to_json(self) -> dict:
+        """The contract's `qa ask --json` object."""
+        return {
+            "question": self.question,
+            "language": self.language,
+            "found": self.found,
+            "answer": self.answer,
+            "citations": [c.to_json() for c in self.citations],
+        }

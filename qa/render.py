@@ -1,0 +1,53 @@
+"""Human-readable forms of answers and metrics (terminal text and Markdown for notes)."""
+
+from __future__ import annotations
+
+import textwrap
+
+from .records import Answer, Citation
+
+_LABELS = {
+    "fr": {"sources": "Sources", "chars": "caractères", "score": "score", "nearest": "Passages les plus proches (ils ne répondent pas) :"},
+    "en": {"sources": "Sources", "chars": "characters", "score": "score", "nearest": "Nearest passages (they do not answer):"},
+}
+
+
+def source_line(citation: Citation) -> str:
+    """'Title — Author, date, URL' with whatever the article has (the doc name when it has no title)."""
+    parts = [citation.title or citation.doc]
+    extra = ", ".join(x for x in (citation.author, citation.date, citation.url) if x)
+    return f"{parts[0]} — {extra}" if extra else parts[0]
+
+
+def answer_as_text(answer: Answer) -> str:
+    """The answer, then the numbered sources with their exact quotes, for the terminal."""
+    labels = _LABELS.get(answer.language, _LABELS["en"])
+    lines = [answer.answer, ""]
+    if answer.citations:
+        lines.append(labels["sources"] if answer.found else labels["nearest"])
+        for c in answer.citations:
+            lines.append(f"[{c.n}] {source_line(c)}")
+            lines.append(f"    {c.doc}, {labels['chars']} {c.start}–{c.end} · {labels['score']} {c.score:.3f}")
+            quote = " ".join(c.quote.split())
+            lines.extend(textwrap.wrap(f"« {quote} »", width=96, initial_indent="    ", subsequent_indent="    "))
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def metrics_table(metrics: dict) -> str:
+    """Metrics per language as an aligned text table."""
+    groups = [g for g in ("overall", "fr", "en") if g in metrics]
+    rows = [("metric", *groups)]
+    keys = ["questions", "hit@1", "hit@3", "hit@5", "mrr@10", "ndcg@10", "recall@5",
+            "abstention_accuracy", "false_abstention_rate", "latency_p50_ms", "latency_p95_ms"]
+    for key in keys:
+        rows.append((key, *(_fmt(metrics[g].get(key)) for g in groups)))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths))) for r in rows)
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.3f}" if value <= 1 else f"{value:.1f}"
+    return str(value)

@@ -1,0 +1,142 @@
+"""Hybrid retrieval: dense (FAISS) and lexical (BM25) rankings fused by weighted reciprocal rank fusion."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+import numpy as np
+
+from .index import Index
+from .records import Hit
+from .settings import Settings
+from .text import terms
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question ready for search: its cleaned text, language, query vector and index terms."""
+
+    text: str
+    language: str
+    vector: np.ndarray
+    terms: tuple[str, ...]
+    # BM25 terms for the question's words: as spelt, corrected or translated ('insurance' → 'assur').
+    matched_terms: tuple[str, ...]
+    # How each content word of the question was matched (for abstention and explanations).
+    matches: tuple = ()
+
+    @property
+    def coverage(self) -> float:
+        """Share of the question's content words that the articles contain in some form."""
+        return sum(m.term is not None for m in self.matches) / len(self.matches) if self.matches else 1.0
+
+
+@dataclass(frozen=True)
+class TermMatch:
+    """How one question word was matched to the index: directly, by spelling, by embedding, or not at all."""
+
+    word: str
+    term: str | None
+    how: str  # "exact", "spelling", "embedding" or "none"
+    similarity: float = 1.0
+
+
+def match_words(index: Index, words: list[str], encode, bridge_threshold: float) -> list[TermMatch]:
+    """Map question words to index terms: as spelt, else the closest spelling, else the nearest corpus word.
+
+    Typos ("hebergemnt") and English words ("insurance") miss BM25's vocabulary; a close spelling
+    (ratio ≥ 0.8, five letters or more) or a corpus word whose embedding is close enough recovers them
+    without inventing matches for unrelated words.
+    """
+    vocab = index.bm25.vocab_dict
+    out: list[TermMatch | None] = []
+    pending: list[int] = []
+    for word in words:
+        term = (terms(word) or [None])[0]
+        if term is None:
+            out.append(TermMatch(word, None, "none", 0.0))
+        elif term in vocab:
+            out.append(TermMatch(word, term, "exact"))
+        else:
+            close = difflib.get_close_matches(term, _vocab_list(index), n=1, cutoff=0.8) if len(term) >= 5 else []
+            if close:
+                out.append(TermMatch(word, close[0], "spelling", 0.8))
+            else:
+                out.append(None)
+                pending.append(len(out) - 1)
+    if pending:
+        nearest = index.lexicon.nearest(encode([words[i] for i in pending]))
+        for i, (_word, term, similarity) in zip(pending, nearest):
+            ok = similarity >= bridge_threshold and term in vocab
+            out[i] = TermMatch(words[i], term if ok else None, "embedding" if ok else "none", similarity)
+    return out  # type: ignore[return-value]
+
+
+def _vocab_list(index: Index) -> list[str]:
+    cached = getattr(index, "_vocab_cache", None)
+    if cached is None:
+        cached = index.vocabulary
+        index._vocab_cache = cached
+    return cached
+
+
+def dense_ranking(index: Index, vector: np.ndarray, n: int) -> list[tuple[int, float]]:
+    """(passage id, cosine) of the n nearest passages."""
+    n = min(n, index.dense.ntotal)
+    scores, ids = index.dense.search(vector.reshape(1, -1).astype(np.float32), n)
+    return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+
+def lexical_ranking(index: Index, query_terms: list[str], n: int) -> list[tuple[int, float]]:
+    """(passage id, BM25 score) of the n best passages with a positive score."""
+    ids = index.bm25.get_tokens_ids(query_terms)
+    if not ids:
+        return []
+    scores = index.bm25.get_scores_from_ids(ids)
+    n = min(n, len(scores))
+    top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+
+
+def lexical_weight(query: Query, settings: Settings) -> float:
+    """How much the BM25 ranking counts in the fusion for this question.
+
+    BM25 runs over French text: it matches a French question's words, but only the shared names
+    (CNIL, Microsoft, Conseil d'État) of an English one, so English questions weigh it less.
+    """
+    return settings.lexical_weight_en if query.language == "en" else settings.lexical_weight_fr
+
+
+def fuse(rankings: list[tuple[list[tuple[int, float]], float]], rrf_k: int) -> dict[int, float]:
+    """Weighted reciprocal rank fusion: Σ weight / (rrf_k + rank), rank counted from 1."""
+    fused: dict[int, float] = {}
+    for ranking, weight in rankings:
+        for rank, (pid, _score) in enumerate(ranking, start=1):
+            fused[pid] = fused.get(pid, 0.0) + weight / (rrf_k + rank)
+    return fused
+
+
+def retrieve(index: Index, query: Query, settings: Settings, k: int | None = None, mode: str | None = None) -> list[Hit]:
+    """The k best passages for a query under the chosen mode (hybrid, dense or lexical)."""
+    k = k or settings.top_k
+    mode = mode or settings.mode
+    n = max(settings.candidates, k)
+    dense = dense_ranking(index, query.vector, n) if mode in ("hybrid", "dense") else []
+    lexical = lexical_ranking(index, list(query.matched_terms), n) if mode in ("hybrid", "lexical") else []
+    if mode == "dense":
+        fused = {pid: score for pid, score in dense}
+    elif mode == "lexical":
+        fused = {pid: score for pid, score in lexical}
+    else:
+        fused = fuse([(dense, 1.0), (lexical, lexical_weight(query, settings))], settings.rrf_k)
+    dense_info = {pid: (rank, score) for rank, (pid, score) in enumerate(dense, start=1)}
+    lexical_info = {pid: (rank, score) for rank, (pid, score) in enumerate(lexical, start=1)}
+    ordered = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+    hits = []
+    for pid, score in ordered:
+        d_rank, d_score = dense_info.get(pid, (None, None))
+        l_rank, l_score = lexical_info.get(pid, (None, None))
+        hits.append(Hit(index.passages[pid], score, d_score, d_rank, l_score, l_rank))
+    return hits

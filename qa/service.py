@@ -1,0 +1,84 @@
+"""The one API every shell uses (CLI, page, evaluation): open the index and model once, then answer questions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+
+import numpy as np
+
+from .answer import MESSAGES, compose
+from .embed import Embedder, load_embedder
+from .errors import InputError
+from .index import Index, ensure_index
+from .lang import detect_language
+from .records import Answer
+from .lexicon import content_words
+from .retrieve import Query, match_words, retrieve
+from .settings import Settings
+from .text import clean_input, terms
+
+
+def validate_question(question: object, settings: Settings) -> str:
+    """The cleaned question, or InputError saying why it cannot be asked."""
+    if not isinstance(question, str):
+        raise InputError("the question must be text")
+    if len(question) > settings.max_question_chars * 10:
+        raise InputError(f"the question is too long ({len(question):,} characters; the limit is {settings.max_question_chars:,})")
+    text = clean_input(question)
+    if not re.search(r"[^\W\d_]", text):
+        raise InputError("please ask a question: it has no words")
+    if len(text) > settings.max_question_chars:
+        raise InputError(f"the question is too long ({len(text):,} characters; the limit is {settings.max_question_chars:,})")
+    return text
+
+
+class QA:
+    """A question-answering session over one index: the model and index are loaded once and shared."""
+
+    def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None,
+                 progress: Callable[[str], None] = lambda _m: None, index: Index | None = None):
+        self.settings = settings or Settings.from_env()
+        self.embedder = embedder or load_embedder(self.settings.model)
+        self.index = index or ensure_index(self.settings, self.embedder, progress)
+
+    def prepare(self, questions: list[str]) -> list[Query]:
+        """Queries for already-validated questions, embedded in one batch."""
+        vectors = self.embedder.encode_queries(questions) if questions else np.zeros((0, 1), np.float32)
+        queries = []
+        for text, vector in zip(questions, vectors):
+            matches = match_words(self.index, content_words(text), self.embedder.encode_queries, self.settings.bridge_threshold)
+            matched = [m.term for m in matches if m.term] + [t for t in terms(text) if t.isdigit()]
+            queries.append(Query(text, detect_language(text), vector, tuple(terms(text)), tuple(matched), tuple(matches)))
+        return queries
+
+    def answer(self, query: Query, question: str, k: int | None = None, mode: str | None = None) -> Answer:
+        """Retrieve and compose the answer for a prepared query."""
+        settings = self.settings if mode is None else replace(self.settings, mode=mode)
+        hits = retrieve(self.index, query, settings, k=k)
+        return compose(self.index, query, hits, settings, question)
+
+    def ask(self, question: str, k: int | None = None, mode: str | None = None) -> Answer:
+        """Answer one question; InputError if the question is not a usable question."""
+        text = validate_question(question, self.settings)
+        return self.answer(self.prepare([text])[0], question, k, mode)
+
+    def ask_many(self, questions: Iterable[str], k: int | None = None, mode: str | None = None) -> list[Answer | InputError]:
+        """Answer a batch (one embedding pass); an invalid question yields its InputError in its place."""
+        questions = list(questions)
+        valid: dict[int, str] = {}
+        results: list[Answer | InputError | None] = [None] * len(questions)
+        for i, question in enumerate(questions):
+            try:
+                valid[i] = validate_question(question, self.settings)
+            except InputError as exc:
+                results[i] = exc
+        for i, query in zip(valid, self.prepare(list(valid.values()))):
+            results[i] = self.answer(query, questions[i], k, mode)
+        return results  # type: ignore[return-value]
+
+
+def not_found_message(language: str) -> str:
+    """The sentence shown when the articles do not answer, in the question's language."""
+    return MESSAGES.get(language, MESSAGES["en"])["not_found"]

@@ -1,0 +1,80 @@
+"""All tunable configuration in one frozen object, with environment overrides, so every entry point agrees."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .errors import InputError
+
+DEFAULT_MODEL = "intfloat/multilingual-e5-small"
+RETRIEVAL_MODES = ("hybrid", "dense", "lexical")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Paths, model and the knobs of chunking, retrieval and abstention.
+
+    Fields that change what is stored in the index (model, chunking) are recorded in its manifest,
+    so changing one of them makes the index stale instead of silently mixing two configurations.
+    """
+
+    corpus_dir: Path = Path("seeds")
+    index_dir: Path = Path("index")
+    model: str = DEFAULT_MODEL
+    # Chunking: passages are whole sentences packed up to this many characters.
+    passage_max_chars: int = 320
+    # What is embedded besides the passage: "none", "title" or "title+heading" (see index.embedding_text).
+    embed_context: str = "title"
+    # Retrieval.
+    top_k: int = 5
+    mode: str = "hybrid"
+    candidates: int = 50
+    rrf_k: int = 60
+    # Weight of the lexical ranking in the fusion, per question language: BM25 over French
+    # text finds the shared names in an English question but little else.
+    lexical_weight_fr: float = 1.0
+    lexical_weight_en: float = 0.5
+    # A question word absent from the articles is matched to the nearest corpus word at this cosine or more.
+    bridge_threshold: float = 0.92
+    # Question length limit (characters, after normalization).
+    max_question_chars: int = 1000
+    # Sentences quoted in the answer at most, and how far below the best passage's cosine another may be.
+    answer_sentences: int = 3
+    answer_margin: float = 0.03
+    # Abstention (see README, 'Abstention'): the best passage's cosine must reach min_dense_score and
+    # more than min_term_coverage of the question's content words must occur in the articles.
+    min_dense_score: float = 0.80
+    min_term_coverage: float = 0.01
+
+    def __post_init__(self) -> None:
+        if self.mode not in RETRIEVAL_MODES:
+            raise InputError(f"unknown retrieval mode {self.mode!r}: choose one of {', '.join(RETRIEVAL_MODES)}")
+        if not 1 <= self.top_k <= 100:
+            raise InputError(f"-k must be between 1 and 100, got {self.top_k}")
+        if self.passage_max_chars < 50:
+            raise InputError("passage_max_chars must be at least 50")
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Settings":
+        """Defaults, then `QA_CORPUS`, `QA_INDEX`, `QA_MODEL` from the environment, then explicit overrides (None ignored)."""
+        env = {
+            "corpus_dir": os.environ.get("QA_CORPUS"),
+            "index_dir": os.environ.get("QA_INDEX"),
+            "model": os.environ.get("QA_MODEL"),
+        }
+        values = {k: v for k, v in env.items() if v}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        for key in ("corpus_dir", "index_dir"):
+            if key in values:
+                values[key] = Path(values[key])
+        return cls(**values)
+
+    def with_(self, **changes) -> "Settings":
+        """A copy with some fields changed (None values ignored)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def index_params(self) -> dict:
+        """The settings that shape the stored index; a change to any of them makes the index stale."""
+        return {"model": self.model, "passage_max_chars": self.passage_max_chars, "embed_context": self.embed_context}
