@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 
+from .answer_types import has_answer_type, question_type
 from .chunk import split_sentences
 from .index import Index
 from .records import Answer, Citation, Hit, Span
@@ -25,42 +26,6 @@ MESSAGES = {
         "nearest": "Nearest passages, which do not answer it:",
     },
 }
-
-# What kind of answer a question asks for, recognised on its folded text.
-_QUESTION_TYPES = {
-    "date": re.compile(r"\b(quand|a quelle date|quelle date|en quelle annee|quelle annee|depuis quand|jusqu.a quand|"
-                       r"when|what date|which date|what year|which year|since when|until when)\b"),
-    "number": re.compile(r"\b(combien|quel nombre|quelle duree|how many|how much|how long|what number|what percentage)\b"),
-    "person": re.compile(r"^(qui|who|whom)\b|\b(qui (?:a|est|sont|dirige|preside)|who (?:is|was|are|filed|said|leads|heads|runs|did))\b"),
-}
-_NUMBER_WORDS = ("un", "une", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix", "douze", "quinze",
-                 "vingt", "trente", "cent", "mille", "million", "milliard", "premier", "premiere")
-_HAS_NUMBER = re.compile(r"\d|\b(" + "|".join(_NUMBER_WORDS) + r")s?\b")
-_HAS_DATE = re.compile(r"\b(1[89]\d\d|20\d\d)\b|\b(janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|"
-                       r"novembre|decembre|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|hier|aujourd.hui)\b")
-# A name or body: a capitalised word that does not start the sentence, or an acronym.
-_HAS_NAME = re.compile(r"(?<=[\w,;:»”\"’'] )[A-ZÀ-Ö][\w’'-]+|\b[A-Z]{2,}\b")
-
-
-def question_type(question: str) -> str | None:
-    """'date', 'number', 'person' or None, from the question's interrogative words."""
-    folded = fold(question)
-    for kind, pattern in _QUESTION_TYPES.items():
-        if pattern.search(folded):
-            return kind
-    return None
-
-
-def has_answer_type(text: str, kind: str | None) -> bool:
-    """Whether a passage holds the kind of answer asked for (always true when no kind is asked)."""
-    if kind == "date":
-        return bool(_HAS_DATE.search(fold(text)))
-    if kind == "number":
-        return bool(_HAS_NUMBER.search(fold(text)))
-    if kind == "person":
-        return bool(_HAS_NAME.search(text))
-    return True
-
 
 def _idf(index: Index, term: str) -> float:
     """BM25's inverse document frequency of an index term (how much finding it says)."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .answer_types import has_answer_type, question_type
 from .index import Index
 from .records import Hit
 from .settings import Settings
@@ -42,35 +43,34 @@ class TermMatch:
     similarity: float = 1.0
 
 
-def match_words(index: Index, words: list[str], encode, bridge_threshold: float) -> list[TermMatch]:
+def spelled_match(index: Index, word: str) -> TermMatch | None:
+    """Match a word by spelling alone: its term as is, or the closest indexed spelling; None if neither."""
+    term = (terms(word) or [None])[0]
+    if term is None:
+        return TermMatch(word, None, "none", 0.0)
+    if term in index.bm25.vocab_dict:
+        return TermMatch(word, term, "exact")
+    # Ratio ≥ 0.8 on terms of five letters or more: fixes typos without inventing short matches.
+    close = difflib.get_close_matches(term, _vocab_list(index), n=1, cutoff=0.8) if len(term) >= 5 else []
+    return TermMatch(word, close[0], "spelling", 0.8) if close else None
+
+
+def match_words(index: Index, words: list[str], word_vectors: dict[str, np.ndarray], bridge_threshold: float) -> list[TermMatch]:
     """Map question words to index terms: as spelt, else the closest spelling, else the nearest corpus word.
 
-    Typos ("hebergemnt") and English words ("insurance") miss BM25's vocabulary; a close spelling
-    (ratio ≥ 0.8, five letters or more) or a corpus word whose embedding is close enough recovers them
-    without inventing matches for unrelated words.
+    Typos ("hebergemnt") and English words ("insurance") miss BM25's vocabulary; the corpus word whose
+    embedding is nearest (`word_vectors` holds the question words' vectors) stands in for them when the
+    cosine reaches `bridge_threshold`, so unrelated words are not matched.
     """
-    vocab = index.bm25.vocab_dict
-    out: list[TermMatch | None] = []
-    pending: list[int] = []
+    out = []
     for word in words:
-        term = (terms(word) or [None])[0]
-        if term is None:
-            out.append(TermMatch(word, None, "none", 0.0))
-        elif term in vocab:
-            out.append(TermMatch(word, term, "exact"))
-        else:
-            close = difflib.get_close_matches(term, _vocab_list(index), n=1, cutoff=0.8) if len(term) >= 5 else []
-            if close:
-                out.append(TermMatch(word, close[0], "spelling", 0.8))
-            else:
-                out.append(None)
-                pending.append(len(out) - 1)
-    if pending:
-        nearest = index.lexicon.nearest(encode([words[i] for i in pending]))
-        for i, (_word, term, similarity) in zip(pending, nearest):
-            ok = similarity >= bridge_threshold and term in vocab
-            out[i] = TermMatch(words[i], term if ok else None, "embedding" if ok else "none", similarity)
-    return out  # type: ignore[return-value]
+        match = spelled_match(index, word)
+        if match is None:
+            _corpus_word, term, similarity = index.lexicon.nearest(word_vectors[word].reshape(1, -1))[0]
+            ok = similarity >= bridge_threshold and term in index.bm25.vocab_dict
+            match = TermMatch(word, term if ok else None, "embedding" if ok else "none", similarity)
+        out.append(match)
+    return out
 
 
 def _vocab_list(index: Index) -> list[str]:
@@ -131,6 +131,13 @@ def retrieve(index: Index, query: Query, settings: Settings, k: int | None = Non
         fused = {pid: score for pid, score in lexical}
     else:
         fused = fuse([(dense, 1.0), (lexical, lexical_weight(query, settings))], settings.rrf_k)
+        kind = question_type(query.text)
+        if kind and settings.answer_type_boost:
+            # A passage that holds the kind of answer asked for (a date for "quand", a cause for
+            # "pourquoi") moves up a few places among the candidates.
+            for pid in fused:
+                if has_answer_type(index.passages[pid].text, kind):
+                    fused[pid] += settings.answer_type_boost
     dense_info = {pid: (rank, score) for rank, (pid, score) in enumerate(dense, start=1)}
     lexical_info = {pid: (rank, score) for rank, (pid, score) in enumerate(lexical, start=1)}
     ordered = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]

@@ -15,7 +15,7 @@ from .index import Index, ensure_index
 from .lang import detect_language
 from .records import Answer
 from .lexicon import content_words
-from .retrieve import Query, match_words, retrieve
+from .retrieve import Query, match_words, retrieve, spelled_match
 from .settings import Settings
 from .text import clean_input, terms
 
@@ -44,11 +44,14 @@ class QA:
         self.index = index or ensure_index(self.settings, self.embedder, progress)
 
     def prepare(self, questions: list[str]) -> list[Query]:
-        """Queries for already-validated questions, embedded in one batch."""
-        vectors = self.embedder.encode_queries(questions) if questions else np.zeros((0, 1), np.float32)
+        """Queries for already-validated questions: one embedding pass for the questions and their unknown words."""
+        words = [content_words(text) for text in questions]
+        unknown = sorted({w for ws in words for w in ws if spelled_match(self.index, w) is None})
+        vectors = self.embedder.encode_queries(questions + unknown) if questions else np.zeros((0, 1), np.float32)
+        word_vectors = dict(zip(unknown, vectors[len(questions):]))
         queries = []
-        for text, vector in zip(questions, vectors):
-            matches = match_words(self.index, content_words(text), self.embedder.encode_queries, self.settings.bridge_threshold)
+        for text, vector, question_words in zip(questions, vectors, words):
+            matches = match_words(self.index, question_words, word_vectors, self.settings.bridge_threshold)
             matched = [m.term for m in matches if m.term] + [t for t in terms(text) if t.isdigit()]
             queries.append(Query(text, detect_language(text), vector, tuple(terms(text)), tuple(matched), tuple(matches)))
         return queries

@@ -38,6 +38,8 @@ class Settings:
     lexical_weight_en: float = 0.5
     # A question word absent from the articles is matched to the nearest corpus word at this cosine or more.
     bridge_threshold: float = 0.92
+    # Added to the fused score of passages holding the kind of answer asked for (date, number, person, reason).
+    answer_type_boost: float = 0.004
     # Question length limit (characters, after normalization).
     max_question_chars: int = 1000
     # Sentences quoted in the answer at most, and how far below the best passage's cosine another may be.

@@ -1,0 +1,49 @@
+"""What kind of answer a question asks for (a date, a number, a person, a reason) and whether a text holds one."""
+
+from __future__ import annotations
+
+import re
+
+from .text import fold
+
+# What kind of answer a question asks for, recognised on its folded text.
+_QUESTION_TYPES = {
+    "date": re.compile(r"\b(quand|a quelle date|quelle date|en quelle annee|quelle annee|depuis quand|jusqu.a quand|"
+                       r"when|what date|which date|what year|which year|since when|until when)\b"),
+    "number": re.compile(r"\b(combien|quel nombre|quelle duree|how many|how much|how long|what number|what percentage)\b"),
+    "reason": re.compile(r"\b(pourquoi|pour quelle raison|pour quelles raisons|why|for what reason)\b"),
+    "person": re.compile(r"^(qui|who|whom)\b|\b(qui (?:a|est|sont|dirige|preside)|who (?:is|was|are|filed|said|leads|heads|runs|did))\b"),
+}
+# "un"/"une" are articles far more often than numbers: left out.
+_NUMBER_WORDS = ("deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix", "douze", "quinze",
+                 "vingt", "trente", "cent", "mille", "million", "milliard",
+                 "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "hundred", "thousand")
+_HAS_NUMBER = re.compile(r"\d|\b(" + "|".join(_NUMBER_WORDS) + r")s?\b")
+_HAS_REASON = re.compile(r"\b(faute d|parce qu|car|puisqu|en raison d|a cause d|grace a|du fait d|afin d|pour que|"
+                         r"raison|because|due to|since|as a result|in order to)\b")
+_HAS_DATE = re.compile(r"\b(1[89]\d\d|20\d\d)\b|\b(janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|"
+                       r"novembre|decembre|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|hier|aujourd.hui)\b")
+# A name or body: a capitalised word that does not start the sentence, or an acronym.
+_HAS_NAME = re.compile(r"(?<=[\w,;:»”\"’'] )[A-ZÀ-Ö][\w’'-]+|\b[A-Z]{2,}\b")
+
+
+def question_type(question: str) -> str | None:
+    """'date', 'number', 'person' or None, from the question's interrogative words."""
+    folded = fold(question)
+    for kind, pattern in _QUESTION_TYPES.items():
+        if pattern.search(folded):
+            return kind
+    return None
+
+
+def has_answer_type(text: str, kind: str | None) -> bool:
+    """Whether a passage holds the kind of answer asked for (always true when no kind is asked)."""
+    if kind == "date":
+        return bool(_HAS_DATE.search(fold(text)))
+    if kind == "number":
+        return bool(_HAS_NUMBER.search(fold(text)))
+    if kind == "reason":
+        return bool(_HAS_REASON.search(fold(text)))
+    if kind == "person":
+        return bool(_HAS_NAME.search(text))
+    return True

@@ -1,0 +1,607 @@
+"""The web page: a thin Gradio shell over `qa.service.QA` (see ../shared/CONTRACT.md).
+
+Everything that turns an Answer into what the page shows is a pure function here (HTML of the
+answer and its citation cards, Markdown for notes), so it is unit-tested without a server.
+Every piece of article or question text put into HTML goes through `html.escape`: the page renders
+that HTML as is (Gradio's gr.HTML does not sanitize), so nothing from a file or a user is markup.
+
+`build_app` wires those functions to a Gradio Blocks page, and exposes the contract's JSON as the
+API endpoint `/ask` (what `qa ask --json` prints, for gradio_client users). `serve` loads the model
+and index once and starts the server: local only by default, no share link, no analytics, no
+external fonts or scripts.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+import re
+import sys
+import unicodedata
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+# Before Gradio is imported anywhere: no telemetry, no version check, no hub calls.
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+from .errors import InputError, QAError  # noqa: E402
+from .records import Answer, Citation  # noqa: E402
+from .settings import RETRIEVAL_MODES  # noqa: E402
+
+if TYPE_CHECKING:  # pragma: no cover
+    import gradio as gr
+
+    from .index import Index
+    from .service import QA
+    from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+MAX_PASSAGES = 10
+CONCURRENCY = 2
+QUEUE_SIZE = 32
+
+GENERIC_ERROR = "Something went wrong while answering; please try again. / Une erreur est survenue ; réessayez."
+
+EXAMPLES = [
+    "pourquoi la CNIL a-t-elle accepté ?",
+    "Combien de temps dure l'autorisation accordée à Microsoft ?",
+    "Who filed an appeal with the Conseil d'État?",
+    "Which company will host the health data?",
+    "Quel est le prix du ticket de métro à Paris ?",
+]
+
+_MONTHS = {
+    "fr": ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+           "novembre", "décembre"],
+    "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"],
+}
+
+LABELS = {
+    "fr": {
+        "sources": "Sources",
+        "nearest": "Passages les plus proches — ils ne répondent pas à la question",
+        "nearest_badge": "proche, ne répond pas",
+        "copy_all": "Copier pour mes notes",
+        "copy_one": "Copier la citation",
+        "copied": "Copié ✓",
+        "copy_failed": "Échec de la copie",
+        "download": "Télécharger (.md)",
+        "open": "Lire l'article",
+        "score": "score",
+        "question": "Question",
+        "error": "Impossible de répondre",
+    },
+    "en": {
+        "sources": "Sources",
+        "nearest": "Nearest passages — they do not answer the question",
+        "nearest_badge": "nearest, does not answer",
+        "copy_all": "Copy for notes",
+        "copy_one": "Copy quote",
+        "copied": "Copied ✓",
+        "copy_failed": "Copy failed",
+        "download": "Download (.md)",
+        "open": "Read the article",
+        "score": "score",
+        "question": "Question",
+        "error": "Cannot answer",
+    },
+}
+
+
+def labels(language: str) -> dict[str, str]:
+    """The page's words in the question's language (English for any language but French)."""
+    return LABELS.get(language, LABELS["en"])
+
+
+# ---------------------------------------------------------------- small helpers
+
+def esc(text: object) -> str:
+    """Text made inert for HTML (element content and quoted attribute values alike)."""
+    return html.escape("" if text is None else str(text), quote=True)
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL if it is an absolute http(s) link, else None (never a javascript: or data: link)."""
+    if not url:
+        return None
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme.lower() in ("http", "https") and parts.netloc and not any(c.isspace() or ord(c) < 32 for c in url):
+        return url
+    return None
+
+
+def url_host(url: str) -> str:
+    """The host of a URL without 'www.', to name the link ('francesoir.fr')."""
+    host = urlsplit(url).hostname or url
+    return host[4:] if host.startswith("www.") else host
+
+
+def human_date(iso: str | None, language: str = "fr") -> str | None:
+    """'2024-02-18' as '18 février 2024' / '18 February 2024'; anything else as given."""
+    if not iso:
+        return None
+    m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", iso)
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        return iso
+    months = _MONTHS.get(language, _MONTHS["en"])
+    day = int(m.group(3))
+    day_text = "1er" if language == "fr" and day == 1 else str(day)
+    return f"{day_text} {months[int(m.group(2)) - 1]} {m.group(1)}"
+
+
+def date_range(dates: Iterable[str | None], language: str = "fr") -> str | None:
+    """The span of the ISO dates given ('18 février – 4 mars 2024'); None when there is none."""
+    known = sorted(d for d in dates if d and re.fullmatch(r"\d{4}-\d{2}-\d{2}", d))
+    if not known:
+        return None
+    first, last = known[0], known[-1]
+    if first == last:
+        return human_date(first, language)
+    a, b = human_date(first, language), human_date(last, language)
+    if first[:4] == last[:4]:
+        a = a.rsplit(" ", 1)[0]  # the year once, at the end
+    return f"{a} – {b}"
+
+
+def corpus_summary(index: "Index") -> dict:
+    """Number of articles and the range of their dates, for the page's title."""
+    articles = list(index.articles.values())
+    dates = [a.date for a in articles]
+    return {
+        "n_articles": len(articles),
+        "n_dated": sum(1 for d in dates if d),
+        "range_fr": date_range(dates, "fr"),
+        "range_en": date_range(dates, "en"),
+    }
+
+
+def header_html(summary: dict) -> str:
+    """The page's title: what the corpus is (how many articles, from when) and what the page does."""
+    n = summary["n_articles"]
+    fr_articles = f"{n} article{'s' if n != 1 else ''} de presse français"
+    en_articles = f"{n} French news article{'s' if n != 1 else ''}"
+    fr_when = f" ({summary['range_fr']})" if summary.get("range_fr") else ""
+    en_when = f" ({summary['range_en']})" if summary.get("range_en") else ""
+    return (
+        '<header class="qa-header">'
+        f'<h1>Questions sur {esc(fr_articles)}{esc(fr_when)}</h1>'
+        '<p class="qa-intro">Posez une question en français ou en anglais : la réponse cite les articles mot pour mot, avec leurs sources.'
+        f'<br><span lang="en">Ask about {esc(en_articles)}{esc(en_when)}, in French or English: '
+        'answers quote the articles verbatim, with their sources.</span></p>'
+        '</header>'
+    )
+
+
+# ---------------------------------------------------------------- Markdown for notes
+
+def one_line(text: str) -> str:
+    """Text on one line: runs of whitespace (newlines included) become one space."""
+    return " ".join(text.split())
+
+
+def source_line(citation: Citation) -> str:
+    """'Title, author, date, URL' with what the article has (its doc name when it has no title)."""
+    parts = [citation.title or citation.doc, citation.author, citation.date, citation.url]
+    return ", ".join(one_line(p) for p in parts if p)
+
+
+def citation_markdown(citation: Citation) -> str:
+    """One citation for notes: the exact quote as a block quote, then '— Title, author, date, URL'."""
+    quote = "\n".join(f"> {line}".rstrip() for line in citation.quote.strip().splitlines())
+    return f"{quote}\n\n— {source_line(citation)}\n"
+
+
+def notes_markdown(answer: Answer) -> str:
+    """The whole answer for notes: the question, the answer's quoted sentences, then every source quoted."""
+    lab = labels(answer.language)
+    parts = [f"**{lab['question']} :** {one_line(answer.question)}" if answer.language == "fr"
+             else f"**{lab['question']}:** {one_line(answer.question)}",
+             answer.answer.strip()]
+    if answer.citations:
+        parts.append(f"**{lab['sources'] if answer.found else lab['nearest']}**")
+        for c in answer.citations:
+            parts.append(f"[{c.n}]\n{citation_markdown(c).rstrip()}")
+    return "\n\n".join(parts) + "\n"
+
+
+def notes_filename(answer: Answer) -> str:
+    """A file name for the downloaded notes, from the question ('qa-pourquoi-la-cnil-a-t-elle-accepte.md')."""
+    folded = unicodedata.normalize("NFKD", answer.question).encode("ascii", "ignore").decode().lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")[:60].rstrip("-")
+    return f"qa-{slug or 'answer'}.md"
+
+
+# ---------------------------------------------------------------- HTML of an answer
+
+_MARKERS = re.compile(r"((?:\s*\[\d+\])+)\s*$")
+
+
+def _markers_html(markers: str, known: set[int]) -> str:
+    out = []
+    for n in (int(x) for x in re.findall(r"\[(\d+)\]", markers)):
+        if n in known:
+            out.append(f'<a class="qa-ref" href="#qa-cite-{n}" data-qa-cite="{n}" '
+                       f'aria-label="source {n}">[{n}]</a>')
+        else:
+            out.append(esc(f"[{n}]"))
+    return "".join(out)
+
+
+def answer_markdown_html(markdown: str, citation_numbers: Iterable[int] = ()) -> str:
+    """The answer's Markdown as HTML, safely: paragraphs and `>` block quotes, [n] markers as links.
+
+    Only that structure is interpreted; everything else in the text (HTML tags, Markdown links or
+    emphasis from the articles or the question) is escaped and shows as the characters it is.
+    """
+    known = set(citation_numbers)
+    blocks: list[list[str]] = [[]]
+    for line in markdown.strip().splitlines():
+        if line.strip():
+            blocks[-1].append(line)
+        elif blocks[-1]:
+            blocks.append([])
+    out = []
+    for block in (b for b in blocks if b):
+        if all(line.lstrip().startswith(">") for line in block):
+            lines = []
+            for line in block:
+                text = re.sub(r"^\s*>\s?", "", line)
+                m = _MARKERS.search(text)
+                body, markers = (text[:m.start()], m.group(1)) if m else (text, "")
+                lines.append(esc(body) + (" " + _markers_html(markers, known) if markers else ""))
+            out.append(f"<blockquote>{'<br>'.join(lines)}</blockquote>")
+        else:
+            out.append(f"<p>{'<br>'.join(esc(line) for line in block)}</p>")
+    return "\n".join(out)
+
+
+def highlighted_context(citation: Citation) -> str:
+    """The citation's paragraph as HTML, its quote in <mark>, located by offsets (never by searching)."""
+    context, quote = citation.context, citation.quote
+    start = citation.start - citation.context_start
+    end = citation.end - citation.context_start
+    if not context or not (0 <= start <= end <= len(context)) or context[start:end] != quote:
+        return f"<mark>{esc(quote)}</mark>"
+    return f"{esc(context[:start])}<mark>{esc(quote)}</mark>{esc(context[end:])}"
+
+
+def _copy_button(markdown: str, text: str, done: str, failed: str, extra_class: str = "") -> str:
+    """A button whose click copies `markdown` (held, escaped, in its data-qa-md attribute) in the browser."""
+    classes = f"qa-btn {extra_class}".strip()
+    return (f'<button type="button" class="{classes}" data-qa-action="copy" data-qa-md="{esc(markdown)}" '
+            f'data-qa-done="{esc(done)}" data-qa-failed="{esc(failed)}">{esc(text)}</button>')
+
+
+def card_html(citation: Citation, language: str = "fr", nearest: bool = False) -> str:
+    """One source card: title (or doc name), author, date, link, the paragraph with the quote marked, score."""
+    lab = labels(language)
+    c = citation
+    url = safe_url(c.url)
+    title = esc(c.title or c.doc)
+    meta = []
+    if c.author:
+        meta.append(f'<span class="qa-author">{esc(c.author)}</span>')
+    if c.date:
+        meta.append(f'<time datetime="{esc(c.date)}">{esc(human_date(c.date, language))}</time>')
+    if url:
+        meta.append(f'<a class="qa-link" href="{esc(url)}" target="_blank" rel="noopener noreferrer">'
+                    f'{esc(lab["open"])} ({esc(url_host(url))}) ↗</a>')
+    meta.append(f'<span class="qa-doc" title="{esc(c.doc)}, {c.start}–{c.end}">{esc(c.doc)}</span>')
+    badge = f'<span class="qa-badge">{esc(lab["nearest_badge"])}</span>' if nearest else ""
+    return (
+        f'<li class="qa-card{" qa-card-nearest" if nearest else ""}" id="qa-cite-{c.n}" data-n="{c.n}">'
+        '<div class="qa-card-head">'
+        f'<span class="qa-n">[{c.n}]</span>'
+        f'<h3 class="qa-title">{title}</h3>'
+        f'<span class="qa-score" title="{esc(lab["score"])}">{esc(lab["score"])} {c.score:.2f}</span>'
+        '</div>'
+        f'{badge}'
+        f'<div class="qa-meta">{" · ".join(meta)}</div>'
+        f'<blockquote class="qa-context">{highlighted_context(c)}</blockquote>'
+        '<div class="qa-card-actions">'
+        f'{_copy_button(citation_markdown(c), lab["copy_one"], lab["copied"], lab["copy_failed"], "qa-btn-small")}'
+        '</div>'
+        '</li>'
+    )
+
+
+def answer_html(answer: Answer) -> str:
+    """The answer as the page shows it: quoted sentences with [n] links (or the plain 'not found' sentence,
+    then the nearest passages marked as such), copy/download buttons, one card per citation."""
+    lab = labels(answer.language)
+    notes = notes_markdown(answer)
+    numbers = [c.n for c in answer.citations] if answer.found else []
+    state = "found" if answer.found else "not-found"
+    parts = [
+        f'<section class="qa-result qa-{state}" lang="{esc(answer.language)}" data-found="{str(answer.found).lower()}">',
+        f'<div class="qa-answer">{answer_markdown_html(answer.answer, numbers)}</div>',
+        '<div class="qa-actions">',
+        _copy_button(notes, lab["copy_all"], lab["copied"], lab["copy_failed"], "qa-copy-all"),
+        f'<button type="button" class="qa-btn qa-download" data-qa-action="download" data-qa-md="{esc(notes)}" '
+        f'data-qa-filename="{esc(notes_filename(answer))}">{esc(lab["download"])}</button>',
+        '</div>',
+    ]
+    if answer.citations:
+        heading = lab["sources"] if answer.found else lab["nearest"]
+        parts.append(f'<h2 class="qa-sources-title">{esc(heading)}</h2>')
+        parts.append('<ol class="qa-cards">')
+        parts.extend(card_html(c, answer.language, nearest=not answer.found) for c in answer.citations)
+        parts.append('</ol>')
+    parts.append('</section>')
+    return "\n".join(parts)
+
+
+def error_html(message: str) -> str:
+    """A readable error in place of the answer (no traceback, no internals)."""
+    return f'<section class="qa-result qa-error" role="alert"><p>⚠ {esc(message)}</p></section>'
+
+
+# ---------------------------------------------------------------- the two handlers
+
+def _passages(k: object, default: int) -> int:
+    try:
+        value = int(round(float(k))) if k is not None and k != "" else default
+    except (TypeError, ValueError):
+        raise InputError("the number of passages must be a whole number") from None
+    if not 1 <= value <= MAX_PASSAGES:
+        raise InputError(f"the number of passages must be between 1 and {MAX_PASSAGES}")
+    return value
+
+
+def _mode(mode: object) -> str | None:
+    if mode in (None, ""):
+        return None
+    if mode not in RETRIEVAL_MODES:
+        raise InputError(f"unknown retrieval mode {mode!r}: choose one of {', '.join(RETRIEVAL_MODES)}")
+    return str(mode)
+
+
+def answer_for(qa: "QA", question: object, k: object = None, mode: object = None) -> Answer:
+    """QA.ask with the page's settings checked (passages 1–10, a known mode); InputError when invalid."""
+    return qa.ask(question, k=_passages(k, min(qa.settings.top_k, MAX_PASSAGES)), mode=_mode(mode))  # type: ignore[arg-type]
+
+
+def ask_page(qa: "QA", question: object, k: object = None, mode: object = None) -> str:
+    """The page's handler: the answer's HTML, or a readable error (InputError's message, else a generic one)."""
+    try:
+        return answer_html(answer_for(qa, question, k, mode))
+    except InputError as exc:
+        return error_html(str(exc))
+    except Exception:  # anything else is logged here and shown without internals
+        log.exception("error while answering %r", question)
+        return error_html(GENERIC_ERROR)
+
+
+def ask_json(qa: "QA", question: object, k: object = None, mode: object = None) -> dict:
+    """The API handler: the contract's JSON object (`qa ask --json`), or {"question", "error"}."""
+    try:
+        return answer_for(qa, question, k, mode).to_json()
+    except InputError as exc:
+        return {"question": question, "error": str(exc)}
+    except Exception:
+        log.exception("error while answering %r", question)
+        return {"question": question, "error": GENERIC_ERROR}
+
+
+# ---------------------------------------------------------------- page assets
+
+CSS = """
+.gradio-container { max-width: 980px !important; margin: 0 auto !important; }
+.qa-header h1 { font-size: 1.6rem; line-height: 1.25; margin: 0.2em 0 0.3em; color: var(--body-text-color); }
+.qa-intro { margin: 0; color: var(--body-text-color-subdued); line-height: 1.45; }
+#qa-ask-row { align-items: flex-end; }
+#qa-ask-btn { min-width: 110px; }
+#qa-output { min-height: 2rem; }
+.qa-result { color: var(--body-text-color); line-height: 1.55; overflow-wrap: anywhere; }
+.qa-answer blockquote, .qa-context {
+  margin: 0.6em 0; padding: 0.55em 0.9em; border-left: 4px solid var(--color-accent);
+  background: var(--background-fill-secondary); border-radius: 0 var(--radius-md) var(--radius-md) 0;
+}
+.qa-answer p { margin: 0.4em 0; font-weight: 600; }
+.qa-not-found .qa-answer p { font-weight: 600; font-size: 1.05rem; }
+.qa-ref { text-decoration: none; font-weight: 600; color: var(--link-text-color); margin-left: 0.1em; }
+.qa-ref:hover { text-decoration: underline; }
+.qa-actions, .qa-card-actions { display: flex; flex-wrap: wrap; gap: 0.5em; align-items: center; margin: 0.6em 0; }
+.qa-btn {
+  font: inherit; font-size: 0.9rem; cursor: pointer; padding: 0.35em 0.85em; border-radius: var(--radius-md);
+  border: 1px solid var(--border-color-primary); background: var(--button-secondary-background-fill);
+  color: var(--button-secondary-text-color);
+}
+.qa-btn:hover { background: var(--button-secondary-background-fill-hover); }
+.qa-btn:focus-visible { outline: 2px solid var(--color-accent); outline-offset: 2px; }
+.qa-btn-small { font-size: 0.8rem; padding: 0.2em 0.6em; }
+.qa-sources-title { font-size: 1.05rem; margin: 1em 0 0.4em; color: var(--body-text-color); }
+.qa-cards { list-style: none; padding: 0; margin: 0; display: grid; gap: 0.8em; }
+.qa-card {
+  border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg); padding: 0.75em 0.95em;
+  background: var(--block-background-fill); transition: box-shadow 0.3s;
+}
+.qa-card-nearest { border-style: dashed; opacity: 0.92; }
+.qa-flash { box-shadow: 0 0 0 3px var(--color-accent); }
+.qa-card-head { display: flex; gap: 0.5em; align-items: baseline; }
+.qa-n { font-weight: 700; color: var(--link-text-color); }
+.qa-title { flex: 1; margin: 0; font-size: 1rem; font-weight: 600; line-height: 1.35; color: var(--body-text-color); }
+.qa-score { font-size: 0.8rem; white-space: nowrap; color: var(--body-text-color-subdued);
+  font-family: var(--font-mono); }
+.qa-badge { display: inline-block; margin-top: 0.3em; font-size: 0.75rem; padding: 0.05em 0.5em; border-radius: 999px;
+  border: 1px dashed var(--border-color-primary); color: var(--body-text-color-subdued); }
+.qa-meta { font-size: 0.85rem; color: var(--body-text-color-subdued); margin-top: 0.2em; }
+.qa-meta a { color: var(--link-text-color); }
+.qa-doc { font-family: var(--font-mono); font-size: 0.78rem; }
+.qa-context { white-space: pre-line; font-size: 0.95rem; border-left-color: var(--border-color-primary); }
+.qa-result mark { background: #fde68a; color: #1f2937; padding: 0 0.1em; border-radius: 2px; }
+.dark .qa-result mark { background: #a16207; color: #fff7e6; }
+.qa-error p { margin: 0.4em 0; padding: 0.6em 0.9em; border-radius: var(--radius-md);
+  border: 1px solid var(--error-border-color, #f87171); background: var(--error-background-fill, #fef2f2);
+  color: var(--error-text-color, #b91c1c); }
+@media (max-width: 640px) {
+  .qa-header h1 { font-size: 1.25rem; }
+  .gradio-container { padding-left: 8px !important; padding-right: 8px !important; }
+  .qa-card { padding: 0.6em 0.7em; }
+  .qa-answer blockquote, .qa-context { padding: 0.45em 0.6em; }
+}
+"""
+
+# Runs once when the answer component mounts; one delegated listener serves every answer shown later.
+# Copying is done in the browser: navigator.clipboard where allowed, else a hidden textarea + execCommand.
+COPY_JS = r"""
+const fallbackCopy = (text) => {
+  const area = document.createElement('textarea');
+  area.value = text;
+  area.setAttribute('readonly', '');
+  area.style.position = 'fixed'; area.style.top = '-1000px'; area.style.opacity = '0';
+  document.body.appendChild(area);
+  area.select();
+  let ok = false;
+  try { ok = document.execCommand('copy'); } catch (e) { ok = false; }
+  area.remove();
+  return ok;
+};
+const copyText = async (text) => {
+  if (navigator.clipboard && window.isSecureContext) {
+    try { await navigator.clipboard.writeText(text); return true; } catch (e) { /* fall back below */ }
+  }
+  return fallbackCopy(text);
+};
+const flash = (button, text) => {
+  if (!button.dataset.qaLabel) button.dataset.qaLabel = button.textContent;
+  button.textContent = text;
+  clearTimeout(button._qaTimer);
+  button._qaTimer = setTimeout(() => { button.textContent = button.dataset.qaLabel; }, 2000);
+};
+element.addEventListener('click', async (event) => {
+  const ref = event.target.closest('[data-qa-cite]');
+  if (ref && element.contains(ref)) {
+    event.preventDefault();
+    const card = element.querySelector('#qa-cite-' + ref.dataset.qaCite);
+    if (card) {
+      card.scrollIntoView({behavior: 'smooth', block: 'center'});
+      card.classList.add('qa-flash');
+      setTimeout(() => card.classList.remove('qa-flash'), 1500);
+    }
+    return;
+  }
+  const button = event.target.closest('button[data-qa-action]');
+  if (!button || !element.contains(button)) return;
+  const markdown = button.dataset.qaMd || '';
+  if (button.dataset.qaAction === 'copy') {
+    const ok = await copyText(markdown);
+    flash(button, ok ? button.dataset.qaDone : button.dataset.qaFailed);
+  } else if (button.dataset.qaAction === 'download') {
+    const blob = new Blob([markdown], {type: 'text/markdown;charset=utf-8'});
+    const url = URL.createObjectURL(blob);
+    const link = document.createElement('a');
+    link.href = url;
+    link.download = button.dataset.qaFilename || 'answer.md';
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 5000);
+  }
+});
+"""
+
+
+def theme() -> "gr.themes.Base":
+    """Gradio's default theme with system fonts only: nothing is fetched from a font CDN."""
+    import gradio as gr
+
+    return gr.themes.Default(font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
+                             font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"])
+
+
+def build_app(qa: "QA") -> "gr.Blocks":
+    """The page: title, question box (Enter submits), examples, settings, the answer; plus the /ask API."""
+    import gradio as gr
+
+    summary = corpus_summary(qa.index)
+    default_k = min(qa.settings.top_k, MAX_PASSAGES)
+    title = f"Questions · {summary['n_articles']} articles"
+
+    def ask(question: str, k: int = default_k, mode: str = qa.settings.mode) -> dict:
+        """Answer a question about the articles: the same JSON object as `qa ask --json` (or {"question", "error"})."""
+        return ask_json(qa, question, k, mode)
+
+    def page(question: str, k: float, mode: str) -> str:
+        return ask_page(qa, question, k, mode)
+
+    with gr.Blocks(title=title, analytics_enabled=False) as demo:
+        gr.HTML(header_html(summary), elem_id="qa-title", js_on_load=None)
+        with gr.Row(elem_id="qa-ask-row", equal_height=False):
+            question = gr.Textbox(
+                label="Votre question · Your question", placeholder="pourquoi la CNIL a-t-elle accepté ?",
+                lines=1, max_lines=4, max_length=qa.settings.max_question_chars * 2, autofocus=True,
+                scale=5, elem_id="qa-question")
+            button = gr.Button("Demander · Ask", variant="primary", scale=1, min_width=110, elem_id="qa-ask-btn")
+        examples = gr.Examples(EXAMPLES, inputs=[question], label="Exemples · Examples", elem_id="qa-examples",
+                               examples_per_page=len(EXAMPLES))
+        with gr.Accordion("Réglages · Settings", open=False, elem_id="qa-settings"):
+            with gr.Row():
+                k = gr.Slider(1, MAX_PASSAGES, value=default_k, step=1, label="Passages cités · Passages cited",
+                              elem_id="qa-k")
+                mode = gr.Radio(list(RETRIEVAL_MODES), value=qa.settings.mode, label="Recherche · Retrieval mode",
+                                info="hybrid = sens + mots exacts · meaning + exact words", elem_id="qa-mode")
+        output = gr.HTML("", elem_id="qa-output", js_on_load=COPY_JS, min_height=40)
+
+        common = dict(fn=page, inputs=[question, k, mode], outputs=output, api_visibility="private",
+                      concurrency_limit=CONCURRENCY, concurrency_id="qa", show_progress_on=output)
+        question.submit(**common)
+        button.click(**common)
+        examples.load_input_event.then(**common)
+        gr.api(ask, api_name="ask", concurrency_limit=CONCURRENCY, concurrency_id="qa")
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
+    return demo
+
+
+def launch(demo: "gr.Blocks", host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
+           auth: tuple[str, str] | None = None, block: bool = True, quiet: bool = True):
+    """Start the server (local only unless host says otherwise; never a share link). Returns (app, url, None)."""
+    try:
+        return demo.launch(
+            server_name=host, server_port=port, auth=auth, share=False, prevent_thread_lock=not block,
+            quiet=quiet, show_error=False, inbrowser=False, ssr_mode=False, pwa=False, mcp_server=False,
+            enable_monitoring=False, run_history=False, footer_links=["api"],
+            theme=theme(), css=CSS, auth_message="qa — identifiez-vous · please log in" if auth else None,
+        )
+    except OSError as exc:
+        raise QAError(f"cannot listen on {host}:{port}: {exc}".splitlines()[0]) from None
+
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    """'user:password' as a (user, password) pair; InputError when it is not of that form."""
+    if value is None or value == "":
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise InputError("--auth must be USER:PASSWORD, both non-empty")
+    return user, password
+
+
+def serve(settings: "Settings | None" = None, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
+          auth: tuple[str, str] | None = None, progress: Callable[[str], None] | None = None,
+          block: bool = True, qa: "QA | None" = None):
+    """Load the model and index once (building the index if it is missing or stale), then serve the page."""
+    from .service import QA
+    from .settings import Settings
+
+    say = progress or (lambda message: print(message, file=sys.stderr, flush=True))
+    if qa is None:
+        settings = settings or Settings.from_env()
+        say(f"Loading the model ({settings.model}) and the index ({settings.index_dir}/)…")
+        qa = QA(settings, progress=say)
+    demo = build_app(qa)
+    result = launch(demo, host, port, auth, block=False)
+    shown_host = "localhost" if host in ("0.0.0.0", "::") else host
+    say(f"The page is on http://{shown_host}:{demo.server_port}/ (Ctrl-C stops it)"
+        + ("; login required" if auth else ""))
+    if block:
+        demo.block_thread()
+    return result
