@@ -12,7 +12,7 @@ from .index import Index
 from .records import Answer, Citation, Hit, Span
 from .retrieve import Query
 from .settings import Settings
-from .text import fold, terms
+from .text import terms
 
 MESSAGES = {
     "fr": {

@@ -156,14 +156,15 @@ def ask_command(question, as_json, k, mode, corpus_dir, index_dir, model):
 @main.command("eval")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
-@click.option("--out", type=click.Path(path_type=Path), help="Write a report folder (metrics.json, per_question.jsonl).")
+@click.option("--out", type=click.Path(path_type=Path), help="Write a report folder (metrics.json, per_question.jsonl, metrics.png).")
+@click.option("--compare", is_flag=True, help="Score hybrid, dense-only and BM25-only retrieval side by side.")
 @click.option("-k", "k", type=click.IntRange(1, 100), default=10, show_default=True, help="Passages cited per question.")
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default=None, help="Retrieval mode (default hybrid).")
 @corpus_option
 @index_option
 @model_option
 @reports_errors
-def eval_command(file, as_json, out, k, mode, corpus_dir, index_dir, model):
+def eval_command(file, as_json, out, compare, k, mode, corpus_dir, index_dir, model):
     """Score an evaluation set (JSON Lines, the contract's format) and report the metrics."""
     from .evaluate import evaluate, load_eval_set
     from .render import metrics_table
@@ -173,12 +174,33 @@ def eval_command(file, as_json, out, k, mode, corpus_dir, index_dir, model):
     settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, mode=mode)
     qa = QA(settings, progress=_stderr)
     items = load_eval_set(file, lambda doc: qa.index.articles[doc].text if doc in qa.index.articles else None)
-    with click.progressbar(length=len(items), label="Evaluating", file=sys.stderr) as bar:
-        result = evaluate(items, lambda q: qa.ask(q, k=k), lambda i, n: bar.update(1))
+    modes = ["hybrid", "dense", "lexical"] if compare else [settings.mode]
+    results = {}
+    for run_mode in modes:
+        with click.progressbar(length=len(items), label=f"Evaluating ({run_mode})", file=sys.stderr) as bar:
+            results[run_mode] = evaluate(items, lambda q, m=run_mode: qa.ask(q, k=k, mode=m), lambda i, n: bar.update(1))
     if out:
-        write_report(out, result)
-        _stderr(f"Report written to {out}/")
+        write_report(out, results)
+        _stderr(f"Report written to {out}/ (metrics.json, per_question.jsonl, metrics.png)")
+    metrics = {m: r["metrics"] for m, r in results.items()}
     if as_json:
-        click.echo(json.dumps(result["metrics"], ensure_ascii=False))
+        click.echo(json.dumps(metrics if compare else metrics[modes[0]], ensure_ascii=False))
     else:
-        click.echo(metrics_table(result["metrics"]))
+        click.echo(metrics_table(metrics))
+
+
+@main.command("serve", context_settings=CONTEXT_SETTINGS)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 opens the page to the network).")
+@click.option("--port", type=click.IntRange(1, 65535), default=7860, show_default=True, help="Port to listen on.")
+@click.option("--auth", metavar="USER:PASSWORD", envvar="QA_AUTH", help="Require this login (or set $QA_AUTH, which keeps it out of `ps`).")
+@corpus_option
+@index_option
+@model_option
+@reports_errors
+def serve_command(host, port, auth, corpus_dir, index_dir, model):
+    """Start the web page (Gradio); the model and index load once, the index is built first if needed."""
+    from .web import parse_auth, serve
+
+    credentials = parse_auth(auth)
+    serve(_settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model), host=host, port=port,
+          auth=credentials, progress=_stderr)

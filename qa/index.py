@@ -117,7 +117,7 @@ def build_index(settings: Settings, embedder: Embedder, progress: Progress = _qu
     progress(f"Embedding {len(passages)} passages from {len(articles)} articles with {embedder.name}")
     embeddings = embedder.encode_documents(
         [embedding_text(_by_doc(articles)[p.doc], p, settings.embed_context) for p in passages], progress=len(passages) > 64)
-    progress(f"Embedding the corpus vocabulary (for English and misspelt questions)")
+    progress("Embedding the corpus vocabulary (for English and misspelt questions)")
     lexicon = Lexicon.build([p.text for p in passages], embedder)
     index = write_index(settings, embedder, articles, passages, embeddings, sources, skipped, lexicon)
     progress(f"Index written to {settings.index_dir}/ ({len(passages)} passages, {len(articles)} articles) "
@@ -137,7 +137,7 @@ def add_articles(files: list[Path], settings: Settings, embedder: Embedder, prog
     new_articles = []
     for file in files:
         path = Path(file)
-        article = read_article(path, path.parent)  # validates before anything is copied
+        read_article(path, path.parent)  # validates before anything is copied into the corpus
         try:
             target = path.resolve()
             doc_name(target, corpus_dir)
@@ -162,7 +162,7 @@ def add_articles(files: list[Path], settings: Settings, embedder: Embedder, prog
     sources = dict(index.manifest["sources"])
     skipped = dict(index.manifest.get("skipped", {}))
     for article in new_articles:
-        sources[article.doc] = hashlib.sha256(article.text.encode("utf-8")).hexdigest() if False else file_digest(corpus_dir / article.doc)
+        sources[article.doc] = file_digest(corpus_dir / article.doc)
         skipped.pop(article.doc, None)
     lexicon = Lexicon.build([p.text for p in passages], embedder, known=index.lexicon)
     return write_index(settings, embedder, articles, passages, embeddings, sources, skipped, lexicon)

@@ -33,14 +33,15 @@ def answer_as_text(answer: Answer) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def metrics_table(metrics: dict) -> str:
-    """Metrics per language as an aligned text table."""
-    groups = [g for g in ("overall", "fr", "en") if g in metrics]
-    rows = [("metric", *groups)]
+def metrics_table(by_mode: dict[str, dict]) -> str:
+    """Metrics per retriever and language as an aligned text table (one column per pair)."""
+    columns = [(mode, g) for mode, metrics in by_mode.items() for g in ("overall", "fr", "en") if g in metrics]
+    header = [f"{g}" if len(by_mode) == 1 else f"{mode}:{g}" for mode, g in columns]
+    rows = [("metric", *header)]
     keys = ["questions", "hit@1", "hit@3", "hit@5", "mrr@10", "ndcg@10", "recall@5",
             "abstention_accuracy", "false_abstention_rate", "latency_p50_ms", "latency_p95_ms"]
     for key in keys:
-        rows.append((key, *(_fmt(metrics[g].get(key)) for g in groups)))
+        rows.append((key, *(_fmt(by_mode[mode][g].get(key)) for mode, g in columns)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths))) for r in rows)
 

@@ -9,16 +9,25 @@ import tempfile
 from pathlib import Path
 
 
-def write_report(out: Path, result: dict) -> None:
-    """Write metrics.json and per_question.jsonl (failures first) into `out`, replacing it whole."""
+PLOTTED = ("hit@1", "hit@3", "hit@5", "mrr@10", "ndcg@10", "recall@5", "abstention_accuracy")
+
+
+def write_report(out: Path, results: dict[str, dict]) -> None:
+    """Write metrics.json, per_question.jsonl (failures first) and metrics.png into `out`, replacing it whole.
+
+    `results` maps a retriever name ("hybrid", "dense", "lexical") to what `evaluate` returned.
+    """
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        (tmp / "metrics.json").write_text(json.dumps(result["metrics"], indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        rows = sorted(result["rows"], key=lambda r: r["pass"])
+        metrics = {mode: result["metrics"] for mode, result in results.items()}
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        rows = [dict(row, retriever=mode) for mode, result in results.items() for row in result["rows"]]
+        rows.sort(key=lambda r: r["pass"])
         with (tmp / "per_question.jsonl").open("w", encoding="utf-8") as f:
             for row in rows:
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        plot_metrics(metrics, tmp / "metrics.png")
         if out.exists():
             old = out.with_name(f".{out.name}.old-{os.getpid()}")
             os.replace(out, old)
@@ -29,3 +38,28 @@ def write_report(out: Path, result: dict) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def plot_metrics(metrics: dict[str, dict], path: Path) -> None:
+    """Grouped bars: each metric per language (panels) and per retriever (bars)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = [g for g in ("overall", "fr", "en") if any(g in m for m in metrics.values())]
+    modes = list(metrics)
+    fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 4), sharey=True, squeeze=False)
+    width = 0.8 / len(modes)
+    for ax, group in zip(axes[0], groups):
+        for i, mode in enumerate(modes):
+            values = [metrics[mode].get(group, {}).get(key) or 0 for key in PLOTTED]
+            ax.bar([x + i * width for x in range(len(PLOTTED))], values, width, label=mode)
+        ax.set_title(f"{group} ({metrics[modes[0]].get(group, {}).get('questions', 0)} questions)")
+        ax.set_xticks([x + width * (len(modes) - 1) / 2 for x in range(len(PLOTTED))], PLOTTED, rotation=45, ha="right")
+        ax.set_ylim(0, 1)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -103,8 +103,9 @@ def lexical_ranking(index: Index, query_terms: list[str], n: int) -> list[tuple[
 def lexical_weight(query: Query, settings: Settings) -> float:
     """How much the BM25 ranking counts in the fusion for this question.
 
-    BM25 runs over French text: it matches a French question's words, but only the shared names
-    (CNIL, Microsoft, Conseil d'État) of an English one, so English questions weigh it less.
+    BM25 runs over French text: it matches a French question's words, but for an English one only the
+    shared names (CNIL, Microsoft, Conseil d'État) and the words the lexicon translates, so English
+    questions weigh it less.
     """
     return settings.lexical_weight_en if query.language == "en" else settings.lexical_weight_fr
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from .answer import MESSAGES, compose
+from .answer import compose
 from .embed import Embedder, load_embedder
 from .errors import InputError
 from .index import Index, ensure_index
@@ -81,7 +81,3 @@ class QA:
             results[i] = self.answer(query, questions[i], k, mode)
         return results  # type: ignore[return-value]
 
-
-def not_found_message(language: str) -> str:
-    """The sentence shown when the articles do not answer, in the question's language."""
-    return MESSAGES.get(language, MESSAGES["en"])["not_found"]

@@ -47,7 +47,7 @@ def stopwords() -> frozenset[str]:
 
     extra = {"quel", "quelle", "quels", "quelles", "qui", "quoi", "quand", "comment", "pourquoi", "combien", "ou",
              "est", "ce", "c", "l", "d", "j", "s", "n", "qu", "t", "y", "a", "what", "who", "when", "where", "why",
-             "how", "which", "whom", "whose", "does", "did", "do", "is", "are", "was", "were", "many", "much", "t",
+             "how", "which", "whom", "whose", "does", "did", "do", "is", "are", "was", "were", "many", "much",
              "has", "have", "had", "its", "it's", "been", "being", "would", "could", "should", "will", "shall", "can",
              "may", "might", "must", "also", "any", "some", "there", "their", "them", "they", "this", "that", "these",
              "those", "about", "into", "onto", "upon", "than", "then", "very", "just", "only", "own", "such"}

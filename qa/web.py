@@ -50,10 +50,10 @@ GENERIC_ERROR = "Something went wrong while answering; please try again. / Une e
 
 EXAMPLES = [
     "pourquoi la CNIL a-t-elle accepté ?",
-    "Combien de temps dure l'autorisation accordée à Microsoft ?",
+    "Pour combien de temps la CNIL a-t-elle autorisé l’hébergement ?",
     "Who filed an appeal with the Conseil d'État?",
     "Which company will host the health data?",
-    "Quel est le prix du ticket de métro à Paris ?",
+    "Quel temps fera-t-il demain à Lyon ?",
 ]
 
 _MONTHS = {
@@ -294,17 +294,18 @@ def card_html(citation: Citation, language: str = "fr", nearest: bool = False) -
     if url:
         meta.append(f'<a class="qa-link" href="{esc(url)}" target="_blank" rel="noopener noreferrer">'
                     f'{esc(lab["open"])} ({esc(url_host(url))}) ↗</a>')
-    meta.append(f'<span class="qa-doc" title="{esc(c.doc)}, {c.start}–{c.end}">{esc(c.doc)}</span>')
+    if c.title:  # without a title, the doc name is already the card's heading
+        meta.append(f'<span class="qa-doc">{esc(c.doc)}</span>')
     badge = f'<span class="qa-badge">{esc(lab["nearest_badge"])}</span>' if nearest else ""
     return (
         f'<li class="qa-card{" qa-card-nearest" if nearest else ""}" id="qa-cite-{c.n}" data-n="{c.n}">'
         '<div class="qa-card-head">'
         f'<span class="qa-n">[{c.n}]</span>'
-        f'<h3 class="qa-title">{title}</h3>'
+        f'<h3 class="qa-title" title="{esc(c.doc)}, {c.start}–{c.end}">{title}</h3>'
         f'<span class="qa-score" title="{esc(lab["score"])}">{esc(lab["score"])} {c.score:.2f}</span>'
         '</div>'
         f'{badge}'
-        f'<div class="qa-meta">{" · ".join(meta)}</div>'
+        + (f'<div class="qa-meta">{" · ".join(meta)}</div>' if meta else '') +
         f'<blockquote class="qa-context">{highlighted_context(c)}</blockquote>'
         '<div class="qa-card-actions">'
         f'{_copy_button(citation_markdown(c), lab["copy_one"], lab["copied"], lab["copy_failed"], "qa-btn-small")}'
@@ -396,7 +397,8 @@ def ask_json(qa: "QA", question: object, k: object = None, mode: object = None) 
 CSS = """
 .gradio-container { max-width: 980px !important; margin: 0 auto !important; }
 .qa-header h1 { font-size: 1.6rem; line-height: 1.25; margin: 0.2em 0 0.3em; color: var(--body-text-color); }
-.qa-intro { margin: 0; color: var(--body-text-color-subdued); line-height: 1.45; }
+.qa-intro { margin: 0; color: var(--body-text-color); line-height: 1.45; }
+.qa-intro [lang="en"] { color: var(--body-text-color-subdued); font-size: 0.92em; }
 #qa-ask-row { align-items: flex-end; }
 #qa-ask-btn { min-width: 110px; }
 #qa-output { min-height: 2rem; }
@@ -436,7 +438,7 @@ CSS = """
 .qa-meta { font-size: 0.85rem; color: var(--body-text-color-subdued); margin-top: 0.2em; }
 .qa-meta a { color: var(--link-text-color); }
 .qa-doc { font-family: var(--font-mono); font-size: 0.78rem; }
-.qa-context { white-space: pre-line; font-size: 0.95rem; border-left-color: var(--border-color-primary); }
+.qa-context { font-size: 0.95rem; border-left-color: var(--border-color-primary); }
 .qa-result mark { background: #fde68a; color: #1f2937; padding: 0 0.1em; border-radius: 2px; }
 .dark .qa-result mark { background: #a16207; color: #fff7e6; }
 .qa-error p { margin: 0.4em 0; padding: 0.6em 0.9em; border-radius: var(--radius-md);
