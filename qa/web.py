@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import sys
+import time
 import unicodedata
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
@@ -296,22 +297,26 @@ def card_html(citation: Citation, language: str = "fr", nearest: bool = False) -
                     f'{esc(lab["open"])} ({esc(url_host(url))}) ↗</a>')
     if c.title:  # without a title, the doc name is already the card's heading
         meta.append(f'<span class="qa-doc">{esc(c.doc)}</span>')
-    badge = f'<span class="qa-badge">{esc(lab["nearest_badge"])}</span>' if nearest else ""
-    return (
-        f'<li class="qa-card{" qa-card-nearest" if nearest else ""}" id="qa-cite-{c.n}" data-n="{c.n}">'
-        '<div class="qa-card-head">'
-        f'<span class="qa-n">[{c.n}]</span>'
-        f'<h3 class="qa-title" title="{esc(c.doc)}, {c.start}–{c.end}">{title}</h3>'
-        f'<span class="qa-score" title="{esc(lab["score"])}">{esc(lab["score"])} {c.score:.2f}</span>'
-        '</div>'
-        f'{badge}'
-        + (f'<div class="qa-meta">{" · ".join(meta)}</div>' if meta else '') +
-        f'<blockquote class="qa-context">{highlighted_context(c)}</blockquote>'
-        '<div class="qa-card-actions">'
-        f'{_copy_button(citation_markdown(c), lab["copy_one"], lab["copied"], lab["copy_failed"], "qa-btn-small")}'
-        '</div>'
-        '</li>'
-    )
+    parts = [
+        f'<li class="qa-card{" qa-card-nearest" if nearest else ""}" id="qa-cite-{c.n}" data-n="{c.n}">',
+        '<div class="qa-card-head">',
+        f'<span class="qa-n">[{c.n}]</span>',
+        f'<h3 class="qa-title" title="{esc(c.doc)}, {c.start}–{c.end}">{title}</h3>',
+        f'<span class="qa-score">{esc(lab["score"])} {c.score:.2f}</span>',
+        '</div>',
+    ]
+    if nearest:
+        parts.append(f'<span class="qa-badge">{esc(lab["nearest_badge"])}</span>')
+    if meta:
+        parts.append(f'<div class="qa-meta">{" · ".join(meta)}</div>')
+    parts += [
+        f'<blockquote class="qa-context">{highlighted_context(c)}</blockquote>',
+        '<div class="qa-card-actions">',
+        _copy_button(citation_markdown(c), lab["copy_one"], lab["copied"], lab["copy_failed"], "qa-btn-small"),
+        '</div>',
+        '</li>',
+    ]
+    return "".join(parts)
 
 
 def answer_html(answer: Answer) -> str:
@@ -431,7 +436,7 @@ CSS = """
 .qa-card-head { display: flex; gap: 0.5em; align-items: baseline; }
 .qa-n { font-weight: 700; color: var(--link-text-color); }
 .qa-title { flex: 1; margin: 0; font-size: 1rem; font-weight: 600; line-height: 1.35; color: var(--body-text-color); }
-.qa-score { font-size: 0.8rem; white-space: nowrap; color: var(--body-text-color-subdued);
+.qa-score { font-size: 0.8rem; white-space: nowrap; margin-left: auto; color: var(--body-text-color-subdued);
   font-family: var(--font-mono); }
 .qa-badge { display: inline-block; margin-top: 0.3em; font-size: 0.75rem; padding: 0.05em 0.5em; border-radius: 999px;
   border: 1px dashed var(--border-color-primary); color: var(--body-text-color-subdued); }
@@ -446,7 +451,9 @@ CSS = """
   color: var(--error-text-color, #b91c1c); }
 @media (max-width: 640px) {
   .qa-header h1 { font-size: 1.25rem; }
-  .gradio-container { padding-left: 8px !important; padding-right: 8px !important; }
+  .gradio-container .main.app { padding-left: 12px !important; padding-right: 12px !important; }
+  .qa-card-head { flex-wrap: wrap; }
+  .qa-score { order: 3; flex-basis: 100%; }
   .qa-card { padding: 0.6em 0.7em; }
   .qa-answer blockquote, .qa-context { padding: 0.45em 0.6em; }
 }
@@ -541,7 +548,7 @@ def build_app(qa: "QA") -> "gr.Blocks":
             question = gr.Textbox(
                 label="Votre question · Your question", placeholder="pourquoi la CNIL a-t-elle accepté ?",
                 lines=1, max_lines=4, max_length=qa.settings.max_question_chars * 2, autofocus=True,
-                scale=5, elem_id="qa-question")
+                scale=5, min_width=300, elem_id="qa-question")
             button = gr.Button("Demander · Ask", variant="primary", scale=1, min_width=110, elem_id="qa-ask-btn")
         examples = gr.Examples(EXAMPLES, inputs=[question], label="Exemples · Examples", elem_id="qa-examples",
                                examples_per_page=len(EXAMPLES))
@@ -589,8 +596,11 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
 
 def serve(settings: "Settings | None" = None, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
           auth: tuple[str, str] | None = None, progress: Callable[[str], None] | None = None,
-          block: bool = True, qa: "QA | None" = None):
-    """Load the model and index once (building the index if it is missing or stale), then serve the page."""
+          block: bool = True, qa: "QA | None" = None) -> "gr.Blocks":
+    """Load the model and index once (building the index if it is missing or stale), then serve the page.
+
+    With block=False it returns the running Blocks at once (its `local_url`; `close()` stops it).
+    """
     from .service import QA
     from .settings import Settings
 
@@ -600,10 +610,16 @@ def serve(settings: "Settings | None" = None, host: str = DEFAULT_HOST, port: in
         say(f"Loading the model ({settings.model}) and the index ({settings.index_dir}/)…")
         qa = QA(settings, progress=say)
     demo = build_app(qa)
-    result = launch(demo, host, port, auth, block=False)
+    launch(demo, host, port, auth, block=False)
     shown_host = "localhost" if host in ("0.0.0.0", "::") else host
     say(f"The page is on http://{shown_host}:{demo.server_port}/ (Ctrl-C stops it)"
         + ("; login required" if auth else ""))
     if block:
-        demo.block_thread()
-    return result
+        try:
+            while demo.is_running:
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            say("Stopping the page.")
+        finally:
+            demo.close()
+    return demo
