@@ -85,7 +85,7 @@ def chunk_article(article: Article, max_chars: int, first_id: int = 0) -> list[P
     text = article.text
     passages: list[Passage] = [
         Passage(id=first_id + i, doc=article.doc, start=b.start, end=b.end, para_start=b.start, para_end=b.end,
-                text=text[b.start:b.end], heading=None)
+                text=text[b.start:b.end], heading=article.title, kind="byline")
         for i, b in enumerate(article.bylines)
     ]
     for paragraph in article.paragraphs:

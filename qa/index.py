@@ -79,14 +79,15 @@ def sources_hash(sources: dict[str, str]) -> str:
     return h.hexdigest()
 
 
-def embedding_text(article: Article, passage: Passage, context: str = "title") -> str:
-    """What the model embeds for a passage: the passage, preceded by the article title (and heading).
+def embedding_text(article: Article, passage: Passage, context: str = "none") -> str:
+    """What the model embeds (and BM25 indexes) for a passage: the passage, with optional context.
 
-    A passage often relies on its article for what "it" or "the decision" is; the title supplies
-    that context to the embedding. The quote shown is still exactly the passage.
+    A byline ("écrit par Monique B | 18 février 2024") only means something next to its article's
+    title, so bylines always carry it; prose may carry the title and heading too (`embed_context`,
+    off by default: it lowered MRR on the dev set). The quote shown is always exactly the passage.
     """
     parts = []
-    if context in ("title", "title+heading") and article.title:
+    if (context in ("title", "title+heading") or passage.kind == "byline") and article.title:
         parts.append(article.title)
     if context == "title+heading" and passage.heading:
         parts.append(passage.heading)
@@ -195,7 +196,8 @@ def write_index(settings: Settings, embedder: Embedder, articles: list[Article],
         np.save(tmp / "embeddings.npy", embeddings)
         dense = _dense_index(embeddings)
         faiss.write_index(dense, str(tmp / "dense.faiss"))
-        bm25 = _bm25_index(passages)
+        by_doc = _by_doc(articles)
+        bm25 = _bm25_index([embedding_text(by_doc[p.doc], p, settings.embed_context) for p in passages])
         bm25.save(str(tmp / "bm25"), show_progress=False)
         (tmp / "lexicon.json").write_text(json.dumps({"words": lexicon.words, "stems": lexicon.stems}, ensure_ascii=False), encoding="utf-8")
         np.save(tmp / "lexicon.npy", lexicon.vectors)
@@ -230,11 +232,11 @@ def _dense_index(embeddings: np.ndarray):
     return dense
 
 
-def _bm25_index(passages: list[Passage]):
+def _bm25_index(texts: list[str]):
     import bm25s
 
     bm25 = bm25s.BM25()
-    bm25.index([terms(p.text) or [""] for p in passages], show_progress=False)
+    bm25.index([terms(text) or [""] for text in texts], show_progress=False)
     return bm25
 
 
@@ -287,7 +289,7 @@ def _article_record(a: Article) -> dict:
 
 def _passage_record(p: Passage) -> dict:
     return {"id": p.id, "doc": p.doc, "start": p.start, "end": p.end, "para_start": p.para_start,
-            "para_end": p.para_end, "heading": p.heading}
+            "para_end": p.para_end, "heading": p.heading, "kind": p.kind}
 
 
 # ---------------------------------------------------------------- loading

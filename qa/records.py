@@ -43,6 +43,8 @@ class Passage:
     para_end: int
     text: str
     heading: str | None = None
+    # "text" for prose, "byline" for an author/date line (searched together with its article's title).
+    kind: str = "text"
 
 
 @dataclass(frozen=True)

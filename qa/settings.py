@@ -24,9 +24,9 @@ class Settings:
     index_dir: Path = Path("index")
     model: str = DEFAULT_MODEL
     # Chunking: passages are whole sentences packed up to this many characters.
-    passage_max_chars: int = 320
+    passage_max_chars: int = 400
     # What is embedded besides the passage: "none", "title" or "title+heading" (see index.embedding_text).
-    embed_context: str = "title"
+    embed_context: str = "none"
     # Retrieval.
     top_k: int = 5
     mode: str = "hybrid"

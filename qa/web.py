@@ -189,8 +189,8 @@ def one_line(text: str) -> str:
 
 
 def source_line(citation: Citation) -> str:
-    """'Title, author, date, URL' with what the article has (its doc name when it has no title)."""
-    parts = [citation.title or citation.doc, citation.author, citation.date, citation.url]
+    """'Title, author, date, URL' with what the article has (its doc name when it has no title; only http(s) URLs)."""
+    parts = [citation.title or citation.doc, citation.author, citation.date, safe_url(citation.url)]
     return ", ".join(one_line(p) for p in parts if p)
 
 
@@ -327,7 +327,8 @@ def answer_html(answer: Answer) -> str:
     numbers = [c.n for c in answer.citations] if answer.found else []
     state = "found" if answer.found else "not-found"
     parts = [
-        f'<section class="qa-result qa-{state}" lang="{esc(answer.language)}" data-found="{str(answer.found).lower()}">',
+        f'<section class="qa-result qa-{state}" lang="{esc(answer.language)}" data-found="{str(answer.found).lower()}" '
+        f'data-question="{esc(answer.question)}">',
         f'<div class="qa-answer">{answer_markdown_html(answer.answer, numbers)}</div>',
         '<div class="qa-actions">',
         _copy_button(notes, lab["copy_all"], lab["copied"], lab["copy_failed"], "qa-copy-all"),
@@ -345,9 +346,10 @@ def answer_html(answer: Answer) -> str:
     return "\n".join(parts)
 
 
-def error_html(message: str) -> str:
+def error_html(message: str, question: object = "") -> str:
     """A readable error in place of the answer (no traceback, no internals)."""
-    return f'<section class="qa-result qa-error" role="alert"><p>⚠ {esc(message)}</p></section>'
+    asked = esc(question if isinstance(question, str) else "")
+    return f'<section class="qa-result qa-error" role="alert" data-question="{asked}"><p>⚠ {esc(message)}</p></section>'
 
 
 # ---------------------------------------------------------------- the two handlers
@@ -380,10 +382,10 @@ def ask_page(qa: "QA", question: object, k: object = None, mode: object = None) 
     try:
         return answer_html(answer_for(qa, question, k, mode))
     except InputError as exc:
-        return error_html(str(exc))
+        return error_html(str(exc), question)
     except Exception:  # anything else is logged here and shown without internals
         log.exception("error while answering %r", question)
-        return error_html(GENERIC_ERROR)
+        return error_html(GENERIC_ERROR, question)
 
 
 def ask_json(qa: "QA", question: object, k: object = None, mode: object = None) -> dict:
@@ -451,13 +453,17 @@ CSS = """
   color: var(--error-text-color, #b91c1c); }
 @media (max-width: 640px) {
   .qa-header h1 { font-size: 1.25rem; }
-  .gradio-container .main.app { padding-left: 12px !important; padding-right: 12px !important; }
   .qa-card-head { flex-wrap: wrap; }
   .qa-score { order: 3; flex-basis: 100%; }
   .qa-card { padding: 0.6em 0.7em; }
   .qa-answer blockquote, .qa-context { padding: 0.45em 0.6em; }
 }
 """
+
+# Gradio scopes the CSS above to its content area; the page margins sit outside it, hence a raw <style>.
+HEAD = """<style>
+@media (max-width: 640px) { .gradio-container .main.app { padding-left: 12px !important; padding-right: 12px !important; } }
+</style>"""
 
 # Runs once when the answer component mounts; one delegated listener serves every answer shown later.
 # Copying is done in the browser: navigator.clipboard where allowed, else a hidden textarea + execCommand.
@@ -486,6 +492,7 @@ const flash = (button, text) => {
   clearTimeout(button._qaTimer);
   button._qaTimer = setTimeout(() => { button.textContent = button.dataset.qaLabel; }, 2000);
 };
+element.setAttribute('aria-live', 'polite');
 element.addEventListener('click', async (event) => {
   const ref = event.target.closest('[data-qa-cite]');
   if (ref && element.contains(ref)) {
@@ -578,7 +585,7 @@ def launch(demo: "gr.Blocks", host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
             server_name=host, server_port=port, auth=auth, share=False, prevent_thread_lock=not block,
             quiet=quiet, show_error=False, inbrowser=False, ssr_mode=False, pwa=False, mcp_server=False,
             enable_monitoring=False, run_history=False, footer_links=["api"],
-            theme=theme(), css=CSS, auth_message="qa — identifiez-vous · please log in" if auth else None,
+            theme=theme(), css=CSS, head=HEAD, auth_message="qa — identifiez-vous · please log in" if auth else None,
         )
     except OSError as exc:
         raise QAError(f"cannot listen on {host}:{port}: {exc}".splitlines()[0]) from None
