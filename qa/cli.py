@@ -43,6 +43,16 @@ def _settings(**overrides):
     return Settings.from_env(**overrides)
 
 
+def _json_line(record: dict) -> str:
+    """One JSON line; text that cannot be encoded (lone surrogates from a mis-encoded argv) is escaped."""
+    line = json.dumps(record, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(record, ensure_ascii=True)
+    return line
+
+
 corpus_option = click.option("--corpus", "corpus_dir", type=click.Path(path_type=Path), help="Article folder (default: seeds/, or $QA_CORPUS).")
 index_option = click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index folder (default: index/, or $QA_INDEX).")
 model_option = click.option("--model", help="sentence-transformers model name or folder (default: intfloat/multilingual-e5-small, built offline; or $QA_MODEL).")
@@ -129,7 +139,9 @@ def ask_command(question, as_json, k, mode, corpus_dir, index_dir, model):
     else:
         if sys.stdin.isatty():
             _stderr("Type one question per line; end with Ctrl-D.")
-        questions = [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
+        # Bytes, decoded leniently: one badly encoded line must not stop the batch.
+        raw = sys.stdin.buffer.read().decode("utf-8", errors="replace")
+        questions = [line.rstrip("\r") for line in raw.split("\n") if line.strip()]
         if not questions:
             raise InputError("no question given (pass it as arguments or on standard input)")
     qa = QA(settings, progress=_stderr)
@@ -139,12 +151,12 @@ def ask_command(question, as_json, k, mode, corpus_dir, index_dir, model):
         if isinstance(result, InputError):
             failures += 1
             if as_json:
-                click.echo(json.dumps({"question": asked, "error": str(result)}, ensure_ascii=False))
+                click.echo(_json_line({"question": asked, "error": str(result)}))
             else:
                 _stderr(f"qa: {asked[:80]!r}: {result}")
             continue
         if as_json:
-            click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+            click.echo(_json_line(result.to_json()))
         else:
             from .render import answer_as_text
 

@@ -139,6 +139,9 @@ def retrieve(index: Index, query: Query, settings: Settings, k: int | None = Non
             for pid in fused:
                 if has_answer_type(index.passages[pid].text, kind):
                     fused[pid] += settings.answer_type_boost
+    if question_type(query.text) not in ("person", "date"):
+        # A byline only answers "who wrote / when was it published".
+        fused = {pid: score for pid, score in fused.items() if index.passages[pid].kind != "byline"}
     dense_info = {pid: (rank, score) for rank, (pid, score) in enumerate(dense, start=1)}
     lexical_info = {pid: (rank, score) for rank, (pid, score) in enumerate(lexical, start=1)}
     ordered = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]

@@ -20,6 +20,9 @@ from .settings import Settings
 from .text import clean_input, terms
 
 
+_URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
+
+
 def validate_question(question: object, settings: Settings) -> str:
     """The cleaned question, or InputError saying why it cannot be asked."""
     if not isinstance(question, str):
@@ -27,7 +30,7 @@ def validate_question(question: object, settings: Settings) -> str:
     if len(question) > settings.max_question_chars * 10:
         raise InputError(f"the question is too long ({len(question):,} characters; the limit is {settings.max_question_chars:,})")
     text = clean_input(question)
-    if not re.search(r"[^\W\d_]", text):
+    if not re.search(r"[^\W\d_]", _URL.sub(" ", text)):
         raise InputError("please ask a question: it has no words")
     if len(text) > settings.max_question_chars:
         raise InputError(f"the question is too long ({len(text):,} characters; the limit is {settings.max_question_chars:,})")
