@@ -29,12 +29,8 @@ MESSAGES = {
 
 def _idf(index: Index, term: str) -> float:
     """BM25's inverse document frequency of an index term (how much finding it says)."""
-    df_all = getattr(index, "_df_cache", None)
-    if df_all is None:
-        df_all = np.diff(index.bm25.scores["indptr"])
-        index._df_cache = df_all
     n = len(index.passages)
-    df = df_all[index.bm25.vocab_dict[term]]
+    df = index.document_frequencies[index.bm25.vocab_dict[term]]
     return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
 
 

@@ -19,8 +19,8 @@ _NUMBER_WORDS = ("deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf
                  "vingt", "trente", "cent", "mille", "million", "milliard",
                  "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "hundred", "thousand")
 _HAS_NUMBER = re.compile(r"\d|\b(" + "|".join(_NUMBER_WORDS) + r")s?\b")
-_HAS_REASON = re.compile(r"\b(faute d|parce qu|car|puisqu|en raison d|a cause d|grace a|du fait d|afin d|pour que|"
-                         r"raison|because|due to|since|as a result|in order to)\b")
+_HAS_REASON = re.compile(r"\b(?:faute d|parce qu|puisqu|en raison d|a cause d|du fait d|afin d)|"
+                         r"\b(?:car|grace a|pour que|raison|because|due to|since|as a result|in order to)\b")
 _HAS_DATE = re.compile(r"\b(1[89]\d\d|20\d\d)\b|\b(janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|"
                        r"novembre|decembre|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|hier|aujourd.hui)\b")
 # A name or body: a capitalised word that does not start the sentence, or an acronym.

@@ -15,7 +15,7 @@ _ABBREVIATIONS = frozenset(
 )
 # A sentence ends at . ! ? or … (possibly repeated), optionally followed by closing quotes or markup,
 # then whitespace, then something that can start a sentence.
-_BOUNDARY = re.compile(r"[.!?…]+[»”\"’')\]*_]*(?=\s+[«“\"*_(\[\-–—]*\s*[A-ZÀ-ÖØ-Þ0-9])")
+_BOUNDARY = re.compile(r"[.!?…]+(?:[ \u00a0\u202f]?[»”])?[»”\"’')\]*_]*(?=\s+[«“\"*_(\[\-–—]*\s*[A-ZÀ-ÖØ-Þ0-9])")
 _EDGE_MARKUP = " \t\n\r\xa0*_#>"
 # Passages never exceed this many times the target size: a 'sentence' this long is not prose.
 _HARD_LIMIT_FACTOR = 3
@@ -37,7 +37,7 @@ def split_sentences(text: str, span: Span) -> list[Span]:
     segment = text[span.start:span.end]
     for m in _BOUNDARY.finditer(segment):
         end = span.start + m.end()
-        if m.group().startswith(".") and len(m.group().rstrip("»”\"’')]*_")) == 1:
+        if m.group().startswith(".") and len(m.group().rstrip("»”\"’')]*_ \u00a0\u202f")) == 1:
             word = re.search(r"(\w+)$", text[start:span.start + m.start()])
             # 'M. Dupont', 'Dr. X', initials such as 'J. Doe' do not end a sentence.
             if word and (word.group(1).lower() in _ABBREVIATIONS or (len(word.group(1)) == 1 and word.group(1).isupper())):

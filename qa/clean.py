@@ -7,6 +7,7 @@ paragraphs; the text itself stays as read, so every later quote is an exact slic
 
 from __future__ import annotations
 
+import datetime
 import re
 from dataclasses import replace
 
@@ -55,9 +56,10 @@ def parse_date(text: str) -> str | None:
             continue
         parts = dict(zip(order, m.groups()))
         month = _MONTHS.get(parts["m"]) if not parts["m"].isdigit() else int(parts["m"])
-        day, year = int(parts["d"]), int(parts["y"])
-        if month and 1 <= month <= 12 and 1 <= day <= 31:
-            return f"{year:04d}-{month:02d}-{day:02d}"
+        try:
+            return datetime.date(int(parts["y"]), month, int(parts["d"])).isoformat()
+        except (TypeError, ValueError):  # "31 février": not a date
+            continue
     return None
 
 
@@ -152,16 +154,21 @@ def _merge_broken_paragraphs(text: str, kept: list[tuple[Span, str]], blank_befo
     paragraphs: list[Span] = []
     headings: list[Span] = []
     open_sentence = False
+    last = None  # where the previous kept line went: "body" or "heading"
     for (span, kind), blank in zip(kept, blank_before):
         line = text[span.start:span.end]
-        continues = paragraphs and open_sentence and (not blank or line[:1].islower())
-        if continues:
+        starts_lower = line[:1].islower()
+        if open_sentence and last == "body" and (not blank or starts_lower):
             paragraphs[-1] = Span(paragraphs[-1].start, span.end)
-        elif kind == "heading" and not (not blank and paragraphs and open_sentence):
+        elif open_sentence and last == "heading" and not blank and starts_lower:
+            # A hard-wrapped paragraph whose first line was short enough to look like a heading.
+            paragraphs.append(Span(headings.pop().start, span.end))
+            last = "body"
+        elif kind == "heading":
             headings.append(span)
-            open_sentence = False
-            continue
+            last = "heading"
         else:
             paragraphs.append(span)
+            last = "body"
         open_sentence = not line.rstrip("*_ ").endswith(tuple(_TERMINAL))
     return paragraphs, headings

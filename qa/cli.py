@@ -58,7 +58,27 @@ index_option = click.option("--index", "index_dir", type=click.Path(path_type=Pa
 model_option = click.option("--model", help="sentence-transformers model name or folder (default: intfloat/multilingual-e5-small, built offline; or $QA_MODEL).")
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+class OneLineErrors(click.Group):
+    """A command group whose usage errors are one line on stderr and exit code 2, as the contract says."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx else (prog_name or "qa")
+            _stderr(f"qa: error: {exc.format_message()} (see `{where} --help`)")
+            sys.exit(2)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            _stderr("qa: interrupted")
+            sys.exit(130)
+
+
+@click.group(cls=OneLineErrors, context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="qa", prog_name="qa")
 def main():
     """Answer French or English questions about news articles, quoting them verbatim with citations."""
@@ -78,7 +98,7 @@ def index_command(corpus_dir, index_dir, model, force, check):
     settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model)
     if check:
         manifest = verify_index(settings.index_dir)
-        problem = index_problem(settings.index_dir, settings, manifest.get("model"))
+        problem = index_problem(settings.index_dir, settings)
         load_index(settings.index_dir, settings)
         if problem:
             raise QAError(f"index is intact but stale: {problem}")

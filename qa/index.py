@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -31,10 +32,10 @@ from .clean import clean_article
 from .embed import Embedder
 from .errors import CorpusError, IndexStateError
 from .lexicon import Lexicon
-from .load import article_files, doc_name, file_digest, read_article
+from .load import ARTICLE_SUFFIXES, article_files, doc_name, file_digest, read_article
 from .records import Article, Passage, Span
 from .settings import Settings
-from .text import terms
+from .text import fold, terms
 
 FORMAT = "qa-index"
 FORMAT_VERSION = 1
@@ -60,10 +61,20 @@ class Index:
     bm25: object  # bm25s.BM25
     lexicon: Lexicon
 
-    @property
+    @cached_property
     def vocabulary(self) -> list[str]:
         """BM25's terms (stemmed, folded), for matching misspelt question words to real ones."""
         return [t for t in self.bm25.vocab_dict if t]
+
+    @cached_property
+    def folded_words(self) -> dict[str, str]:
+        """Corpus words without accents → their BM25 term: typos are easier to spot on whole words than on stems."""
+        return {fold(w): s for w, s in zip(self.lexicon.words, self.lexicon.stems) if s in self.bm25.vocab_dict}
+
+    @cached_property
+    def document_frequencies(self) -> np.ndarray:
+        """Passages containing each BM25 term (indexed by term id)."""
+        return np.diff(self.bm25.scores["indptr"])
 
 
 def corpus_sources(corpus_dir: Path) -> dict[str, str]:
@@ -138,6 +149,8 @@ def add_articles(files: list[Path], settings: Settings, embedder: Embedder, prog
     new_articles = []
     for file in files:
         path = Path(file)
+        if path.suffix.lower() not in ARTICLE_SUFFIXES or path.name.startswith("."):
+            raise CorpusError(f"{path}: not an article file (expected a visible {', '.join(ARTICLE_SUFFIXES)} file)")
         read_article(path, path.parent)  # validates before anything is copied into the corpus
         try:
             target = path.resolve()
@@ -299,7 +312,10 @@ def index_problem(index_dir: Path, settings: Settings, embedder_name: str | None
 
     Cheap: reads only the manifest and hashes the corpus files, so `qa ask` can decide to rebuild.
     """
-    manifest = _read_manifest(index_dir)
+    try:
+        manifest = _read_manifest(index_dir)
+    except IndexStateError as exc:
+        return str(exc).split(";")[0]
     if manifest is None:
         return f"no index in {index_dir}/"
     if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
@@ -407,6 +423,6 @@ def ensure_index(settings: Settings, embedder: Embedder, progress: Progress = _q
                 raise
             problem = str(exc).split(";")[0]
     if not settings.corpus_dir.is_dir():
-        raise IndexStateError(f"{problem}, and the corpus folder {settings.corpus_dir}/ does not exist to build it from")
+        raise CorpusError(f"{problem}, and the corpus folder {settings.corpus_dir}/ does not exist to build it from")
     progress(f"Building the index: {problem}")
     return build_index(settings, embedder, progress)

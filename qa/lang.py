@@ -48,7 +48,9 @@ def detect_language(text: str) -> str:
     if guess and confidence >= 0.9 and n_words >= 4:
         if guess in SUPPORTED:
             return guess
-        return "en" if fr <= en else "fr"
+        # A few unaccented French keywords often look Dutch or Italian to langdetect.
+        if n_words >= 6 or fr != en:
+            return "en" if fr <= en else "fr"
     if fr != en:
         return "fr" if fr > en else "en"
     return DEFAULT_LANGUAGE

@@ -11,7 +11,7 @@ from .answer_types import has_answer_type, question_type
 from .index import Index
 from .records import Hit
 from .settings import Settings
-from .text import terms
+from .text import fold, terms
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,16 @@ def spelled_match(index: Index, word: str) -> TermMatch | None:
         return TermMatch(word, None, "none", 0.0)
     if term in index.bm25.vocab_dict:
         return TermMatch(word, term, "exact")
-    # Ratio ≥ 0.8 on terms of five letters or more: fixes typos without inventing short matches.
-    close = difflib.get_close_matches(term, _vocab_list(index), n=1, cutoff=0.8) if len(term) >= 5 else []
-    return TermMatch(word, close[0], "spelling", 0.8) if close else None
+    if len(term) < 5:
+        return None
+    # Ratio ≥ 0.8 on terms, then ≥ 0.85 on whole words (a typo can derail the stemmer:
+    # 'hebergemnt' stems to itself, far from 'heberg'), five letters or more: fixes typos
+    # without inventing matches for short words.
+    close = difflib.get_close_matches(term, index.vocabulary, n=1, cutoff=0.8)
+    if close:
+        return TermMatch(word, close[0], "spelling", 0.8)
+    close = difflib.get_close_matches(fold(word), list(index.folded_words), n=1, cutoff=0.85)
+    return TermMatch(word, index.folded_words[close[0]], "spelling", 0.85) if close else None
 
 
 def match_words(index: Index, words: list[str], word_vectors: dict[str, np.ndarray], bridge_threshold: float) -> list[TermMatch]:
@@ -71,14 +78,6 @@ def match_words(index: Index, words: list[str], word_vectors: dict[str, np.ndarr
             match = TermMatch(word, term if ok else None, "embedding" if ok else "none", similarity)
         out.append(match)
     return out
-
-
-def _vocab_list(index: Index) -> list[str]:
-    cached = getattr(index, "_vocab_cache", None)
-    if cached is None:
-        cached = index.vocabulary
-        index._vocab_cache = cached
-    return cached
 
 
 def dense_ranking(index: Index, vector: np.ndarray, n: int) -> list[tuple[int, float]]:

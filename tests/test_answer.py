@@ -1,0 +1,236 @@
+"""qa.answer: quoted sentences with [n] markers that point at exact citations, or a plain 'not answered'."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import ANSWER_KEYS, CITATION_KEYS, FakeEmbedder, make_settings, write_corpus
+from qa.answer import MESSAGES, _same_fact, best_sentence, decide_found
+from qa.answer_types import has_answer_type, question_type
+from qa.records import Span
+from qa.retrieve import retrieve
+from qa.service import QA
+
+QUESTIONS = [
+    "Quel est le budget des pistes cyclables à Lyon ?",
+    "Pourquoi les écoles de Bordeaux ferment-elles ?",
+    "Combien a coûté le chantier de l’observatoire ?",
+    "Qui recommande de faire boire les enfants ?",
+    "Quand les travaux débuteront-ils ?",
+    "What do the shopkeepers fear?",
+    "heliostat",
+]
+
+MARKER = re.compile(r"\[(\d+)\]")
+
+
+@pytest.fixture
+def answering_qa(tmp_path, corpus_dir):
+    """The made-up corpus, with abstention off so that every question gets a quoted answer."""
+    return QA(make_settings(corpus_dir, tmp_path / "index", min_dense_score=-1.0, min_term_coverage=0.0),
+              embedder=FakeEmbedder())
+
+
+@pytest.fixture
+def refusing_qa(tmp_path, corpus_dir):
+    """The made-up corpus, with a cosine threshold no passage can reach: every answer is 'not found'."""
+    return QA(make_settings(corpus_dir, tmp_path / "index", min_dense_score=1.01), embedder=FakeEmbedder())
+
+
+# ------------------------------------------------------------------ answer types
+
+@pytest.mark.parametrize("question, kind", [
+    ("Quand la CNIL a-t-elle décidé ?", "date"),
+    ("À quelle date la décision a-t-elle été publiée ?", "date"),
+    ("En quelle année le Health Data Hub a-t-il été créé ?", "date"),
+    ("When was the decision published?", "date"),
+    ("Combien d'hôpitaux participent ?", "number"),
+    ("How many hospitals take part?", "number"),
+    ("Quelle durée pour l'autorisation ?", "number"),
+    ("Pourquoi la CNIL a-t-elle accepté ?", "reason"),
+    ("Why did the CNIL accept?", "reason"),
+    ("Qui a déposé un recours ?", "person"),
+    ("Who filed an appeal?", "person"),
+    ("Qui préside l'ISOC ?", "person"),
+    ("Que demande l'ISOC ?", None),
+    ("What is EMC2?", None),
+    ("hébergement Microsoft", None),
+])
+def test_question_type(question, kind):
+    assert question_type(question) == kind
+
+
+@pytest.mark.parametrize("text, kind, expected", [
+    ("La décision date du 21 décembre 2023.", "date", True),
+    ("Elle a été publiée hier.", "date", True),
+    ("Elle a été publiée sans tarder.", "date", False),
+    ("Quatre grands hôpitaux participent, pour trois ans.", "number", True),
+    ("Le budget atteint 45 millions.", "number", True),
+    ("Un hôpital participe.", "number", False),
+    ("Faute d’une meilleure solution, la CNIL a accepté.", "reason", True),
+    ("Elle a accepté parce qu'il n'y avait pas d'autre choix.", "reason", True),
+    ("Elle a accepté la proposition.", "reason", False),
+    ("Le recours a été déposé par Nicolas Chagny.", "person", True),
+    ("L'ISOC a déposé un recours.", "person", True),
+    ("un recours a été déposé hier.", "person", False),
+    ("N'importe quel texte.", None, True),
+])
+def test_has_answer_type(text, kind, expected):
+    assert has_answer_type(text, kind) is expected
+
+
+@pytest.mark.parametrize("text", [
+    "Faute de prestataire local ou européen, la Cnil a validé l'hébergement.",
+    "Elle a accepté parce que aucun concurrent européen n'offrait de garanties.",
+    "Le projet a été retardé à cause de la loi américaine.",
+    "Les données seront migrées afin de protéger les patients.",
+    "Elle a accepté, puisque aucun autre prestataire n'était prêt.",
+])
+def test_has_answer_type_reason_with_unelided_connectives(text):
+    assert has_answer_type(text, "reason") is True
+
+
+# ------------------------------------------------------------------ the abstention rule
+
+@pytest.mark.parametrize("dense_top, coverage, found", [
+    (0.85, 0.5, True),
+    (0.80, 0.02, True),
+    (0.79, 1.0, False),
+    (0.95, 0.0, False),
+])
+def test_decide_found(settings, dense_top, coverage, found):
+    settings = settings.with_(min_dense_score=0.80, min_term_coverage=0.01)
+    assert decide_found({"dense_top": dense_top, "term_coverage": coverage}, settings) is found
+
+
+# ------------------------------------------------------------------ citations and markers
+
+def _check_citations(qa, answer, corpus_dir):
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    for c in answer.citations:
+        text = (corpus_dir / c.doc).read_text(encoding="utf-8")
+        assert c.quote == text[c.start:c.end]
+        assert c.quote == qa.index.articles[c.doc].text[c.start:c.end]
+        assert c.quote.strip() == c.quote and c.quote
+        article = qa.index.articles[c.doc]
+        assert (c.title, c.author, c.url, c.date) == (article.title, article.author, article.url, article.date)
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_every_citation_is_an_exact_slice(answering_qa, corpus_dir, question):
+    answer = answering_qa.ask(question)
+    assert answer.citations
+    _check_citations(answering_qa, answer, corpus_dir)
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_markers_refer_to_existing_citations(answering_qa, question):
+    answer = answering_qa.ask(question)
+    assert answer.found
+    markers = [int(n) for n in MARKER.findall(answer.answer)]
+    assert markers, answer.answer
+    assert set(markers) <= {c.n for c in answer.citations}
+    assert 1 in markers  # the best passage is always quoted
+    header = MESSAGES[answer.language]["header"]
+    assert answer.answer.startswith(header)
+    quotes = [line for line in answer.answer.splitlines() if line.startswith("> ")]
+    assert quotes and len(quotes) <= answering_qa.settings.answer_sentences
+    for line in quotes:
+        sentence = MARKER.sub("", line[2:]).strip()
+        cited = [c for c in answer.citations if f"[{c.n}]" in line]
+        # The quoted sentence is taken from the cited passage (line breaks shown as spaces).
+        assert any(sentence in " ".join(c.quote.split()) or sentence in re.sub(r"\s*\n\s*", " ", c.quote)
+                   for c in cited), (sentence, [c.quote for c in cited])
+
+
+def test_answer_json_has_exactly_the_contract_keys(answering_qa):
+    data = answering_qa.ask(QUESTIONS[0]).to_json()
+    assert list(data) == ANSWER_KEYS
+    for c in data["citations"]:
+        assert list(c) == CITATION_KEYS
+        assert isinstance(c["score"], float) and isinstance(c["start"], int)
+
+
+def test_citation_score_is_the_passage_cosine(answering_qa):
+    answer = answering_qa.ask(QUESTIONS[0])
+    q = answering_qa.embedder.encode_queries([QUESTIONS[0]])[0]
+    for c in answer.citations:
+        [p] = [p for p in answering_qa.index.passages if p.doc == c.doc and p.start == c.start]
+        assert c.score == pytest.approx(float(answering_qa.index.embeddings[p.id] @ q), abs=1e-5)
+
+
+@pytest.mark.parametrize("question, language", [
+    ("Quelle est la capitale de l'Australie ?", "fr"),
+    ("What is the capital of Australia?", "en"),
+])
+def test_not_found_answer_is_in_the_question_language(refusing_qa, corpus_dir, question, language):
+    answer = refusing_qa.ask(question)
+    assert answer.found is False
+    assert answer.language == language
+    assert answer.answer == MESSAGES[language]["not_found"]
+    assert not MARKER.search(answer.answer)
+    _check_citations(refusing_qa, answer, corpus_dir)  # the nearest passages may still be listed
+
+
+def test_not_found_messages():
+    assert MESSAGES["fr"]["not_found"] == "Les articles ne permettent pas de répondre à cette question."
+    assert MESSAGES["en"]["not_found"] == "The articles do not answer this question."
+
+
+def test_english_answer_header(answering_qa):
+    answer = answering_qa.ask("What do the shopkeepers fear?")
+    assert answer.language == "en"
+    assert answer.answer.startswith("According to the articles:")
+
+
+# ------------------------------------------------------------------ one fact, two sources
+
+@pytest.mark.parametrize("a, b, same", [
+    ("La CNIL a autorisé l'hébergement pour trois ans.", "La Cnil a autorisé l’hébergement pour trois ans.", True),
+    ("La CNIL a autorisé l'hébergement pour trois ans.", "L'hébergement a été autorisé par la CNIL pour trois ans.", True),
+    ("La CNIL a autorisé l'hébergement pour trois ans.", "Les commerçants craignent une baisse de fréquentation.", False),
+    ("", "", False),
+    ("le la les", "le la les", False),
+])
+def test_same_fact(a, b, same):
+    assert _same_fact(a, b) is same
+
+
+SHARED = ("La préfecture a interdit la baignade dans le lac d’Annecy jusqu’à la fin du mois "
+          "à cause d’une prolifération d’algues toxiques.")
+
+
+@pytest.fixture
+def duplicate_qa(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", {
+        "agence.txt": SHARED + "\n",
+        "journal.txt": SHARED + "\n",
+        "autre.txt": "Le festival de jazz de Vienne accueille cette année quarante concerts sur deux semaines.\n",
+    })
+    settings = make_settings(corpus, tmp_path / "index", min_dense_score=-1.0, min_term_coverage=0.0,
+                             embed_context="none")
+    return QA(settings, embedder=FakeEmbedder())
+
+
+def test_duplicate_fact_is_quoted_once_with_two_markers(duplicate_qa):
+    answer = duplicate_qa.ask("Pourquoi la baignade est-elle interdite dans le lac d’Annecy ?")
+    assert answer.found
+    assert {c.doc for c in answer.citations[:2]} == {"agence.txt", "journal.txt"}
+    quotes = [line for line in answer.answer.splitlines() if line.startswith("> ")]
+    assert len(quotes) == 1
+    assert quotes[0] == f"> {SHARED} [1][2]"
+
+
+# ------------------------------------------------------------------ sentence choice
+
+def test_best_sentence_prefers_the_sentence_with_the_question_terms(answering_qa):
+    qa = answering_qa
+    [q] = qa.prepare(["Quel est le budget en millions d’euros ?"])
+    hits = [h for h in retrieve(qa.index, q, qa.settings, k=10) if "45\u00a0millions" in h.passage.text]
+    assert hits
+    span = best_sentence(qa.index, hits[0], q)
+    text = qa.index.articles[hits[0].passage.doc].text
+    assert text[span.start:span.end].startswith("Le budget atteint 45\u00a0millions")
+    assert isinstance(span, Span)

@@ -1,0 +1,176 @@
+"""qa.retrieve: dense, lexical and weighted-RRF hybrid retrieval, with typo and cross-lingual term matching."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import FakeEmbedder, make_settings, write_corpus
+from qa.retrieve import fuse, lexical_ranking, lexical_weight, match_words, retrieve, spelled_match
+from qa.service import QA
+from qa.text import terms
+
+
+def query(qa, text):
+    return qa.prepare([text])[0]
+
+
+def passage_with(qa, needle):
+    [p] = [p for p in qa.index.passages if needle in p.text]
+    return p
+
+
+# ------------------------------------------------------------------ fusion
+
+def test_fuse_weighted_rrf_exact_numbers():
+    dense = [(10, 0.9), (20, 0.8), (30, 0.7)]
+    lexical = [(20, 5.0), (40, 3.0)]
+    fused = fuse([(dense, 1.0), (lexical, 0.5)], rrf_k=60)
+    assert fused == pytest.approx({
+        10: 1 / 61,
+        20: 1 / 62 + 0.5 / 61,
+        30: 1 / 63,
+        40: 0.5 / 62,
+    }, abs=1e-15)
+    assert fused[20] == pytest.approx(0.024325753569539926)
+    assert fused[40] == pytest.approx(0.008064516129032258)
+    assert max(fused, key=fused.get) == 20
+
+
+def test_fuse_scores_are_rank_based_not_score_based():
+    a = fuse([([(1, 100.0), (2, 0.1)], 1.0)], rrf_k=1)
+    b = fuse([([(1, 0.2), (2, 0.1)], 1.0)], rrf_k=1)
+    assert a == b == {1: 1 / 2, 2: 1 / 3}
+
+
+def test_fuse_empty_and_zero_weight():
+    assert fuse([], 60) == {}
+    assert fuse([([], 1.0), ([(3, 1.0)], 0.0)], 60) == {3: 0.0}
+
+
+def test_lexical_weight_depends_on_the_question_language(qa):
+    settings = qa.settings.with_(lexical_weight_fr=2.0, lexical_weight_en=0.25)
+    assert lexical_weight(query(qa, "Quel est le budget des pistes cyclables ?"), settings) == 2.0
+    assert lexical_weight(query(qa, "What is the budget of the bike lanes?"), settings) == 0.25
+
+
+# ------------------------------------------------------------------ modes
+
+@pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
+@pytest.mark.parametrize("k", [1, 3])
+def test_each_mode_returns_k_ranked_hits(qa, mode, k):
+    q = query(qa, "budget des pistes cyclables de Lyon, écoles de Bordeaux et chantier de l’observatoire")
+    hits = retrieve(qa.index, q, qa.settings, k=k, mode=mode)
+    assert len(hits) == k
+    assert len({h.passage.id for h in hits}) == k
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    for h in hits:
+        assert h.passage == qa.index.passages[h.passage.id]
+        if mode == "dense":
+            assert h.dense_rank is not None and h.lexical_rank is None and h.score == h.dense_score
+        if mode == "lexical":
+            assert h.lexical_rank is not None and h.dense_rank is None and h.score == h.lexical_score
+
+
+def test_k_larger_than_the_index_returns_every_passage_at_most_once(qa):
+    q = query(qa, "budget des pistes cyclables de Lyon")
+    hits = retrieve(qa.index, q, qa.settings, k=100, mode="dense")
+    ids = [h.passage.id for h in hits]
+    assert len(ids) == len(set(ids)) and set(ids) <= set(range(len(qa.index.passages)))
+    prose = [p.id for p in qa.index.passages if p.text not in {a.text[s.start:s.end] for a in qa.index.articles.values() for s in a.bylines}]
+    assert set(prose) <= set(ids)  # every prose passage is reachable
+
+
+def test_default_k_and_mode_come_from_settings(qa):
+    q = query(qa, "budget des pistes cyclables de Lyon")
+    hits = retrieve(qa.index, q, qa.settings.with_(top_k=2, mode="dense"))
+    assert len(hits) == 2 and all(h.lexical_rank is None for h in hits)
+
+
+def test_hybrid_score_is_the_weighted_fusion_of_both_rankings(qa):
+    settings = qa.settings.with_(answer_type_boost=0.0)
+    q = query(qa, "budget des pistes cyclables de Lyon")
+    n = len(qa.index.passages)
+    hits = retrieve(qa.index, q, settings, k=n, mode="hybrid")
+    for h in hits:
+        expected = 0.0
+        if h.dense_rank:
+            expected += 1.0 / (settings.rrf_k + h.dense_rank)
+        if h.lexical_rank:
+            expected += lexical_weight(q, settings) / (settings.rrf_k + h.lexical_rank)
+        assert h.score == pytest.approx(expected)
+
+
+def test_lexical_ranking_finds_the_passage_with_a_rare_word(qa):
+    target = passage_with(qa, "héliostat")
+    ranking = lexical_ranking(qa.index, terms("héliostat"), 10)
+    assert [pid for pid, _score in ranking] == [target.id]
+    for mode in ("lexical", "hybrid"):
+        hits = retrieve(qa.index, query(qa, "À quoi sert l’héliostat ?"), qa.settings, k=3, mode=mode)
+        assert hits[0].passage.id == target.id
+
+
+def test_lexical_ranking_of_unknown_terms_is_empty(qa):
+    assert lexical_ranking(qa.index, ["zzzzzz", "qqqqq"], 10) == []
+    assert lexical_ranking(qa.index, [], 10) == []
+
+
+def test_dense_ranking_finds_a_near_duplicate_question(qa):
+    target = passage_with(qa, "héliostat")
+    hits = retrieve(qa.index, query(qa, target.text), qa.settings, k=1, mode="dense")
+    assert hits[0].passage.id == target.id
+    assert hits[0].dense_score == pytest.approx(float(qa.index.embeddings[target.id] @ qa.embedder.encode_queries([target.text])[0]))
+
+
+def test_retrieval_is_deterministic(qa):
+    q = query(qa, "Que craignent les commerçants pendant les travaux ?")
+    first = retrieve(qa.index, q, qa.settings, k=5)
+    assert all(retrieve(qa.index, q, qa.settings, k=5) == first for _ in range(3))
+
+
+# ------------------------------------------------------------------ term matching
+
+def test_spelling_fixes_a_typo(qa):
+    match = spelled_match(qa.index, "heliosatt")
+    assert (match.term, match.how) == ("heliostat", "spelling")
+    assert query(qa, "heliosatt").matched_terms == ("heliostat",)
+
+
+def test_spelling_exact_and_stop_words(qa):
+    assert spelled_match(qa.index, "Héliostat").how == "exact"
+    assert spelled_match(qa.index, "les").how == "none"
+    assert spelled_match(qa.index, "xylophone") is None  # left to the embedding bridge
+
+
+@pytest.fixture
+def hosting_qa(tmp_path):
+    """An index whose corpus says 'hébergement', for the project's reference typo."""
+    corpus = write_corpus(tmp_path / "corpus", {"h.txt": (
+        "L’hébergement des données de santé chez un prestataire américain inquiète les hôpitaux. "
+        "Le ministère promet une solution européenne.\n")})
+    return QA(make_settings(corpus, tmp_path / "index"), embedder=FakeEmbedder())
+
+
+def test_typo_hebergemnt_is_matched_by_spelling(hosting_qa):
+    match = spelled_match(hosting_qa.index, "hebergemnt")
+    assert match is not None and (match.term, match.how) == ("heberg", "spelling")
+
+
+def test_embedding_bridge_maps_an_unknown_word_to_the_nearest_corpus_word(qa):
+    lexicon = qa.index.lexicon
+    i = lexicon.words.index("héliostat")
+    # "sunmirror" gets exactly the vector of a corpus word; "qwzx" one pointing away from all of them.
+    away = -lexicon.vectors.mean(axis=0)
+    vectors = {"sunmirror": lexicon.vectors[i], "qwzx": away / np.linalg.norm(away)}
+    bridged, missed = match_words(qa.index, ["sunmirror", "qwzx"], vectors, bridge_threshold=0.92)
+    assert (bridged.term, bridged.how) == (lexicon.stems[i], "embedding")
+    assert bridged.similarity == pytest.approx(1.0, abs=1e-5)
+    assert (missed.term, missed.how) == (None, "none")
+
+
+def test_query_coverage(qa):
+    assert query(qa, "budget pistes cyclables").coverage == 1.0
+    q = query(qa, "budget pistes zzkqwx")
+    assert q.coverage == pytest.approx(2 / 3)
+    assert [m.word for m in q.matches if m.term is None] == ["zzkqwx"]
