@@ -27,6 +27,15 @@ _HAS_DATE = re.compile(r"\b(1[89]\d\d|20\d\d)\b|\b(janvier|fevrier|mars|avril|ma
 _HAS_NAME = re.compile(r"(?<=[\w,;:»”\"’'] )[A-ZÀ-Ö][\w’'-]+|\b[A-Z]{2,}\b")
 
 
+_ABOUT_ARTICLE = re.compile(r"\b(article|auteur|autrice|ecrit|ecrite|redige|signe|publie|publiee|parution|journaliste|"
+                            r"author|wrote|written|writer|byline|published|publication|journalist|piece|reporter)\b")
+
+
+def asks_about_article(question: str) -> bool:
+    """Whether a question is about an article itself (its author, its publication date), which bylines answer."""
+    return bool(_ABOUT_ARTICLE.search(fold(question)))
+
+
 def question_type(question: str) -> str | None:
     """'date', 'number', 'person' or None, from the question's interrogative words."""
     folded = fold(question)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .answer_types import has_answer_type, question_type
+from .answer_types import asks_about_article, has_answer_type, question_type
 from .index import Index
 from .records import Hit
 from .settings import Settings
@@ -138,8 +138,8 @@ def retrieve(index: Index, query: Query, settings: Settings, k: int | None = Non
             for pid in fused:
                 if has_answer_type(index.passages[pid].text, kind):
                     fused[pid] += settings.answer_type_boost
-    if question_type(query.text) not in ("person", "date"):
-        # A byline only answers "who wrote / when was it published".
+    if not asks_about_article(query.text):
+        # A byline only answers "who wrote the article / when was it published".
         fused = {pid: score for pid, score in fused.items() if index.passages[pid].kind != "byline"}
     dense_info = {pid: (rank, score) for rank, (pid, score) in enumerate(dense, start=1)}
     lexical_info = {pid: (rank, score) for rank, (pid, score) in enumerate(lexical, start=1)}

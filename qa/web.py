@@ -17,6 +17,7 @@ import html
 import logging
 import os
 import re
+import socket
 import sys
 import time
 import unicodedata
@@ -591,6 +592,22 @@ def launch(demo: "gr.Blocks", host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
         raise QAError(f"cannot listen on {host}:{port}: {exc}".splitlines()[0]) from None
 
 
+def check_port(host: str, port: int) -> None:
+    """QAError when the address cannot be listened on (port in use, unknown host), with what to do."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise QAError(f"cannot listen on {host}: {exc.strerror or exc}") from None
+    family, _type, _proto, _name, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does: TIME_WAIT is no conflict
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise QAError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); "
+                          "is the page already running? Choose another port with --port") from None
+
+
 def parse_auth(value: str | None) -> tuple[str, str] | None:
     """'user:password' as a (user, password) pair; InputError when it is not of that form."""
     if value is None or value == "":
@@ -612,6 +629,7 @@ def serve(settings: "Settings | None" = None, host: str = DEFAULT_HOST, port: in
     from .settings import Settings
 
     say = progress or (lambda message: print(message, file=sys.stderr, flush=True))
+    check_port(host, port)  # before the model loads: a busy port should not cost seconds to find out
     if qa is None:
         settings = settings or Settings.from_env()
         say(f"Loading the model ({settings.model}) and the index ({settings.index_dir}/)…")
