@@ -1,0 +1,412 @@
+"""The web page (qa/web.py, app.py, `qa serve`): pure rendering functions, and the /ask API of a real
+running app called with gradio_client.
+
+The app runs in this process on a free local port, over a tiny corpus written to a temporary folder
+and conftest's FakeEmbedder (hashing, no model load): a few seconds in all.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conftest import FAKE_MODEL, FakeEmbedder  # noqa: E402  (the suite's hashing stand-in for the model)
+
+from qa import web  # noqa: E402
+from qa.records import Answer, Citation  # noqa: E402
+
+CONTRACT_KEYS = ["question", "language", "found", "answer", "citations"]
+CITATION_KEYS = ["n", "doc", "title", "url", "date", "start", "end", "quote", "score"]
+
+# A tiny corpus: two ordinary articles and one whose text is full of markup that must stay text.
+CORPUS = {
+    "cnil.txt": (
+        "La CNIL autorise l'hébergement des données de santé par Microsoft\n"
+        "https://example.org/cnil-microsoft\n"
+        "Par Jeanne Martin | 18 février 2024\n\n"
+        "Faute de prestataire européen, la CNIL a accepté l'hébergement des données de santé chez Microsoft "
+        "pour une durée de trois ans.\n\n"
+        "La CNIL a accepté parce qu'aucun prestataire européen ne protège les données contre les lois "
+        "extraterritoriales américaines.\n\n"
+        "Le projet EMC2 rassemble les données de quatre grands hôpitaux français.\n"
+    ),
+    "recours.txt": (
+        "Un recours devant le Conseil d'État contre le Health Data Hub\n"
+        "Par Paul Durand | 4 mars 2024\n\n"
+        "L'association Internet Society France a déposé un recours auprès du Conseil d'État pour obtenir "
+        "l'annulation de la délibération de la CNIL.\n\n"
+        "L'avocate France Charruyer porte le recours devant le Conseil d'État au nom de l'association.\n"
+    ),
+    "piege.txt": (
+        "Balises <b>piégées</b> dans un titre\n\n"
+        "Le pirate écrivit <script>alert('xss')</script> dans le forum des zebrules, puis "
+        "<img src=x onerror=alert(1)> et un lien [cliquez](javascript:alert(2)) vers les zebrules.\n\n"
+        "Les zebrules aiment aussi ${1+1} et {{value}} dans leurs messages sur les zebrules.\n"
+    ),
+}
+
+FRENCH = "pourquoi la CNIL a-t-elle accepté ?"
+ENGLISH = "Who filed an appeal with the Conseil d'État?"
+UNANSWERABLE = "Quel temps fera-t-il demain à Lyon ?"
+TRAP = "Que disent les zebrules du pirate ?"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_qa(folder: Path):
+    """A QA session over the tiny corpus, with the fake embedder and a cosine floor that suits it."""
+    from qa.service import QA
+    from qa.settings import Settings
+
+    corpus = folder / "corpus"
+    corpus.mkdir(parents=True, exist_ok=True)
+    for name, text in CORPUS.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    settings = replace(Settings(), corpus_dir=corpus, index_dir=folder / "index", model=FAKE_MODEL,
+                       min_dense_score=0.1)
+    return QA(settings, embedder=FakeEmbedder())
+
+
+def start_app(folder: Path):
+    """(qa, demo, url): the real page served on a free local port, as `qa serve` would serve it."""
+    qa = make_qa(folder)
+    demo = web.serve(qa=qa, port=free_port(), block=False, progress=lambda _m: None)
+    return qa, demo, f"http://127.0.0.1:{demo.server_port}/"
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    qa, demo, url = start_app(tmp_path_factory.mktemp("web"))
+    yield qa, demo, url
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    from gradio_client import Client
+
+    return Client(app[2], verbose=False)
+
+
+def article_text(qa, doc: str) -> str:
+    return (qa.settings.corpus_dir / doc).read_text(encoding="utf-8")
+
+
+def check_contract(qa, result: dict, question: str) -> None:
+    assert list(result) == CONTRACT_KEYS
+    assert result["question"] == question
+    assert isinstance(result["found"], bool) and isinstance(result["answer"], str) and result["answer"]
+    for i, c in enumerate(result["citations"], start=1):
+        assert list(c) == CITATION_KEYS
+        assert c["n"] == i
+        assert c["quote"] == article_text(qa, c["doc"])[c["start"]:c["end"]]
+        assert c["date"] is None or re.fullmatch(r"\d{4}-\d{2}-\d{2}", c["date"])
+
+
+# ---------------------------------------------------------------- the running app, through gradio_client
+
+def test_api_french_question(app, client):
+    qa = app[0]
+    result = client.predict(FRENCH, api_name="/ask")
+    check_contract(qa, result, FRENCH)
+    assert result["language"] == "fr" and result["found"] is True
+    assert result["answer"].startswith("D'après les articles")
+    assert "[1]" in result["answer"]
+    assert result["citations"][0]["doc"] == "cnil.txt"
+    assert result == qa.ask(FRENCH).to_json()  # what `qa ask --json` prints
+
+
+def test_api_english_question(app, client):
+    result = client.predict(ENGLISH, 5, "hybrid", api_name="/ask")
+    check_contract(app[0], result, ENGLISH)
+    assert result["language"] == "en"
+    assert result["answer"].startswith("According to the articles") if result["found"] else result["answer"]
+    assert any(c["doc"] == "recours.txt" for c in result["citations"])
+
+
+def test_api_invalid_question(client):
+    assert client.predict("", api_name="/ask") == {"question": "", "error": "please ask a question: it has no words"}
+    result = client.predict("  ?! 42 ", api_name="/ask")
+    assert list(result) == ["question", "error"] and result["error"]
+
+
+def test_api_settings(app, client):
+    result = client.predict(FRENCH, 2, "lexical", api_name="/ask")
+    check_contract(app[0], result, FRENCH)
+    assert 1 <= len(result["citations"]) <= 2
+    assert "error" in client.predict(FRENCH, 5, "telepathy", api_name="/ask")
+    assert "error" in client.predict(FRENCH, 11, "hybrid", api_name="/ask")
+
+
+def test_api_unanswerable(app, client):
+    result = client.predict(UNANSWERABLE, api_name="/ask")
+    check_contract(app[0], result, UNANSWERABLE)
+    assert result["found"] is False
+    assert result["answer"] == "Les articles ne permettent pas de répondre à cette question."
+
+
+def test_server_settings(app):
+    _qa, demo, url = app
+    assert url.startswith("http://127.0.0.1:") and demo.server_name == "127.0.0.1"
+    assert demo.share is False and demo.analytics_enabled is False
+    assert demo._queue.max_size == web.QUEUE_SIZE
+    limits = {fn.api_name: fn.concurrency_limit for fn in demo.fns.values() if fn.concurrency_id == "qa"}
+    assert "ask" in limits and set(limits.values()) == {web.CONCURRENCY}
+
+
+def test_page_and_theme_fetch_nothing_external(app):
+    import httpx
+
+    url = app[2]
+    page = httpx.get(url, timeout=10).text
+    css = httpx.get(url + "theme.css", timeout=10).text
+    for text in (page, css):
+        assert "fonts.googleapis" not in text and "fonts.gstatic" not in text and "@import url(" not in text
+    assert "system-ui" in css
+
+
+# ---------------------------------------------------------------- page handler (in process)
+
+def test_page_html_escapes_article_markup(app):
+    qa = app[0]
+    page = web.ask_page(qa, TRAP, 5, "hybrid")
+    assert "piege.txt" in page
+    assert "<script" not in page and "<img" not in page and "<b>" not in page
+    assert "&lt;script&gt;alert(&#x27;xss&#x27;)&lt;/script&gt;" in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "javascript:" not in re.sub(r"\[cliquez\]\(javascript:alert\(2\)\)", "", page.replace("&#x27;", "'"))
+    assert "${1+1}" in page and "{{value}}" in page  # shown as typed, not evaluated
+
+
+def test_page_html_escapes_question():
+    question = "<img src=x onerror=alert(1)> pourquoi ?"
+    html = web.answer_html(Answer(question, "fr", False, "Les articles ne permettent pas de répondre à cette question."))
+    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_page_errors_are_readable(app):
+    assert "please ask a question" in web.ask_page(app[0], "   ", 5, "hybrid")
+    assert "qa-error" in web.ask_page(app[0], "", 5, "hybrid")
+
+    class Broken:
+        settings = app[0].settings
+
+        def ask(self, *args, **kwargs):
+            raise RuntimeError("secret internals /home/user/index")
+
+    page = web.ask_page(Broken(), FRENCH, 5, "hybrid")
+    assert web.esc(web.GENERIC_ERROR) in page and "secret" not in page
+    assert web.ask_json(Broken(), FRENCH) == {"question": FRENCH, "error": web.GENERIC_ERROR}
+
+
+# ---------------------------------------------------------------- pure functions
+
+def citation(**changes) -> Citation:
+    text = "Avant. La CNIL a accepté pour trois ans. Après."
+    fields = dict(n=1, doc="a.txt", title="Titre", author="Jeanne Martin", url="https://example.org/a",
+                  date="2024-02-18", start=107, end=140, quote=text[7:40], score=0.8312,
+                  context=text, context_start=100)
+    fields.update(changes)
+    return Citation(**fields)
+
+
+def test_source_line():
+    assert web.source_line(citation()) == "Titre, Jeanne Martin, 2024-02-18, https://example.org/a"
+    assert web.source_line(citation(title=None, author=None, url=None, date=None)) == "a.txt"
+
+
+def test_citation_markdown():
+    c = citation(quote="Première ligne\ndeuxième ligne")
+    assert web.citation_markdown(c) == (
+        "> Première ligne\n> deuxième ligne\n\n— Titre, Jeanne Martin, 2024-02-18, https://example.org/a\n")
+
+
+def test_notes_markdown_found():
+    c1 = citation()
+    c2 = citation(n=2, title=None, author=None, url=None, date=None, doc="b.txt", quote="Autre passage.")
+    answer = Answer("pourquoi la CNIL a-t-elle accepté ?", "fr", True,
+                    "D'après les articles :\n\n> La CNIL a accepté pour trois ans. [1]", (c1, c2))
+    assert web.notes_markdown(answer) == (
+        "**Question :** pourquoi la CNIL a-t-elle accepté ?\n\n"
+        "D'après les articles :\n\n> La CNIL a accepté pour trois ans. [1]\n\n"
+        "**Sources**\n\n"
+        "[1]\n> La CNIL a accepté pour trois ans.\n\n— Titre, Jeanne Martin, 2024-02-18, https://example.org/a\n\n"
+        "[2]\n> Autre passage.\n\n— b.txt\n")
+    assert web.notes_filename(answer) == "qa-pourquoi-la-cnil-a-t-elle-accepte.md"
+
+
+def test_notes_markdown_not_found():
+    answer = Answer("What is the weather?", "en", False, "The articles do not answer this question.", (citation(),))
+    notes = web.notes_markdown(answer)
+    assert notes.startswith("**Question:** What is the weather?\n\nThe articles do not answer this question.\n\n")
+    assert "**Nearest passages — they do not answer the question**" in notes
+    assert web.notes_filename(Answer("???", "en", False, "")) == "qa-answer.md"
+
+
+def test_answer_markdown_html():
+    md = "D'après les articles :\n\n> Il a écrit <script>x</script> et [lien](javascript:alert(1)) *ici* [1][3]\n\n> Deux [2]"
+    html = web.answer_markdown_html(md, [1, 2, 3])
+    assert html.startswith("<p>D&#x27;après les articles :</p>")
+    assert "&lt;script&gt;x&lt;/script&gt;" in html and "<script" not in html
+    assert "[lien](javascript:alert(1))" in html and 'href="javascript' not in html
+    assert html.count("<blockquote>") == 2
+    assert 'data-qa-cite="1"' in html and 'data-qa-cite="3"' in html and 'data-qa-cite="2"' in html
+    assert 'data-qa-cite' not in web.answer_markdown_html("> sans sources [4]", [1])
+
+
+def test_highlight_uses_offsets():
+    text = "Oui. La CNIL a accepté. Puis encore : La CNIL a accepté."
+    second = text.rindex("La CNIL")
+    c = citation(context=text, context_start=50, start=50 + second, end=50 + len(text), quote=text[second:])
+    assert web.highlighted_context(c) == "Oui. La CNIL a accepté. Puis encore : <mark>La CNIL a accepté.</mark>"
+    tricky = citation(context="a <b> & c", context_start=0, start=2, end=5, quote="<b>")
+    assert web.highlighted_context(tricky) == "a <mark>&lt;b&gt;</mark> &amp; c"
+    broken = citation(context="autre chose", context_start=0, start=0, end=3, quote="xyz")
+    assert web.highlighted_context(broken) == "<mark>xyz</mark>"
+
+
+def test_card_html():
+    html = web.card_html(citation(title="<i>T</i>", author="A & B"), "fr")
+    assert 'id="qa-cite-1"' in html and "&lt;i&gt;T&lt;/i&gt;" in html and "A &amp; B" in html
+    assert '<a class="qa-link" href="https://example.org/a" target="_blank" rel="noopener noreferrer">' in html
+    assert "18 février 2024" in html and "score 0.83" in html
+    assert "<mark>La CNIL a accepté pour trois ans.</mark>" in html
+    evil = web.card_html(citation(url="javascript:alert(1)"), "en")
+    assert "javascript:" not in evil and "<a " not in evil
+    assert "qa-card-nearest" in web.card_html(citation(), "en", nearest=True)
+
+
+def test_answer_html_states():
+    found = web.answer_html(Answer("q", "en", True, "According to the articles:\n\n> Q. [1]", (citation(),)))
+    assert "qa-found" in found and ">Sources<" in found and 'data-qa-action="copy"' in found
+    assert 'data-qa-action="download"' in found and 'data-qa-filename="qa-q.md"' in found
+    missing = web.answer_html(Answer("q", "fr", False, "Les articles ne permettent pas de répondre à cette question.",
+                                     (citation(),)))
+    assert "qa-not-found" in missing and "Passages les plus proches" in missing and "qa-card-nearest" in missing
+    assert "data-qa-cite" not in missing  # nearest passages are not cited as answers
+
+
+def test_safe_url_and_dates():
+    assert web.safe_url("https://a.fr/x") == "https://a.fr/x"
+    for bad in ("javascript:alert(1)", "data:text/html,x", "//a.fr", "https://a.fr/x y", None, ""):
+        assert web.safe_url(bad) is None
+    assert web.human_date("2024-03-01", "fr") == "1er mars 2024"
+    assert web.human_date("2024-03-04", "en") == "4 March 2024"
+    assert web.date_range(["2024-03-04", None, "2024-02-18"], "fr") == "18 février – 4 mars 2024"
+    assert web.date_range(["2023-12-31", "2024-01-02"], "en") == "31 December 2023 – 2 January 2024"
+    assert web.date_range([None], "fr") is None
+
+
+def test_header_says_what_the_corpus_is(app):
+    summary = web.corpus_summary(app[0].index)
+    assert summary["n_articles"] == 3
+    header = web.header_html(summary)
+    assert "3 articles de presse français (18 février – 4 mars 2024)" in header
+    assert "3 French news articles (18 February – 4 March 2024)" in header
+
+
+def test_examples():
+    assert "pourquoi la CNIL a-t-elle accepté ?" in web.EXAMPLES
+    assert "Who filed an appeal with the Conseil d'État?" in web.EXAMPLES
+
+
+def test_parse_auth_and_cli_options():
+    from click.testing import CliRunner
+
+    from qa.cli import main
+
+    assert web.parse_auth("ana:s3c:ret") == ("ana", "s3c:ret")
+    assert web.parse_auth(None) is None
+    result = CliRunner().invoke(main, ["serve", "--auth", "nocolon"])
+    assert result.exit_code == 2 and "USER:PASSWORD" in result.output
+    help_text = CliRunner().invoke(main, ["serve", "--help"]).output
+    assert "--host" in help_text and "--port" in help_text and "--auth" in help_text and "127.0.0.1" in help_text
+
+
+def test_login_required_with_auth(tmp_path):
+    from gradio_client import Client
+
+    qa = make_qa(tmp_path)
+    demo = web.serve(qa=qa, port=free_port(), auth=("ana", "s3cret"), block=False, progress=lambda _m: None)
+    try:
+        url = f"http://127.0.0.1:{demo.server_port}/"
+        with pytest.raises(Exception):
+            Client(url, verbose=False)
+        with pytest.raises(Exception):
+            Client(url, auth=("ana", "wrong"), verbose=False)
+        result = Client(url, auth=("ana", "s3cret"), verbose=False).predict(FRENCH, api_name="/ask")
+        check_contract(qa, result, FRENCH)
+    finally:
+        demo.close()
+
+
+def test_app_py_has_the_options_of_qa_serve():
+    import subprocess
+
+    from conftest import ROOT, clean_env
+
+    app_help = subprocess.run([sys.executable, str(ROOT / "app.py"), "--help"], capture_output=True, text=True,
+                              env=clean_env(), cwd=ROOT, timeout=60)
+    serve_help = subprocess.run([sys.executable, "-m", "qa", "serve", "--help"], capture_output=True, text=True,
+                                env=clean_env(), cwd=ROOT, timeout=60)
+    assert app_help.returncode == 0 and serve_help.returncode == 0
+    assert app_help.stdout.split("Options:")[1] == serve_help.stdout.split("Options:")[1]
+
+
+def test_qa_serve_in_a_subprocess(tmp_path):
+    """`qa serve` as users start it (fake model installed first): it builds the missing index, says so on
+    stderr, serves on 127.0.0.1, and its /ask answers with the contract's object."""
+    import subprocess
+    import time
+
+    from gradio_client import Client
+
+    from conftest import FAKE_QA_BOOTSTRAP, ROOT, clean_env, write_corpus
+
+    corpus = write_corpus(tmp_path / "corpus", CORPUS)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", FAKE_QA_BOOTSTRAP, "serve", "--port", str(port), "--corpus", str(corpus),
+         "--index", str(tmp_path / "index"), "--model", FAKE_MODEL],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env(), cwd=ROOT)
+    try:
+        lines = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = process.stderr.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "The page is on" in line:
+                break
+        stderr = "".join(lines)
+        assert f"The page is on http://127.0.0.1:{port}/" in stderr, stderr
+        assert "Building the index" in stderr
+        result = Client(f"http://127.0.0.1:{port}/", verbose=False).predict(FRENCH, api_name="/ask")
+        assert list(result) == CONTRACT_KEYS
+        for c in result["citations"]:
+            assert c["quote"] == (corpus / c["doc"]).read_text(encoding="utf-8")[c["start"]:c["end"]]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_busy_port_is_reported_before_loading_anything():
+    from qa.errors import QAError
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(QAError, match="Choose another port"):
+            web.serve(host="127.0.0.1", port=port, block=False, progress=lambda _m: None)
