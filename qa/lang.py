@@ -2,8 +2,8 @@
 
 langdetect is random unless seeded and guesses wildly on a few words ("CNIL Azure ?" comes out
 Romanian), so it only decides when it is confident on a long enough question; otherwise function
-words and accents decide, and a question with no evidence either way is taken as French, the
-language of the corpus.
+words and accents decide, then (for keyword questions) how common the words are in each language
+(wordfreq), and a question with no evidence either way is taken as French, the corpus's language.
 """
 
 from __future__ import annotations
@@ -45,15 +45,26 @@ def detect_language(text: str) -> str:
         return "fr" if fr > en else "en"
     guess, confidence = _langdetect(text)
     n_words = len(re.findall(r"\w+", text))
-    if guess and confidence >= 0.9 and n_words >= 4:
-        if guess in SUPPORTED:
-            return guess
-        # A few unaccented French keywords often look Dutch or Italian to langdetect.
-        if n_words >= 6 or fr != en:
-            return "en" if fr <= en else "fr"
+    if guess in SUPPORTED and confidence >= 0.9 and n_words >= 4:
+        return guess
     if fr != en:
         return "fr" if fr > en else "en"
+    # Keywords only ("data hosting duration", "hebergement donnees sante"): how common each word is
+    # in English and in French text decides, when the difference is clear.
+    lean = _word_frequency_lean(text)
+    if abs(lean) >= 1.5:
+        return "en" if lean > 0 else "fr"
+    if guess and confidence >= 0.9 and n_words >= 6 and guess not in SUPPORTED:
+        return "en"
     return DEFAULT_LANGUAGE
+
+
+def _word_frequency_lean(text: str) -> float:
+    """Σ over words of (Zipf frequency in English − in French), from wordfreq: > 0 leans English."""
+    from wordfreq import zipf_frequency
+
+    tokens = [w for w in re.findall(r"[^\W\d_]+", text.lower()) if len(w) >= 3]
+    return sum(zipf_frequency(w, "en") - zipf_frequency(w, "fr") for w in tokens)
 
 
 def _langdetect(text: str) -> tuple[str | None, float]:
