@@ -74,3 +74,13 @@ def test_only_fr_or_en_is_returned():
     for question in ["¿Quién presentó un recurso ante el Consejo de Estado?", "Wer hat Klage eingereicht?",
                      "Chi ha presentato ricorso al Consiglio di Stato?"]:
         assert detect_language(question) in ("fr", "en")
+
+
+@pytest.mark.parametrize("question", ["data hosting duration", "ISOC appeal", "hospitals data", "health data warehouse name"])
+def test_english_keyword_questions_are_english(question):
+    assert detect_language(question) == "en"
+
+
+@pytest.mark.parametrize("question", ["hebergement donnees sante duree", "duree autorisation microsoft", "quatre hopitaux"])
+def test_unaccented_french_keywords_are_french(question):
+    assert detect_language(question) == "fr"
