@@ -71,13 +71,16 @@ def evidence(index: Index, query: Query, hits: list[Hit]) -> dict:
 def decide_found(signals: dict, settings: Settings) -> bool:
     """Whether the retrieved passages answer the question, from the measured signals.
 
-    Calibrated on eval/dev.jsonl (README, 'Abstention'): the best passage's cosine must reach
-    `min_dense_score`, and some of the question's words must occur in the articles (as spelt,
-    corrected or translated). The answer-type and same-passage signals are computed and reported
-    but left out of the decision: on the dev set they refused answerable questions without
-    catching more unanswerable ones.
+    Calibrated on eval/dev.jsonl with bench/abstention.py (README, 'Abstention'): the best passage's
+    cosine must reach `min_dense_score`, some of the question's words must occur in the articles (as
+    spelt, corrected or translated), and one of the top passages must hold at least
+    `min_passage_coverage` of the question's IDF weight. The answer-type signal is computed and
+    reported but left out: on the dev set it refused answerable questions without catching more
+    unanswerable ones.
     """
-    return signals["dense_top"] >= settings.min_dense_score and signals["term_coverage"] >= settings.min_term_coverage
+    return (signals["dense_top"] >= settings.min_dense_score
+            and signals["term_coverage"] >= settings.min_term_coverage
+            and signals["passage_coverage"] >= settings.min_passage_coverage)
 
 
 def best_sentence(index: Index, hit: Hit, query: Query) -> Span:

@@ -46,10 +46,12 @@ class Settings:
     # Sentences quoted in the answer at most, and how far below the best passage's cosine another may be.
     answer_sentences: int = 3
     answer_margin: float = 0.03
-    # Abstention (see README, 'Abstention'): the best passage's cosine must reach min_dense_score and
-    # more than min_term_coverage of the question's content words must occur in the articles.
+    # Abstention (see README, 'Abstention'): the best passage's cosine must reach min_dense_score,
+    # more than min_term_coverage of the question's content words must occur in the articles, and
+    # one top passage must hold min_passage_coverage of the question's IDF weight.
     min_dense_score: float = 0.80
     min_term_coverage: float = 0.01
+    min_passage_coverage: float = 0.30
 
     def __post_init__(self) -> None:
         if self.mode not in RETRIEVAL_MODES:

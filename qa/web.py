@@ -14,6 +14,7 @@ external fonts or scripts.
 from __future__ import annotations
 
 import html
+import json
 import logging
 import os
 import re
@@ -21,7 +22,7 @@ import socket
 import sys
 import time
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -29,6 +30,7 @@ from urllib.parse import urlsplit
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+from .answer import MESSAGES  # noqa: E402
 from .errors import InputError, QAError  # noqa: E402
 from .records import Answer, Citation  # noqa: E402
 from .settings import RETRIEVAL_MODES  # noqa: E402
@@ -79,6 +81,10 @@ LABELS = {
         "score": "score",
         "question": "Question",
         "error": "Impossible de répondre",
+        "show_source": "Voir dans l'article",
+        "show_source_title": "Afficher l'article entier, passage surligné",
+        "close": "Fermer",
+        "passage": "passage",
     },
     "en": {
         "sources": "Sources",
@@ -93,13 +99,48 @@ LABELS = {
         "score": "score",
         "question": "Question",
         "error": "Cannot answer",
+        "show_source": "Show in article",
+        "show_source_title": "Show the whole article with the passage highlighted",
+        "close": "Close",
+        "passage": "passage",
     },
 }
+
+
+# The interface language setting: "auto" follows each question's language.
+UI_LANGUAGES = {"auto": "Auto (suit la question · follows the question)", "fr": "Français", "en": "English"}
 
 
 def labels(language: str) -> dict[str, str]:
     """The page's words in the question's language (English for any language but French)."""
     return LABELS.get(language, LABELS["en"])
+
+
+def ui_language(answer: Answer, language: object = None) -> str:
+    """The language of the page's own words for this answer: the setting, or the question's with 'auto'."""
+    if language in (None, "", "auto"):
+        return answer.language
+    if language not in LABELS:
+        raise InputError(f"unknown interface language {language!r}: choose one of {', '.join(UI_LANGUAGES)}")
+    return str(language)
+
+
+def answer_text(answer: Answer, language: str | None = None) -> str:
+    """The answer's Markdown with its own sentences (header, 'not found') in `language`; quotes untouched.
+
+    The answer is composed in the question's language (qa/answer.py); only the sentence that is
+    exactly one of its MESSAGES is swapped for the same message in the interface language.
+    """
+    language = language or answer.language
+    source, target = MESSAGES.get(answer.language), MESSAGES.get(language, MESSAGES["en"])
+    if language == answer.language or source is None:
+        return answer.answer
+    if not answer.found:
+        return target["not_found"] if answer.answer.strip() == source["not_found"] else answer.answer
+    first, newline, rest = answer.answer.partition("\n")
+    if first.strip() == source["header"]:
+        return target["header"] + newline + rest
+    return answer.answer
 
 
 # ---------------------------------------------------------------- small helpers
@@ -201,12 +242,15 @@ def citation_markdown(citation: Citation) -> str:
     return f"{quote}\n\n— {source_line(citation)}\n"
 
 
-def notes_markdown(answer: Answer) -> str:
-    """The whole answer for notes: the question, the answer's quoted sentences, then every source quoted."""
-    lab = labels(answer.language)
-    parts = [f"**{lab['question']} :** {one_line(answer.question)}" if answer.language == "fr"
+def notes_markdown(answer: Answer, language: str | None = None) -> str:
+    """The whole answer for notes: the question, the answer's quoted sentences, then every source quoted.
+
+    Its own words are in `language` (the interface language; the question's by default)."""
+    language = language or answer.language
+    lab = labels(language)
+    parts = [f"**{lab['question']} :** {one_line(answer.question)}" if language == "fr"
              else f"**{lab['question']}:** {one_line(answer.question)}",
-             answer.answer.strip()]
+             answer_text(answer, language).strip()]
     if answer.citations:
         parts.append(f"**{lab['sources'] if answer.found else lab['nearest']}**")
         for c in answer.citations:
@@ -282,12 +326,16 @@ def _copy_button(markdown: str, text: str, done: str, failed: str, extra_class: 
             f'data-qa-done="{esc(done)}" data-qa-failed="{esc(failed)}">{esc(text)}</button>')
 
 
-def card_html(citation: Citation, language: str = "fr", nearest: bool = False) -> str:
-    """One source card: title (or doc name), author, date, link, the paragraph with the quote marked, score."""
+def utf16_offset(text: str, index: int) -> int:
+    """A code-point index into `text` as a JavaScript (UTF-16) string index: astral characters count 2."""
+    return index + sum(1 for ch in text[:index] if ord(ch) > 0xFFFF)
+
+
+def _meta_html(citation: Citation, language: str) -> list[str]:
+    """The card's metadata items: author, date, link to the original (http(s) only), doc name."""
     lab = labels(language)
     c = citation
     url = safe_url(c.url)
-    title = esc(c.title or c.doc)
     meta = []
     if c.author:
         meta.append(f'<span class="qa-author">{esc(c.author)}</span>')
@@ -298,8 +346,31 @@ def card_html(citation: Citation, language: str = "fr", nearest: bool = False) -
                     f'{esc(lab["open"])} ({esc(url_host(url))}) ↗</a>')
     if c.title:  # without a title, the doc name is already the card's heading
         meta.append(f'<span class="qa-doc">{esc(c.doc)}</span>')
+    return meta
+
+
+def card_html(citation: Citation, language: str = "fr", nearest: bool = False, source: tuple[int, str] | None = None) -> str:
+    """One source card: title (or doc name), author, date, link, the paragraph with the quote marked, score.
+
+    `source` is (key, article text) when the article's whole text is on the page (`source_html`): the
+    card's title and its "Show in article" button then open it, the quote highlighted. The card holds
+    the quote's offsets as JavaScript string indices; they are given only when the quote is exactly
+    that slice of the text, as the contract requires of every citation.
+    """
+    lab = labels(language)
+    c = citation
+    title = esc(c.title or c.doc)
+    meta = _meta_html(c, language)
+    viewable = source is not None and source[1][c.start:c.end] == c.quote and 0 <= c.start <= c.end
+    data = ""
+    if viewable:
+        key, text = source  # type: ignore[misc]
+        data = (f' data-qa-src="{key}" data-qa-from="{utf16_offset(text, c.start)}" '
+                f'data-qa-to="{utf16_offset(text, c.end)}"')
+        title = (f'<button type="button" class="qa-title-btn" data-qa-action="source" '
+                 f'title="{esc(lab["show_source_title"])}">{title}</button>')
     parts = [
-        f'<li class="qa-card{" qa-card-nearest" if nearest else ""}" id="qa-cite-{c.n}" data-n="{c.n}">',
+        f'<li class="qa-card{" qa-card-nearest" if nearest else ""}" id="qa-cite-{c.n}" data-n="{c.n}"{data}>',
         '<div class="qa-card-head">',
         f'<span class="qa-n">[{c.n}]</span>',
         f'<h3 class="qa-title" title="{esc(c.doc)}, {c.start}–{c.end}">{title}</h3>',
@@ -313,6 +384,11 @@ def card_html(citation: Citation, language: str = "fr", nearest: bool = False) -
     parts += [
         f'<blockquote class="qa-context">{highlighted_context(c)}</blockquote>',
         '<div class="qa-card-actions">',
+    ]
+    if viewable:
+        parts.append(f'<button type="button" class="qa-btn qa-btn-small qa-show-source" data-qa-action="source" '
+                     f'title="{esc(lab["show_source_title"])}">{esc(lab["show_source"])}</button>')
+    parts += [
         _copy_button(citation_markdown(c), lab["copy_one"], lab["copied"], lab["copy_failed"], "qa-btn-small"),
         '</div>',
         '</li>',
@@ -320,17 +396,63 @@ def card_html(citation: Citation, language: str = "fr", nearest: bool = False) -
     return "".join(parts)
 
 
-def answer_html(answer: Answer) -> str:
+def source_html(key: int, citation: Citation, text: str, language: str = "fr") -> str:
+    """One cited article's whole text, hidden until a card opens it in the viewer.
+
+    The text travels as a JSON string in an attribute (escaped like any attribute): JSON.parse gives the
+    browser the exact string, so the quote's offsets hold even where HTML parsing would change text
+    (carriage returns, NUL). The viewer puts it in the page as text nodes, never as markup.
+    """
+    meta = _meta_html(citation, language)
+    return (f'<div class="qa-src" data-qa-src-key="{key}" data-qa-doc="{esc(citation.doc)}" '
+            f'data-qa-text="{esc(json.dumps(text, ensure_ascii=False))}" hidden>'
+            f'<p class="qa-src-title">{esc(citation.title or citation.doc)}</p>'
+            + (f'<div class="qa-meta">{" · ".join(meta)}</div>' if meta else "")
+            + '</div>')
+
+
+def viewer_html(language: str = "fr") -> str:
+    """The (empty) dialog that shows a cited article; filled and opened in the browser (VIEWER_JS)."""
+    lab = labels(language)
+    return (
+        '<dialog class="qa-viewer" aria-labelledby="qa-viewer-title">'
+        '<div class="qa-viewer-box">'
+        '<div class="qa-viewer-head">'
+        '<span class="qa-n qa-viewer-n"></span>'
+        '<h2 class="qa-viewer-title" id="qa-viewer-title"></h2>'
+        f'<button type="button" class="qa-btn qa-btn-small qa-viewer-close" data-qa-action="close">'
+        f'{esc(lab["close"])} ✕</button>'
+        '</div>'
+        '<div class="qa-viewer-meta"></div>'
+        '<div class="qa-viewer-body"><div class="qa-article-text"></div></div>'
+        '</div>'
+        '</dialog>'
+    )
+
+
+def answer_html(answer: Answer, articles: Mapping[str, str] | None = None, language: str | None = None) -> str:
     """The answer as the page shows it: quoted sentences with [n] links (or the plain 'not found' sentence,
-    then the nearest passages marked as such), copy/download buttons, one card per citation."""
-    lab = labels(answer.language)
-    notes = notes_markdown(answer)
+    then the nearest passages marked as such), copy/download buttons, one card per citation.
+
+    `articles` (doc -> exact text) puts each cited article's text on the page once, for the source
+    viewer; `language` is the interface language ('fr', 'en'; the question's when None): the page's own
+    words, the header and 'not found' sentence follow it, the quotes stay as they are.
+    """
+    language = language or answer.language
+    lab = labels(language)
+    notes = notes_markdown(answer, language)
     numbers = [c.n for c in answer.citations] if answer.found else []
     state = "found" if answer.found else "not-found"
+    sources: dict[str, int] = {}
+    source_parts = []
+    for c in answer.citations:
+        if articles and c.doc in articles and c.doc not in sources:
+            sources[c.doc] = len(sources)
+            source_parts.append(source_html(sources[c.doc], c, articles[c.doc], language))
     parts = [
-        f'<section class="qa-result qa-{state}" lang="{esc(answer.language)}" data-found="{str(answer.found).lower()}" '
-        f'data-question="{esc(answer.question)}">',
-        f'<div class="qa-answer">{answer_markdown_html(answer.answer, numbers)}</div>',
+        f'<section class="qa-result qa-{state}" lang="{esc(language)}" data-language="{esc(answer.language)}" '
+        f'data-found="{str(answer.found).lower()}" data-question="{esc(answer.question)}">',
+        f'<div class="qa-answer">{answer_markdown_html(answer_text(answer, language), numbers)}</div>',
         '<div class="qa-actions">',
         _copy_button(notes, lab["copy_all"], lab["copied"], lab["copy_failed"], "qa-copy-all"),
         f'<button type="button" class="qa-btn qa-download" data-qa-action="download" data-qa-md="{esc(notes)}" '
@@ -341,8 +463,13 @@ def answer_html(answer: Answer) -> str:
         heading = lab["sources"] if answer.found else lab["nearest"]
         parts.append(f'<h2 class="qa-sources-title">{esc(heading)}</h2>')
         parts.append('<ol class="qa-cards">')
-        parts.extend(card_html(c, answer.language, nearest=not answer.found) for c in answer.citations)
+        parts.extend(card_html(c, language, nearest=not answer.found,
+                               source=(sources[c.doc], articles[c.doc]) if c.doc in sources else None)  # type: ignore[index]
+                     for c in answer.citations)
         parts.append('</ol>')
+    if source_parts:
+        parts.append('<div class="qa-sources-data" hidden>' + "".join(source_parts) + '</div>')
+        parts.append(viewer_html(language))
     parts.append('</section>')
     return "\n".join(parts)
 
@@ -373,15 +500,26 @@ def _mode(mode: object) -> str | None:
     return str(mode)
 
 
+def cited_articles(qa: "QA", answer: Answer) -> dict[str, str]:
+    """The exact text of each article the answer cites (doc -> text), for the source viewer."""
+    articles = qa.index.articles
+    return {c.doc: articles[c.doc].text for c in answer.citations if c.doc in articles}
+
+
 def answer_for(qa: "QA", question: object, k: object = None, mode: object = None) -> Answer:
     """QA.ask with the page's settings checked (passages 1–10, a known mode); InputError when invalid."""
     return qa.ask(question, k=_passages(k, min(qa.settings.top_k, MAX_PASSAGES)), mode=_mode(mode))  # type: ignore[arg-type]
 
 
-def ask_page(qa: "QA", question: object, k: object = None, mode: object = None) -> str:
-    """The page's handler: the answer's HTML, or a readable error (InputError's message, else a generic one)."""
+def ask_page(qa: "QA", question: object, k: object = None, mode: object = None, language: object = None) -> str:
+    """The page's handler: the answer's HTML, or a readable error (InputError's message, else a generic one).
+
+    `language` is the interface language setting: 'auto' (or None) follows the question, 'fr' or 'en'."""
     try:
-        return answer_html(answer_for(qa, question, k, mode))
+        if language not in (None, "", *UI_LANGUAGES):
+            raise InputError(f"unknown interface language {language!r}: choose one of {', '.join(UI_LANGUAGES)}")
+        answer = answer_for(qa, question, k, mode)
+        return answer_html(answer, cited_articles(qa, answer), ui_language(answer, language))
     except InputError as exc:
         return error_html(str(exc), question)
     except Exception:  # anything else is logged here and shown without internals
@@ -452,6 +590,33 @@ CSS = """
 .qa-error p { margin: 0.4em 0; padding: 0.6em 0.9em; border-radius: var(--radius-md);
   border: 1px solid var(--error-border-color, #f87171); background: var(--error-background-fill, #fef2f2);
   color: var(--error-text-color, #b91c1c); }
+.qa-title-btn { all: unset; cursor: pointer; color: inherit; font: inherit; overflow-wrap: anywhere; }
+.qa-title-btn:hover { text-decoration: underline; color: var(--link-text-color); }
+.qa-title-btn:focus-visible { outline: 2px solid var(--color-accent); outline-offset: 2px; border-radius: 2px; }
+.qa-viewer {
+  width: min(860px, calc(100vw - 2rem)); max-width: none; height: min(820px, calc(100dvh - 2rem)); max-height: none;
+  padding: 0; border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg);
+  background: var(--background-fill-primary); color: var(--body-text-color); box-shadow: 0 10px 40px rgba(0, 0, 0, 0.35);
+}
+.qa-viewer::backdrop { background: rgba(15, 23, 42, 0.55); }
+.qa-viewer-box { display: flex; flex-direction: column; height: 100%; }
+.qa-viewer-head { display: flex; gap: 0.6em; align-items: baseline; padding: 0.8em 1em 0.3em; }
+.qa-viewer-title { flex: 1; margin: 0; font-size: 1.1rem; line-height: 1.35; color: var(--body-text-color); }
+.qa-viewer-close { margin-left: auto; white-space: nowrap; }
+.qa-viewer-meta { padding: 0 1em 0.6em; border-bottom: 1px solid var(--border-color-primary); }
+.qa-viewer-meta .qa-meta { margin: 0; }
+.qa-viewer-body { flex: 1; min-height: 0; overflow: auto; padding: 1em 1.2em 2em; overscroll-behavior: contain; }
+.qa-article-text { white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.65; font-size: 1rem; max-width: 70ch; }
+.qa-article-text mark { background: #fde68a; color: #1f2937; padding: 0.1em 0; border-radius: 2px;
+  box-shadow: 0 0 0 2px #f59e0b; }
+.dark .qa-article-text mark { background: #a16207; color: #fff7e6; box-shadow: 0 0 0 2px #facc15; }
+.qa-article-text mark:focus { outline: none; }
+@media (max-width: 640px) {
+  .qa-viewer { width: calc(100vw - 1rem); height: calc(100dvh - 1rem); }
+  .qa-viewer-head { padding: 0.7em 0.75em 0.3em; }
+  .qa-viewer-meta { padding: 0 0.75em 0.5em; }
+  .qa-viewer-body { padding: 0.8em 0.85em 1.5em; }
+}
 @media (max-width: 640px) {
   .qa-header h1 { font-size: 1.25rem; }
   .qa-card-head { flex-wrap: wrap; }
@@ -463,6 +628,7 @@ CSS = """
 
 # Gradio scopes the CSS above to its content area; the page margins sit outside it, hence a raw <style>.
 HEAD = """<style>
+html:has(dialog.qa-viewer[open]) { overflow: hidden; }
 @media (max-width: 640px) { .gradio-container .main.app { padding-left: 12px !important; padding-right: 12px !important; } }
 </style>"""
 
@@ -493,8 +659,37 @@ const flash = (button, text) => {
   clearTimeout(button._qaTimer);
   button._qaTimer = setTimeout(() => { button.textContent = button.dataset.qaLabel; }, 2000);
 };
+// The source viewer: the cited article's exact text (JSON in its hidden .qa-src) put in the dialog as
+// text nodes, the quote in a <mark> cut at the card's offsets (JavaScript string indices), then
+// scrolled into view. Nothing from the article is ever parsed as HTML here.
+const openSource = (card) => {
+  const result = card.closest('.qa-result');
+  const src = result && result.querySelector('.qa-src[data-qa-src-key="' + card.dataset.qaSrc + '"]');
+  const dialog = result && result.querySelector('dialog.qa-viewer');
+  if (!src || !dialog) return;
+  let text;
+  try { text = JSON.parse(src.dataset.qaText); } catch (e) { return; }
+  const from = Number(card.dataset.qaFrom), to = Number(card.dataset.qaTo);
+  if (!(0 <= from && from <= to && to <= text.length)) return;
+  dialog.querySelector('.qa-viewer-n').textContent = '[' + card.dataset.n + ']';
+  dialog.querySelector('.qa-viewer-title').textContent = src.querySelector('.qa-src-title').textContent;
+  const meta = src.querySelector('.qa-meta');
+  dialog.querySelector('.qa-viewer-meta').replaceChildren(...(meta ? [meta.cloneNode(true)] : []));
+  const mark = document.createElement('mark');
+  mark.id = 'qa-viewer-mark';
+  mark.tabIndex = -1;
+  mark.textContent = text.slice(from, to);
+  dialog.querySelector('.qa-article-text').replaceChildren(
+    document.createTextNode(text.slice(0, from)), mark, document.createTextNode(text.slice(to)));
+  if (!dialog.open) dialog.showModal();
+  mark.scrollIntoView({block: 'center', inline: 'nearest'});
+};
 element.setAttribute('aria-live', 'polite');
 element.addEventListener('click', async (event) => {
+  if (event.target.matches && event.target.matches('dialog.qa-viewer')) {  // a click on the backdrop
+    event.target.close();
+    return;
+  }
   const ref = event.target.closest('[data-qa-cite]');
   if (ref && element.contains(ref)) {
     event.preventDefault();
@@ -509,7 +704,13 @@ element.addEventListener('click', async (event) => {
   const button = event.target.closest('button[data-qa-action]');
   if (!button || !element.contains(button)) return;
   const markdown = button.dataset.qaMd || '';
-  if (button.dataset.qaAction === 'copy') {
+  if (button.dataset.qaAction === 'source') {
+    const card = button.closest('.qa-card');
+    if (card) openSource(card);
+  } else if (button.dataset.qaAction === 'close') {
+    const dialog = button.closest('dialog');
+    if (dialog) dialog.close();
+  } else if (button.dataset.qaAction === 'copy') {
     const ok = await copyText(markdown);
     flash(button, ok ? button.dataset.qaDone : button.dataset.qaFailed);
   } else if (button.dataset.qaAction === 'download') {
@@ -547,8 +748,8 @@ def build_app(qa: "QA") -> "gr.Blocks":
         """Answer a question about the articles: the same JSON object as `qa ask --json` (or {"question", "error"})."""
         return ask_json(qa, question, k, mode)
 
-    def page(question: str, k: float, mode: str) -> str:
-        return ask_page(qa, question, k, mode)
+    def page(question: str, k: float, mode: str, language: str) -> str:
+        return ask_page(qa, question, k, mode, language)
 
     with gr.Blocks(title=title, analytics_enabled=False) as demo:
         gr.HTML(header_html(summary), elem_id="qa-title", js_on_load=None)
@@ -566,9 +767,13 @@ def build_app(qa: "QA") -> "gr.Blocks":
                               elem_id="qa-k")
                 mode = gr.Radio(list(RETRIEVAL_MODES), value=qa.settings.mode, label="Recherche · Retrieval mode",
                                 info="hybrid = sens + mots exacts · meaning + exact words", elem_id="qa-mode")
+            language = gr.Radio([(label, value) for value, label in UI_LANGUAGES.items()], value="auto",
+                                label="Langue de l'interface · Interface language",
+                                info="les citations restent telles quelles · quotes stay as written",
+                                elem_id="qa-ui-language")
         output = gr.HTML("", elem_id="qa-output", js_on_load=COPY_JS, min_height=40)
 
-        common = dict(fn=page, inputs=[question, k, mode], outputs=output, api_visibility="private",
+        common = dict(fn=page, inputs=[question, k, mode, language], outputs=output, api_visibility="private",
                       concurrency_limit=CONCURRENCY, concurrency_id="qa", show_progress_on=output)
         question.submit(**common)
         button.click(**common)

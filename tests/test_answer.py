@@ -29,7 +29,8 @@ MARKER = re.compile(r"\[(\d+)\]")
 @pytest.fixture
 def answering_qa(tmp_path, corpus_dir):
     """The made-up corpus, with abstention off so that every question gets a quoted answer."""
-    return QA(make_settings(corpus_dir, tmp_path / "index", min_dense_score=-1.0, min_term_coverage=0.0),
+    return QA(make_settings(corpus_dir, tmp_path / "index", min_dense_score=-1.0, min_term_coverage=0.0,
+                            min_passage_coverage=0.0),
               embedder=FakeEmbedder())
 
 
@@ -94,15 +95,16 @@ def test_has_answer_type_reason_with_unelided_connectives(text):
 
 # ------------------------------------------------------------------ the abstention rule
 
-@pytest.mark.parametrize("dense_top, coverage, found", [
-    (0.85, 0.5, True),
-    (0.80, 0.02, True),
-    (0.79, 1.0, False),
-    (0.95, 0.0, False),
+@pytest.mark.parametrize("dense_top, coverage, passage_coverage, found", [
+    (0.85, 0.5, 0.6, True),
+    (0.80, 0.02, 0.3, True),
+    (0.79, 1.0, 1.0, False),   # too far from every passage
+    (0.95, 0.0, 1.0, False),   # no question word anywhere in the articles
+    (0.95, 1.0, 0.29, False),  # the question's key words never meet in one passage
 ])
-def test_decide_found(settings, dense_top, coverage, found):
-    settings = settings.with_(min_dense_score=0.80, min_term_coverage=0.01)
-    assert decide_found({"dense_top": dense_top, "term_coverage": coverage}, settings) is found
+def test_decide_found(settings, dense_top, coverage, passage_coverage, found):
+    signals = {"dense_top": dense_top, "term_coverage": coverage, "passage_coverage": passage_coverage}
+    assert decide_found(signals, settings) is found
 
 
 # ------------------------------------------------------------------ citations and markers
