@@ -43,13 +43,21 @@ def _settings(**overrides):
     return Settings.from_env(**overrides)
 
 
+# Characters that JSON allows raw inside strings but that many line readers (Python's splitlines,
+# JavaScript before ES2019) take for line breaks: escaped, so one answer is always one line.
+_LINE_BREAKERS = {"\u0085": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
 def _json_line(record: dict) -> str:
     """One JSON line; text that cannot be encoded (lone surrogates from a mis-encoded argv) is escaped."""
     line = json.dumps(record, ensure_ascii=False)
     try:
         line.encode("utf-8")
     except UnicodeEncodeError:
-        line = json.dumps(record, ensure_ascii=True)
+        return json.dumps(record, ensure_ascii=True)
+    for raw, escaped in _LINE_BREAKERS.items():
+        if raw in line:  # only ever inside a JSON string, where the escape means the same character
+            line = line.replace(raw, escaped)
     return line
 
 
@@ -98,8 +106,8 @@ def index_command(corpus_dir, index_dir, model, force, check):
     settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model)
     if check:
         manifest = verify_index(settings.index_dir)
+        load_index(settings.index_dir, settings)  # corruption is reported before staleness
         problem = index_problem(settings.index_dir, settings)
-        load_index(settings.index_dir, settings)
         if problem:
             raise QAError(f"index is intact but stale: {problem}")
         click.echo(f"index in {settings.index_dir}/ is healthy: {manifest['n_passages']} passages from "

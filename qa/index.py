@@ -9,18 +9,28 @@ Layout (txtai/bm25s style: FAISS row i is passage i, documents beside the vector
     lexicon.json/.npy  the corpus's distinct words and their vectors (cross-lingual term matching)
     dense.faiss        FAISS inner-product index over the unit vectors
     bm25/              bm25s index over French-stemmed, accent-folded terms
+
+Crash safety (tested by killing writers at random, tests/test_reliability_crash.py): a generation is
+written into `.NAME.tmp-PID-NS` beside the index, fsynced, manifest last, then swapped in by two renames
+(the old one becomes `.NAME.old-PID-NS`, removed once the new one is in place). One writer at a time
+(`writer_lock`, an flock the system drops if the writer dies); each write first restores a generation
+left half-swapped and deletes what dead writers left. Readers take no lock: they verify every checksum,
+re-read if a swap happened meanwhile, and restore a half-swapped index themselves (like SQLite's hot
+journal rollback), so a torn index is never loaded.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
-import tempfile
+import threading
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,16 +42,19 @@ from .clean import clean_article
 from .embed import Embedder
 from .errors import CorpusError, IndexStateError
 from .lexicon import Lexicon
-from .load import ARTICLE_SUFFIXES, article_files, doc_name, file_digest, read_article
+from .load import ARTICLE_SUFFIXES, article_files, doc_name, file_digest, ignored_files, read_article
 from .records import Article, Passage, Span
 from .settings import Settings
-from .text import fold, terms
+from .text import NORMALIZATION_VERSION, clean_input, fold, terms
 
 FORMAT = "qa-index"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+# Files every generation has (plus bm25/…); a manifest that does not list them all is not trusted.
+REQUIRED_FILES = ("articles.jsonl", "passages.jsonl", "embeddings.npy", "dense.faiss", "lexicon.json", "lexicon.npy")
 
 Progress = Callable[[str], None]
+_PARTIAL_COPY = re.compile(r"\..+\.tmp-\d+-\d+")
 
 
 def _quiet(_message: str) -> None:
@@ -79,7 +92,13 @@ class Index:
 
 def corpus_sources(corpus_dir: Path) -> dict[str, str]:
     """{doc: sha256} of every candidate article file in the corpus (unreadable ones included, so they count too)."""
-    return {doc_name(p, corpus_dir): file_digest(p) for p in article_files(corpus_dir)}
+    sources = {}
+    for path in article_files(corpus_dir):
+        try:
+            sources[doc_name(path, corpus_dir)] = file_digest(path)
+        except OSError as exc:  # no permission, or deleted meanwhile: read_article will say so when indexing
+            sources[doc_name(path, corpus_dir)] = f"unreadable: {exc.__class__.__name__}"
+    return sources
 
 
 def sources_hash(sources: dict[str, str]) -> str:
@@ -103,26 +122,54 @@ def embedding_text(article: Article, passage: Passage, context: str = "none") ->
     if context == "title+heading" and passage.heading:
         parts.append(passage.heading)
     parts.append(passage.text)
-    return " — ".join(parts)
+    # The same normalization as questions get (qa.text.clean_input): no invisible characters, NFKC.
+    return clean_input(" — ".join(parts))
+
+
+def index_params(settings: Settings, model: str) -> dict:
+    """What shapes the stored index (model, chunking, text normalization): recorded, and compared on load."""
+    return settings.index_params() | {"model": model, "normalization": NORMALIZATION_VERSION}
 
 
 # ---------------------------------------------------------------- building
 
 def build_index(settings: Settings, embedder: Embedder, progress: Progress = _quiet) -> Index:
-    """Read, clean, chunk and embed the whole corpus, then write a new index generation atomically."""
+    """Read, clean, chunk and embed the whole corpus, then write a new index generation atomically.
+
+    Unreadable files (not UTF-8, binary, empty, too big, an HTML page) are skipped with a warning naming
+    the file; they are recorded in the manifest's `skipped`, so they do not make the index look stale.
+    A duplicate (the same bytes as another article, under another name) gets a warning naming both but
+    is indexed: the corpus folder is the source of truth, and the answer quotes a fact found in two
+    articles once, citing both (`qa add` refuses a duplicate instead: there the user can act on it).
+    """
     started = time.perf_counter()
     corpus_dir = settings.corpus_dir
     sources = corpus_sources(corpus_dir)
     if not sources:
         raise CorpusError(f"no article (.txt or .md) in {corpus_dir}")
     progress(f"Reading {len(sources)} article file(s) from {corpus_dir}/")
+    ignored = ignored_files(corpus_dir)
+    if ignored:
+        names = ", ".join(doc_name(p, corpus_dir) for p in ignored[:5]) + (f" and {len(ignored) - 5} more" if len(ignored) > 5 else "")
+        html = any(p.suffix.lower() in (".html", ".htm", ".xhtml") for p in ignored)
+        progress(f"warning: ignored {names}: not article files ({', '.join(ARTICLE_SUFFIXES)})"
+                 + ("; HTML pages are not indexed (quotes must be exact slices of the file): save the article as plain text or Markdown" if html else ""))
     articles, skipped = [], {}
+    first_with: dict[str, str] = {}  # content digest → the first doc that has it
     for path in article_files(corpus_dir):
+        doc = doc_name(path, corpus_dir)
         try:
-            articles.append(clean_article(read_article(path, corpus_dir)))
+            article = clean_article(read_article(path, corpus_dir))
         except CorpusError as exc:
-            skipped[doc_name(path, corpus_dir)] = str(exc)
+            skipped[doc] = str(exc)
             progress(f"warning: skipped {exc}")
+            continue
+        digest = sources.get(doc)
+        if digest in first_with:
+            progress(f"warning: {path}: same content as {first_with[digest]} (a duplicate); both are indexed and cited together")
+        elif digest is not None:
+            first_with[digest] = doc
+        articles.append(article)
     if not articles:
         raise CorpusError(f"no readable article in {corpus_dir} ({len(skipped)} skipped)")
     passages = _chunk(articles, settings)
@@ -141,45 +188,94 @@ def add_articles(files: list[Path], settings: Settings, embedder: Embedder, prog
     """Add or replace articles in an existing index, embedding only their passages.
 
     Files outside the corpus folder are copied into it first, so the corpus stays the source of truth
-    and the index is not judged stale afterwards.
+    and the index is not judged stale afterwards. All files are checked before anything changes: one
+    bad file (unreadable, no prose, a duplicate of an indexed article, unchanged, given twice) refuses
+    the whole command with a CorpusError naming it, and the corpus and index stay as they were.
+    One writer at a time (see `writer_lock`), so two concurrent additions never lose one another.
     """
-    index = load_index(settings.index_dir, settings, embedder_name=embedder.name)
     corpus_dir = settings.corpus_dir
-    corpus_dir.mkdir(parents=True, exist_ok=True)
-    new_articles = []
-    for file in files:
-        path = Path(file)
+    with writer_lock(settings.index_dir):
+        index = load_index(settings.index_dir, settings, embedder_name=embedder.name)
+        planned = _plan_additions([Path(f) for f in files], index, settings)
+        corpus_dir.mkdir(parents=True, exist_ok=True)
+        for partial in corpus_dir.glob(".*.tmp-*"):  # copies a killed `qa add` left half-done (see _copy_atomically)
+            if partial.is_file() and _PARTIAL_COPY.fullmatch(partial.name):
+                partial.unlink(missing_ok=True)
+        new_articles = []
+        for source, target, article in planned:
+            if source.resolve() != target.resolve():
+                if target.exists():
+                    progress(f"Replacing {target.name} in {corpus_dir}/")
+                _copy_atomically(source, target)
+            new_articles.append(article)
+            progress(f"{'Replacing' if article.doc in index.articles else 'Adding'} {article.doc}")
+        replaced = {a.doc for a in new_articles}
+        kept_rows = [i for i, p in enumerate(index.passages) if p.doc not in replaced]
+        articles = [a for doc, a in index.articles.items() if doc not in replaced] + new_articles
+        kept = [index.passages[i] for i in kept_rows]
+        fresh = _chunk(new_articles, settings, first_id=len(kept))
+        progress(f"Embedding {len(fresh)} new passages ({len(kept)} kept as they were)")
+        vectors = embedder.encode_documents([embedding_text(_by_doc(new_articles)[p.doc], p, settings.embed_context) for p in fresh],
+                                            progress=len(fresh) > 64)
+        passages = [Passage(**{**asdict(p), "id": i}) for i, p in enumerate(kept)] + fresh
+        embeddings = np.vstack([index.embeddings[kept_rows], vectors]).astype(np.float32)
+        sources = dict(index.manifest["sources"])
+        skipped = dict(index.manifest.get("skipped", {}))
+        for source, target, article in planned:
+            sources[article.doc] = file_digest(target)
+            skipped.pop(article.doc, None)
+        lexicon = Lexicon.build([p.text for p in passages], embedder, known=index.lexicon)
+        return write_index(settings, embedder, articles, passages, embeddings, sources, skipped, lexicon)
+
+
+def _plan_additions(files: list[Path], index: Index, settings: Settings) -> list[tuple[Path, Path, Article]]:
+    """(source, target in the corpus, cleaned article) for each file, or CorpusError naming the first bad one."""
+    corpus_dir = settings.corpus_dir
+    indexed = {doc: digest for doc, digest in index.manifest.get("sources", {}).items() if doc in index.articles}
+    by_digest = {digest: doc for doc, digest in indexed.items()}
+    planned: list[tuple[Path, Path, Article]] = []
+    batch_docs: dict[str, Path] = {}
+    batch_digests: dict[str, Path] = {}
+    for path in files:
         if path.suffix.lower() not in ARTICLE_SUFFIXES or path.name.startswith("."):
             raise CorpusError(f"{path}: not an article file (expected a visible {', '.join(ARTICLE_SUFFIXES)} file)")
-        read_article(path, path.parent)  # validates before anything is copied into the corpus
         try:
             target = path.resolve()
-            doc_name(target, corpus_dir)
-        except ValueError:
+            doc = doc_name(target, corpus_dir)
+        except (ValueError, OSError):
             target = corpus_dir / path.name
-            if target.exists() and target.read_bytes() != path.read_bytes():
-                progress(f"Replacing {target.name} in {corpus_dir}/")
-            shutil.copyfile(path, target)
-        article = clean_article(read_article(target, corpus_dir))
-        new_articles.append(article)
-        progress(f"{'Replacing' if article.doc in index.articles else 'Adding'} {article.doc}")
-    replaced = {a.doc for a in new_articles}
-    kept_rows = [i for i, p in enumerate(index.passages) if p.doc not in replaced]
-    articles = [a for doc, a in index.articles.items() if doc not in replaced] + new_articles
-    kept = [index.passages[i] for i in kept_rows]
-    fresh = _chunk(new_articles, settings, first_id=len(kept))
-    progress(f"Embedding {len(fresh)} new passages ({len(kept)} kept as they were)")
-    vectors = embedder.encode_documents([embedding_text(_by_doc(new_articles)[p.doc], p, settings.embed_context) for p in fresh],
-                                        progress=len(fresh) > 64)
-    passages = [Passage(**{**asdict(p), "id": i}) for i, p in enumerate(kept)] + fresh
-    embeddings = np.vstack([index.embeddings[kept_rows], vectors]).astype(np.float32)
-    sources = dict(index.manifest["sources"])
-    skipped = dict(index.manifest.get("skipped", {}))
-    for article in new_articles:
-        sources[article.doc] = file_digest(corpus_dir / article.doc)
-        skipped.pop(article.doc, None)
-    lexicon = Lexicon.build([p.text for p in passages], embedder, known=index.lexicon)
-    return write_index(settings, embedder, articles, passages, embeddings, sources, skipped, lexicon)
+            doc = path.name
+        if any(part.startswith(".") for part in doc.split("/")):
+            raise CorpusError(f"{path}: in a hidden folder of the corpus, which is not indexed")
+        article = read_article(path, path.parent)  # validates before anything is copied into the corpus
+        digest = file_digest(path)
+        if doc in batch_docs:
+            raise CorpusError(f"{path}: given twice (as {batch_docs[doc]} too); each article once, please")
+        if digest in batch_digests:
+            raise CorpusError(f"{path}: same content as {batch_digests[digest]} in this command (a duplicate)")
+        if indexed.get(doc) == digest:
+            raise CorpusError(f"{path}: already in the index as {doc}, unchanged; nothing to add")
+        if by_digest.get(digest, doc) != doc:
+            raise CorpusError(f"{path}: same content as {by_digest[digest]}, already in the index (a duplicate)")
+        article = clean_article(replace(article, doc=doc))
+        if not chunk_article(article, settings.passage_max_chars):
+            raise CorpusError(f"{path}: no prose to index (only headings or page furniture)")
+        batch_docs[doc], batch_digests[digest] = path, path
+        planned.append((path, target, article))
+    return planned
+
+
+def _copy_atomically(source: Path, target: Path) -> None:
+    """Copy a file into the corpus through a hidden temporary name, so a crash never leaves half an article."""
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}-{time.time_ns()}")
+    try:
+        shutil.copyfile(source, tmp)
+        with tmp.open("rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _chunk(articles: list[Article], settings: Settings, first_id: int = 0) -> list[Passage]:
@@ -195,45 +291,153 @@ def _by_doc(articles: list[Article]) -> dict[str, Article]:
     return {a.doc: a for a in articles}
 
 
+# ---------------------------------------------------------------- writing: one writer, atomic generations
+
+_held_locks = threading.local()
+
+
+@contextlib.contextmanager
+def writer_lock(index_dir: Path) -> Iterator[None]:
+    """Hold the index's writer lock: one writer at a time, across processes and threads.
+
+    An advisory `flock` on the index's parent folder (no lock file to leave behind); the system drops it
+    when the holder dies, even by kill -9. Re-entrant within a thread. Readers never take it, except to
+    recover a generation a dead writer left half-swapped (see `recover_index`).
+    """
+    parent = Path(os.path.abspath(index_dir)).parent
+    parent.mkdir(parents=True, exist_ok=True)
+    key = str(parent)
+    held = getattr(_held_locks, "counts", None)
+    if held is None:
+        held = _held_locks.counts = {}
+    if held.get(key):
+        held[key] += 1
+        try:
+            yield
+        finally:
+            held[key] -= 1
+        return
+    try:
+        fd = os.open(parent, os.O_RDONLY)
+    except OSError:  # a platform without directory file descriptors: no inter-process lock
+        fd = None
+    try:
+        if fd is not None:
+            try:
+                import fcntl
+
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except (ImportError, OSError):
+                pass
+        held[key] = 1
+        try:
+            yield
+        finally:
+            held.pop(key, None)
+    finally:
+        if fd is not None:
+            os.close(fd)  # releases the flock
+
+
+def _sibling_prefixes(dest: Path) -> tuple[str, str]:
+    return f".{dest.name}.tmp-", f".{dest.name}.old-"
+
+
+def leftovers(dest: Path) -> list[Path]:
+    """Temporary (`.NAME.tmp-*`) and previous (`.NAME.old-*`) generations lying next to the index."""
+    if not dest.parent.is_dir():
+        return []
+    return sorted(p for p in dest.parent.iterdir() if p.name.startswith(_sibling_prefixes(dest)))
+
+
+def remove_leftovers(dest: Path, progress: Progress = _quiet) -> list[str]:
+    """Delete what writers that died left next to the index; only call it holding the writer lock."""
+    removed = []
+    for path in leftovers(dest):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path.name)
+    if removed:
+        progress(f"Removed {len(removed)} unfinished index generation(s) left by an interrupted run: {', '.join(removed)}")
+    return removed
+
+
+def recover_index(dest: Path, progress: Progress = _quiet) -> bool:
+    """Put the previous generation back if a writer died between the two renames of `_swap`.
+
+    Then the index folder is missing while `.NAME.old-*` holds the last complete generation (like a
+    hot journal in SQLite, any reader rolls it back). Done under the writer lock, so a live writer's
+    swap is never undone. True if a generation was restored.
+    """
+    if dest.exists() or not any(p.name.startswith(_sibling_prefixes(dest)[1]) for p in leftovers(dest)):
+        return False
+    with writer_lock(dest):
+        if dest.exists():  # a live writer finished its swap meanwhile
+            return False
+        olds = [p for p in leftovers(dest) if p.name.startswith(_sibling_prefixes(dest)[1]) and p.is_dir()]
+        for old in sorted(olds, key=lambda p: p.stat().st_mtime_ns, reverse=True):
+            try:
+                _verify(old, recover=False)
+            except IndexStateError:
+                continue
+            os.replace(old, dest)
+            _fsync_dir(dest.parent)
+            progress(f"Restored the index in {dest}/ from {old.name} (a write was interrupted mid-swap)")
+            return True
+    return False
+
+
 def write_index(settings: Settings, embedder: Embedder, articles: list[Article], passages: list[Passage],
                 embeddings: np.ndarray, sources: dict[str, str], skipped: dict[str, str], lexicon: Lexicon) -> Index:
-    """Write every file into a temporary sibling folder, fsync, then swap it into place; manifest last."""
+    """Write every file into a temporary sibling folder, fsync, then swap it into place; manifest last.
+
+    Holding the writer lock, it first restores a half-swapped previous generation and removes what
+    crashed writers left (`.NAME.tmp-*`, `.NAME.old-*`), so leftovers never pile up.
+    """
     import faiss
 
     dest = settings.index_dir
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
-    try:
-        _write_jsonl(tmp / "articles.jsonl", (_article_record(a) for a in articles))
-        _write_jsonl(tmp / "passages.jsonl", (_passage_record(p) for p in passages))
-        np.save(tmp / "embeddings.npy", embeddings)
-        dense = _dense_index(embeddings)
-        faiss.write_index(dense, str(tmp / "dense.faiss"))
-        by_doc = _by_doc(articles)
-        bm25 = _bm25_index([embedding_text(by_doc[p.doc], p, settings.embed_context) for p in passages])
-        bm25.save(str(tmp / "bm25"), show_progress=False)
-        (tmp / "lexicon.json").write_text(json.dumps({"words": lexicon.words, "stems": lexicon.stems}, ensure_ascii=False), encoding="utf-8")
-        np.save(tmp / "lexicon.npy", lexicon.vectors)
-        manifest = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "model": embedder.name,
-            "dim": int(embeddings.shape[1]),
-            "params": settings.index_params() | {"model": embedder.name},
-            "corpus_hash": sources_hash(sources),
-            "sources": sources,
-            "skipped": skipped,
-            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "n_articles": len(articles),
-            "n_passages": len(passages),
-            "files": {rel: _sha256(tmp / rel) for rel in _data_files(tmp)},
-        }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        _fsync_tree(tmp)
-        _swap(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with writer_lock(dest):
+        recover_index(dest)
+        remove_leftovers(dest)
+        tmp = dest.with_name(f"{_sibling_prefixes(dest)[0]}{os.getpid()}-{time.time_ns()}")
+        tmp.mkdir()
+        try:
+            _write_jsonl(tmp / "articles.jsonl", (_article_record(a) for a in articles))
+            _write_jsonl(tmp / "passages.jsonl", (_passage_record(p) for p in passages))
+            np.save(tmp / "embeddings.npy", embeddings)
+            dense = _dense_index(embeddings)
+            faiss.write_index(dense, str(tmp / "dense.faiss"))
+            by_doc = _by_doc(articles)
+            bm25 = _bm25_index([embedding_text(by_doc[p.doc], p, settings.embed_context) for p in passages])
+            bm25.save(str(tmp / "bm25"), show_progress=False)
+            (tmp / "lexicon.json").write_text(json.dumps({"words": lexicon.words, "stems": lexicon.stems}, ensure_ascii=False), encoding="utf-8")
+            np.save(tmp / "lexicon.npy", lexicon.vectors)
+            manifest = {
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "model": embedder.name,
+                "dim": int(embeddings.shape[1]),
+                "params": index_params(settings, embedder.name),
+                "corpus_hash": sources_hash(sources),
+                "sources": sources,
+                "skipped": skipped,
+                "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "generation": f"{time.time_ns()}-{os.getpid()}",
+                "n_articles": len(articles),
+                "n_passages": len(passages),
+                "files": {rel: _sha256(tmp / rel) for rel in _data_files(tmp)},
+            }
+            _fsync_tree(tmp)  # every data file is on disk before the manifest that vouches for them
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            _fsync_tree(tmp)
+            _swap(tmp, dest)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return Index(dest, manifest, _by_doc(articles), passages, embeddings, dense, bm25, lexicon)
 
 
@@ -254,12 +458,16 @@ def _bm25_index(texts: list[str]):
 
 
 def _swap(tmp: Path, dest: Path) -> None:
-    """Replace `dest` by `tmp` with renames; the old generation is removed only once the new one is in place."""
+    """Replace `dest` by `tmp` with renames; the old generation is removed only once the new one is in place.
+
+    A crash between the two renames leaves no `dest` but a complete `.NAME.old-*`: `recover_index` puts it back.
+    """
     old = None
     if dest.exists():
-        old = dest.with_name(f".{dest.name}.old-{os.getpid()}-{time.time_ns()}")
+        old = dest.with_name(f"{_sibling_prefixes(dest)[1]}{os.getpid()}-{time.time_ns()}")
         os.replace(dest, old)
     os.replace(tmp, dest)
+    _fsync_dir(dest.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
@@ -281,9 +489,20 @@ def _fsync_tree(folder: Path) -> None:
         if path.is_file():
             with path.open("rb") as f:
                 os.fsync(f.fileno())
-    fd = os.open(folder, os.O_RDONLY)
+    for path in [*(p for p in folder.rglob("*") if p.is_dir()), folder]:
+        _fsync_dir(path)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make renames and new entries in a folder durable (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
     try:
         os.fsync(fd)
+    except OSError:
+        pass
     finally:
         os.close(fd)
 
@@ -307,6 +526,12 @@ def _passage_record(p: Passage) -> dict:
 
 # ---------------------------------------------------------------- loading
 
+def _one_line(exc: BaseException) -> str:
+    """An exception as a short single line (library messages can span lines)."""
+    text = " ".join(str(exc).split())
+    return f"{exc.__class__.__name__}: {text[:200]}" if text else exc.__class__.__name__
+
+
 def index_problem(index_dir: Path, settings: Settings, embedder_name: str | None = None) -> str | None:
     """Why the index cannot be used as is for this corpus and model (None when it is current).
 
@@ -323,12 +548,21 @@ def index_problem(index_dir: Path, settings: Settings, embedder_name: str | None
     model = embedder_name or settings.model
     if manifest.get("model") != model:
         return f"index in {index_dir}/ was built with model {manifest.get('model')!r}, not {model!r}"
-    if {k: v for k, v in manifest.get("params", {}).items() if k != "model"} != {k: v for k, v in settings.index_params().items() if k != "model"}:
+    params = manifest.get("params")
+    sources = manifest.get("sources")
+    if not isinstance(params, dict) or not isinstance(sources, dict):
+        return f"index in {index_dir}/ is corrupt: its manifest lacks its settings or sources"
+    wanted = index_params(settings, model)
+    if params.get("normalization") != wanted["normalization"]:
+        built = params.get("normalization")
+        return (f"index in {index_dir}/ was built with {'an older' if built is None else f'another (v{built})'} text normalization "
+                f"(this qa uses v{wanted['normalization']})")
+    if {k: v for k, v in params.items() if k != "model"} != {k: v for k, v in wanted.items() if k != "model"}:
         return f"index in {index_dir}/ was built with other chunking settings"
     if settings.corpus_dir.is_dir():
         current = corpus_sources(settings.corpus_dir)
         if sources_hash(current) != manifest.get("corpus_hash"):
-            return f"the corpus in {settings.corpus_dir}/ changed since the index was built ({_describe_change(manifest.get('sources', {}), current)})"
+            return f"the corpus in {settings.corpus_dir}/ changed since the index was built ({_describe_change(sources, current)})"
     return None
 
 
@@ -340,13 +574,15 @@ def _describe_change(old: dict[str, str], new: dict[str, str]) -> str:
     return ", ".join(parts) or "files differ"
 
 
-def _read_manifest(index_dir: Path) -> dict | None:
+def _read_manifest(index_dir: Path, recover: bool = True) -> dict | None:
     path = index_dir / MANIFEST
+    if not path.is_file() and recover and recover_index(index_dir):
+        pass  # a half-swapped generation was put back: read it
     if not path.is_file():
         return None
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise IndexStateError(f"index in {index_dir}/ is corrupt: unreadable {MANIFEST} ({exc.__class__.__name__}); run `qa index` to rebuild it") from None
     if not isinstance(manifest, dict):
         raise IndexStateError(f"index in {index_dir}/ is corrupt: {MANIFEST} is not an object; run `qa index` to rebuild it")
@@ -355,65 +591,160 @@ def _read_manifest(index_dir: Path) -> dict | None:
 
 def verify_index(index_dir: Path) -> dict:
     """Check the manifest and every file's checksum; the manifest, or IndexStateError naming the broken file."""
-    manifest = _read_manifest(index_dir)
+    return _verify(index_dir, recover=True)
+
+
+def _verify(index_dir: Path, recover: bool) -> dict:
+    try:
+        return _verify_files(index_dir, recover)
+    except OSError as exc:  # a file vanished or cannot be read (e.g. a writer swapped the folder meanwhile)
+        raise IndexStateError(f"index in {index_dir}/ cannot be read ({_one_line(exc)}); run `qa index` to rebuild it") from None
+
+
+def _verify_files(index_dir: Path, recover: bool) -> dict:
+    manifest = _read_manifest(index_dir, recover=recover)
     if manifest is None:
         raise IndexStateError(f"no index in {index_dir}/; run `qa index` to build it")
     files = manifest.get("files")
     if not isinstance(files, dict) or not files:
         raise IndexStateError(f"index in {index_dir}/ is corrupt: its manifest lists no files; run `qa index` to rebuild it")
+    for rel in REQUIRED_FILES:
+        if rel not in files:
+            raise IndexStateError(f"index in {index_dir}/ is corrupt: its manifest does not vouch for {rel}; run `qa index` to rebuild it")
+    bm25_dir = index_dir / "bm25"
+    on_disk = {p.relative_to(index_dir).as_posix() for p in bm25_dir.rglob("*") if p.is_file()} if bm25_dir.is_dir() else set()
+    unlisted = sorted(on_disk - files.keys())
+    if unlisted or not any(rel.startswith("bm25/") for rel in files):
+        raise IndexStateError(f"index in {index_dir}/ is corrupt: {unlisted[0] if unlisted else 'bm25/'} is not in its manifest; run `qa index` to rebuild it")
     for rel, digest in files.items():
+        parts = rel.split("/") if isinstance(rel, str) else [""]
+        if not isinstance(digest, str) or any(part in ("", ".", "..") for part in parts) or rel.startswith("/") or "\\" in rel:
+            raise IndexStateError(f"index in {index_dir}/ is corrupt: its manifest lists a bad file entry {str(rel)[:80]!r}; run `qa index` to rebuild it")
         path = index_dir / rel
         if not path.is_file():
             raise IndexStateError(f"index in {index_dir}/ is corrupt: {rel} is missing; run `qa index` to rebuild it")
-        if _sha256(path) != digest:
+        try:
+            actual = _sha256(path)
+        except OSError as exc:
+            raise IndexStateError(f"index in {index_dir}/ is corrupt: {rel} cannot be read ({exc.__class__.__name__}); run `qa index` to rebuild it") from None
+        if actual != digest:
             raise IndexStateError(f"index in {index_dir}/ is corrupt: {rel} does not match its checksum; run `qa index` to rebuild it")
     return manifest
 
 
+def _generation(index_dir: Path) -> tuple | None:
+    """What identifies the generation in place: the folder's inode and the manifest's bytes (None if absent)."""
+    try:
+        st = os.stat(index_dir)
+        return st.st_dev, st.st_ino, hashlib.sha256((index_dir / MANIFEST).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
 def load_index(index_dir: Path, settings: Settings | None = None, embedder_name: str | None = None) -> Index:
-    """Open a verified index; IndexStateError if it is corrupt or made for another model or format."""
+    """Open a verified index; IndexStateError if it is corrupt or made for another model or format.
+
+    Readers take no lock: if a writer swaps in a new generation while this one is read, the read is
+    thrown away and done again, so what is returned is always one whole generation.
+    """
+    for attempt in range(4):
+        before = _generation(index_dir)
+        try:
+            index = _load_once(index_dir, embedder_name)
+        except IndexStateError:
+            if attempt < 3 and _generation(index_dir) != before:
+                continue  # a writer replaced the index while it was read: read the new one
+            raise
+        if _generation(index_dir) == before:
+            return index
+    raise IndexStateError(f"index in {index_dir}/ kept changing while it was read (another process is rewriting it); try again")
+
+
+def _load_once(index_dir: Path, embedder_name: str | None) -> Index:
     import bm25s
     import faiss
 
     manifest = verify_index(index_dir)
     if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexStateError(f"index in {index_dir}/ has format v{manifest.get('format_version')}, this qa reads v{FORMAT_VERSION}; run `qa index` to rebuild it")
+        raise IndexStateError(f"index in {index_dir}/ has format {str(manifest.get('format'))[:40]} v{str(manifest.get('format_version'))[:20]}, "
+                              f"this qa reads {FORMAT} v{FORMAT_VERSION}; run `qa index` to rebuild it")
     if embedder_name and manifest.get("model") != embedder_name:
         raise IndexStateError(f"index in {index_dir}/ was built with {manifest.get('model')!r}, not {embedder_name!r}; run `qa index` to rebuild it")
+    if not isinstance(manifest.get("params"), dict) or not isinstance(manifest.get("sources"), dict) or not isinstance(manifest.get("skipped", {}), dict):
+        raise IndexStateError(f"index in {index_dir}/ is corrupt: its manifest lacks its settings or sources; run `qa index` to rebuild it")
     try:
         articles = {}
         for record in _read_jsonl(index_dir / "articles.jsonl"):
-            articles[record["doc"]] = Article(
+            article = Article(
                 doc=record["doc"], text=record["text"], title=record["title"], author=record["author"],
                 date=record["date"], url=record["url"],
                 paragraphs=tuple(Span(s, e) for s, e in record["paragraphs"]),
                 headings=tuple(Span(s, e) for s, e in record["headings"]),
                 bylines=tuple(Span(s, e) for s, e in record["bylines"]))
+            if not isinstance(article.doc, str) or not isinstance(article.text, str) or article.doc in articles:
+                raise ValueError(f"bad or repeated article record {str(article.doc)[:80]!r}")
+            for span in (*article.paragraphs, *article.headings, *article.bylines):
+                _check_span(span.start, span.end, article)
+            articles[article.doc] = article
         passages = []
         for record in _read_jsonl(index_dir / "passages.jsonl"):
-            text = articles[record["doc"]].text
-            passages.append(Passage(text=text[record["start"]:record["end"]], **record))
+            article = articles[record["doc"]]
+            _check_span(record["start"], record["end"], article)
+            _check_span(record["para_start"], record["para_end"], article)
+            passages.append(Passage(text=article.text[record["start"]:record["end"]], **record))
         embeddings = np.load(index_dir / "embeddings.npy", allow_pickle=False)
         dense = faiss.read_index(str(index_dir / "dense.faiss"))
         bm25 = bm25s.BM25.load(str(index_dir / "bm25"), show_progress=False)
         words = json.loads((index_dir / "lexicon.json").read_text(encoding="utf-8"))
         lexicon = Lexicon(words["words"], words["stems"], np.load(index_dir / "lexicon.npy", allow_pickle=False))
-    except (KeyError, TypeError, ValueError, OSError, RuntimeError) as exc:
-        raise IndexStateError(f"index in {index_dir}/ is corrupt ({exc.__class__.__name__}: {exc}); run `qa index` to rebuild it") from None
+        dim = manifest.get("dim")
+        if not (embeddings.ndim == 2 and embeddings.dtype == np.float32 and embeddings.shape[1] == dim == dense.d):
+            raise ValueError(f"vectors of dimension {embeddings.shape[1:]} / {dense.d}, manifest says {dim}")
+        if not (len(lexicon.words) == len(lexicon.stems) and lexicon.vectors.ndim == 2 and len(lexicon.vectors) == len(lexicon.words)
+                and (not len(lexicon.words) or lexicon.vectors.shape[1] == dim)):
+            raise ValueError("lexicon words, stems and vectors differ in number or dimension")
+        num_docs = getattr(bm25, "scores", {}).get("num_docs")
+        if num_docs is not None and num_docs != len(passages):
+            raise ValueError(f"BM25 holds {num_docs} passages, not {len(passages)}")
+    except IndexStateError:
+        raise
+    except Exception as exc:  # checksums passed, so anything the files cannot give is corruption or incompatibility
+        raise IndexStateError(f"index in {index_dir}/ is corrupt ({_one_line(exc)}); run `qa index` to rebuild it") from None
     if not (len(passages) == dense.ntotal == embeddings.shape[0] == manifest.get("n_passages")) or any(p.id != i for i, p in enumerate(passages)):
         raise IndexStateError(f"index in {index_dir}/ is inconsistent (passage and vector counts differ); run `qa index` to rebuild it")
+    if len(articles) != manifest.get("n_articles"):
+        raise IndexStateError(f"index in {index_dir}/ is inconsistent (it holds {len(articles)} articles, its manifest says {manifest.get('n_articles')}); run `qa index` to rebuild it")
+    _limit_threads(faiss)
     return Index(index_dir, manifest, articles, passages, embeddings, dense, bm25, lexicon)
+
+
+def _check_span(start, end, article: Article) -> None:
+    if not (type(start) is int and type(end) is int and 0 <= start <= end <= len(article.text)):
+        raise ValueError(f"span [{start!r}, {end!r}) outside {article.doc} ({len(article.text)} characters)")
+
+
+def _limit_threads(faiss) -> None:
+    """One FAISS thread per search: requests run in parallel threads already, on a 2-core machine."""
+    if os.environ.get("OMP_NUM_THREADS") is None:
+        faiss.omp_set_num_threads(1)
 
 
 def _read_jsonl(path: Path):
     with path.open(encoding="utf-8") as f:
-        for line in f:
+        for n, line in enumerate(f, start=1):
             if line.strip():
-                yield json.loads(line)
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    raise ValueError(f"{path.name} line {n} is not JSON") from None
+                if not isinstance(record, dict):
+                    raise ValueError(f"{path.name} line {n} is not an object")
+                yield record
 
 
 def ensure_index(settings: Settings, embedder: Embedder, progress: Progress = _quiet) -> Index:
     """The current index for the settings: loaded if up to date, else rebuilt with a message saying why."""
+    recover_index(settings.index_dir, progress)
     problem = index_problem(settings.index_dir, settings, embedder.name)
     if problem is None:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,9 @@ from .records import Article
 
 ARTICLE_SUFFIXES = (".txt", ".md", ".markdown")
 MAX_ARTICLE_BYTES = 5_000_000
+# A whole HTML page saved under a text name. Tags cannot be stripped for indexing (every quote must be
+# an exact slice of the file), so such a file is refused; inline tags in Markdown are kept as text.
+_HTML_PAGE = re.compile(r"\A\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>])", re.IGNORECASE | re.DOTALL)
 
 
 def doc_name(path: Path, corpus_dir: Path) -> str:
@@ -29,9 +33,24 @@ def article_files(corpus_dir: Path) -> list[Path]:
     )
 
 
+def ignored_files(corpus_dir: Path) -> list[Path]:
+    """Visible files of a corpus that are not articles (.html, .pdf, images...): never indexed, worth a word."""
+    if not corpus_dir.is_dir():
+        return []
+    return sorted(
+        p for p in corpus_dir.rglob("*")
+        if p.is_file() and p.suffix.lower() not in ARTICLE_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)
+    )
+
+
 def file_digest(path: Path) -> str:
-    """SHA-256 of a file's bytes: what decides whether an article changed."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """SHA-256 of a file's bytes: what decides whether an article changed (read in blocks: files may be big)."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def corpus_hash(corpus_dir: Path) -> str:
@@ -43,15 +62,24 @@ def corpus_hash(corpus_dir: Path) -> str:
 
 
 def read_article(path: Path, corpus_dir: Path) -> Article:
-    """One article as the contract reads it (`read_text(encoding="utf-8")`), or a CorpusError saying why not."""
+    """One article as the contract reads it (`read_text(encoding="utf-8")`), or a CorpusError saying why not.
+
+    Refused: a missing or empty file, one over MAX_ARTICLE_BYTES, a binary file (NUL bytes), bytes that
+    are not UTF-8, only whitespace, and a whole HTML page (save the article as text or Markdown instead).
+    """
     if not path.is_file():
         raise CorpusError(f"{path}: no such file")
-    size = path.stat().st_size
-    if size == 0:
-        raise CorpusError(f"{path}: empty file")
-    if size > MAX_ARTICLE_BYTES:
-        raise CorpusError(f"{path}: {size:,} bytes is more than the {MAX_ARTICLE_BYTES:,}-byte limit for one article")
-    raw = path.read_bytes()
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            raise CorpusError(f"{path}: empty file")
+        if size > MAX_ARTICLE_BYTES:
+            raise CorpusError(f"{path}: {size:,} bytes is more than the {MAX_ARTICLE_BYTES:,}-byte limit for one article")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CorpusError(f"{path}: cannot be read ({exc.strerror or exc.__class__.__name__})") from None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise CorpusError(f"{path}: UTF-16 text, not UTF-8 (save it as UTF-8)")
     if b"\0" in raw:
         raise CorpusError(f"{path}: binary file (contains NUL bytes), not an article")
     try:
@@ -61,6 +89,9 @@ def read_article(path: Path, corpus_dir: Path) -> Article:
     text = path.read_text(encoding="utf-8")
     if not text.strip():
         raise CorpusError(f"{path}: contains only whitespace")
+    if _HTML_PAGE.match(text):
+        raise CorpusError(f"{path}: an HTML page, not article text (tags cannot be stripped, since quotes are exact "
+                          f"slices of the file: save the article as plain text or Markdown)")
     return Article(doc=doc_name(path, corpus_dir), text=text)
 
 

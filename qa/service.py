@@ -38,7 +38,12 @@ def validate_question(question: object, settings: Settings) -> str:
 
 
 class QA:
-    """A question-answering session over one index: the model and index are loaded once and shared."""
+    """A question-answering session over one index: the model and index are loaded once and shared.
+
+    Thread-safe for answering: the model and index are only read (encoding and language detection take
+    their own locks), and each question is answered from the one index generation it started with,
+    so swapping `self.index` for a new one (after `qa add`) while others ask never mixes the two.
+    """
 
     def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None,
                  progress: Callable[[str], None] = lambda _m: None, index: Index | None = None):
@@ -46,33 +51,38 @@ class QA:
         self.embedder = embedder or load_embedder(self.settings.model)
         self.index = index or ensure_index(self.settings, self.embedder, progress)
 
-    def prepare(self, questions: list[str]) -> list[Query]:
+    def prepare(self, questions: list[str], index: Index | None = None) -> list[Query]:
         """Queries for already-validated questions: one embedding pass for the questions and their unknown words."""
+        index = index or self.index
         words = [content_words(text) for text in questions]
-        unknown = sorted({w for ws in words for w in ws if spelled_match(self.index, w) is None})
+        unknown = sorted({w for ws in words for w in ws if spelled_match(index, w) is None})
         vectors = self.embedder.encode_queries(questions + unknown) if questions else np.zeros((0, 1), np.float32)
         word_vectors = dict(zip(unknown, vectors[len(questions):]))
         queries = []
         for text, vector, question_words in zip(questions, vectors, words):
-            matches = match_words(self.index, question_words, word_vectors, self.settings.bridge_threshold)
+            matches = match_words(index, question_words, word_vectors, self.settings.bridge_threshold)
             matched = [m.term for m in matches if m.term] + [t for t in terms(text) if t.isdigit()]
             queries.append(Query(text, detect_language(text), vector, tuple(terms(text)), tuple(matched), tuple(matches)))
         return queries
 
-    def answer(self, query: Query, question: str, k: int | None = None, mode: str | None = None) -> Answer:
-        """Retrieve and compose the answer for a prepared query."""
+    def answer(self, query: Query, question: str, k: int | None = None, mode: str | None = None,
+               index: Index | None = None) -> Answer:
+        """Retrieve and compose the answer for a prepared query (from `index`, by default the session's)."""
+        index = index or self.index
         settings = self.settings if mode is None else replace(self.settings, mode=mode)
-        hits = retrieve(self.index, query, settings, k=k)
-        return compose(self.index, query, hits, settings, question)
+        hits = retrieve(index, query, settings, k=k)
+        return compose(index, query, hits, settings, question)
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None) -> Answer:
         """Answer one question; InputError if the question is not a usable question."""
         text = validate_question(question, self.settings)
-        return self.answer(self.prepare([text])[0], question, k, mode)
+        index = self.index  # one generation for the whole answer, even if another thread swaps it
+        return self.answer(self.prepare([text], index)[0], question, k, mode, index)
 
     def ask_many(self, questions: Iterable[str], k: int | None = None, mode: str | None = None) -> list[Answer | InputError]:
         """Answer a batch (one embedding pass); an invalid question yields its InputError in its place."""
         questions = list(questions)
+        index = self.index
         valid: dict[int, str] = {}
         results: list[Answer | InputError | None] = [None] * len(questions)
         for i, question in enumerate(questions):
@@ -80,7 +90,6 @@ class QA:
                 valid[i] = validate_question(question, self.settings)
             except InputError as exc:
                 results[i] = exc
-        for i, query in zip(valid, self.prepare(list(valid.values()))):
-            results[i] = self.answer(query, questions[i], k, mode)
+        for i, query in zip(valid, self.prepare(list(valid.values()), index)):
+            results[i] = self.answer(query, questions[i], k, mode, index)
         return results  # type: ignore[return-value]
-

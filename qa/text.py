@@ -8,20 +8,52 @@ taken from the untouched article text.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from functools import lru_cache
 
-# Control and format characters (zero-width spaces, soft hyphens, BOM, bidi marks, NUL, ESC...).
+# Bumped whenever clean_input/fold/terms change what an indexed text becomes: the index records it
+# (manifest params), so an index built with another normalization is rebuilt, never half-matched.
+NORMALIZATION_VERSION = 2
+# Control and format characters (zero-width spaces, soft hyphens, BOM, bidi marks, NUL, ESC...),
+# lone surrogates, private-use and unassigned code points.
 _INVISIBLE_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "´": "'", "`": "'", "«": '"', "»": '"', "“": '"', "”": '"', "„": '"'})
 _SPACES = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")
+# Terminal escape sequences (colours, cursor moves, titles) pasted from a terminal: removed whole.
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b\n]{0,200}(?:\x07|\x1b\\))")
+
+
+class _InvisibleTable(dict):
+    """str.translate table built lazily: a code point maps to itself, to a space (tabs, line breaks) or to nothing."""
+
+    def __missing__(self, code: int):
+        ch = chr(code)
+        value = " " if ch in "\t\n\r\v\f" else None if unicodedata.category(ch) in _INVISIBLE_CATEGORIES else ch
+        if len(self) < 100_000:  # bounded: a flood of distinct rare characters must not grow memory
+            self[code] = value
+        return value
+
+
+_INVISIBLE = _InvisibleTable()
 
 
 def clean_input(text: str) -> str:
-    """Strip control/format characters and lone surrogates, apply NFKC, collapse whitespace."""
-    kept = "".join(" " if ch in "\t\n\r\v\f" else ch for ch in text if unicodedata.category(ch) not in _INVISIBLE_CATEGORIES or ch in "\t\n\r\v\f")
-    return _SPACES.sub(" ", unicodedata.normalize("NFKC", kept)).strip()
+    """The one normalization of questions and of indexed text (never of the stored article text).
+
+    Terminal escape sequences and control/format characters (NUL, ESC, zero-width spaces, soft
+    hyphens, BOM, bidi marks), lone surrogates, private-use and unassigned code points are removed;
+    then NFKC (ligatures, full-width letters, non-breaking spaces); then whitespace is collapsed.
+    Idempotent. Quotes are always sliced from the untouched text, so this never moves an offset.
+    """
+    if "\x1b" in text:
+        text = _ESCAPES.sub("", text)
+    kept = text.translate(_INVISIBLE)
+    normalized = unicodedata.normalize("NFKC", kept)
+    if normalized != kept:  # NFKC can (rarely) produce characters the first pass removes
+        normalized = normalized.translate(_INVISIBLE)
+    return _SPACES.sub(" ", normalized).strip()
 
 
 def strip_accents(text: str) -> str:
@@ -31,8 +63,12 @@ def strip_accents(text: str) -> str:
 
 
 def fold(text: str) -> str:
-    """Case-, accent- and punctuation-variant-insensitive form used for every comparison of words."""
-    return _SPACES.sub(" ", strip_accents(unicodedata.normalize("NFKC", text).translate(_APOSTROPHES)).lower()).strip()
+    """Case-, accent- and punctuation-variant-insensitive form used for every comparison of words.
+
+    Built on clean_input, so a soft hyphen or zero-width space inside an article's word ("hé\u00adbergement")
+    folds to the same word as the question's.
+    """
+    return _SPACES.sub(" ", strip_accents(clean_input(text).translate(_APOSTROPHES)).lower()).strip()
 
 
 def words(text: str) -> list[str]:
@@ -54,11 +90,17 @@ def stopwords() -> frozenset[str]:
     return frozenset(fold(w) for w in (*STOPWORDS_FRENCH, *STOPWORDS_EN, *extra))
 
 
-@lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
+_local = threading.local()
 
-    return Stemmer.Stemmer("french")
+
+def _stemmer():
+    """A Snowball stemmer per thread: PyStemmer's objects are not thread-safe."""
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        import Stemmer
+
+        stemmer = _local.stemmer = Stemmer.Stemmer("french")
+    return stemmer
 
 
 def terms(text: str) -> list[str]:

@@ -5,6 +5,10 @@ answer and its citation cards, Markdown for notes), so it is unit-tested without
 Every piece of article or question text put into HTML goes through `html.escape`: the page renders
 that HTML as is (Gradio's gr.HTML does not sanitize), so nothing from a file or a user is markup.
 
+Each cited article's exact text travels once with the answer (JSON in an attribute), so the source
+viewer (a <dialog>) shows the whole article with the quote in a <mark> without another request; the
+interface language setting (auto / français / English) picks the page's own words, never the quotes'.
+
 `build_app` wires those functions to a Gradio Blocks page, and exposes the contract's JSON as the
 API endpoint `/ask` (what `qa ask --json` prints, for gradio_client users). `serve` loads the model
 and index once and starts the server: local only by default, no share link, no analytics, no
@@ -84,7 +88,6 @@ LABELS = {
         "show_source": "Voir dans l'article",
         "show_source_title": "Afficher l'article entier, passage surligné",
         "close": "Fermer",
-        "passage": "passage",
     },
     "en": {
         "sources": "Sources",
@@ -102,7 +105,6 @@ LABELS = {
         "show_source": "Show in article",
         "show_source_title": "Show the whole article with the passage highlighted",
         "close": "Close",
-        "passage": "passage",
     },
 }
 
@@ -474,10 +476,27 @@ def answer_html(answer: Answer, articles: Mapping[str, str] | None = None, langu
     return "\n".join(parts)
 
 
-def error_html(message: str, question: object = "") -> str:
-    """A readable error in place of the answer (no traceback, no internals)."""
+BUSY_MESSAGE = {
+    "fr": "Le serveur est occupé (trop de questions attendent déjà leur réponse) ou injoignable : "
+          "votre question n'a pas été traitée. Réessayez dans un instant.",
+    "en": "The server is busy (too many questions are already waiting for an answer) or unreachable: "
+          "your question was not processed. Please try again in a moment.",
+}
+
+
+def busy_html() -> str:
+    """What the answer area shows when Gradio refuses a question (its queue is full) or cannot reach the server."""
+    return ('<section class="qa-result qa-error qa-busy" role="alert" data-question="">'
+            f'<p>⚠ {esc(BUSY_MESSAGE["fr"])}<br><span lang="en">{esc(BUSY_MESSAGE["en"])}</span></p></section>')
+
+
+def error_html(message: str, question: object = "", language: object = None) -> str:
+    """A readable error in place of the answer (no traceback, no internals), titled in the interface
+    language ('fr', 'en'; both when it follows the question, as the question may be what failed)."""
     asked = esc(question if isinstance(question, str) else "")
-    return f'<section class="qa-result qa-error" role="alert" data-question="{asked}"><p>⚠ {esc(message)}</p></section>'
+    title = LABELS[language]["error"] if isinstance(language, str) and language in LABELS else f'{LABELS["fr"]["error"]} · {LABELS["en"]["error"]}'
+    return (f'<section class="qa-result qa-error" role="alert" data-question="{asked}">'
+            f'<p><strong>⚠ {esc(title)}</strong><br>{esc(message)}</p></section>')
 
 
 # ---------------------------------------------------------------- the two handlers
@@ -521,10 +540,10 @@ def ask_page(qa: "QA", question: object, k: object = None, mode: object = None, 
         answer = answer_for(qa, question, k, mode)
         return answer_html(answer, cited_articles(qa, answer), ui_language(answer, language))
     except InputError as exc:
-        return error_html(str(exc), question)
+        return error_html(str(exc), question, language)
     except Exception:  # anything else is logged here and shown without internals
         log.exception("error while answering %r", question)
-        return error_html(GENERIC_ERROR, question)
+        return error_html(GENERIC_ERROR, question, language)
 
 
 def ask_json(qa: "QA", question: object, k: object = None, mode: object = None) -> dict:
@@ -590,16 +609,19 @@ CSS = """
 .qa-error p { margin: 0.4em 0; padding: 0.6em 0.9em; border-radius: var(--radius-md);
   border: 1px solid var(--error-border-color, #f87171); background: var(--error-background-fill, #fef2f2);
   color: var(--error-text-color, #b91c1c); }
-.qa-title-btn { all: unset; cursor: pointer; color: inherit; font: inherit; overflow-wrap: anywhere; }
+.qa-error p span { color: inherit; }
+.qa-busy { padding-top: 1.9rem; }  /* below Gradio's own "Error" badge */
+.qa-title-btn { all: unset; display: block; cursor: pointer; color: inherit; font: inherit; overflow-wrap: anywhere; }
 .qa-title-btn:hover { text-decoration: underline; color: var(--link-text-color); }
 .qa-title-btn:focus-visible { outline: 2px solid var(--color-accent); outline-offset: 2px; border-radius: 2px; }
 .qa-viewer {
-  width: min(860px, calc(100vw - 2rem)); max-width: none; height: min(820px, calc(100dvh - 2rem)); max-height: none;
-  padding: 0; border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg);
+  width: min(860px, calc(100vw - 2rem)); max-width: none; height: fit-content; max-height: min(820px, calc(100dvh - 2rem));
+  margin: auto !important; padding: 0; border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg);
   background: var(--background-fill-primary); color: var(--body-text-color); box-shadow: 0 10px 40px rgba(0, 0, 0, 0.35);
 }
 .qa-viewer::backdrop { background: rgba(15, 23, 42, 0.55); }
-.qa-viewer-box { display: flex; flex-direction: column; height: 100%; }
+.qa-viewer[open] { display: flex; flex-direction: column; }
+.qa-viewer-box { display: flex; flex-direction: column; flex: 1 1 auto; min-height: 0; }
 .qa-viewer-head { display: flex; gap: 0.6em; align-items: baseline; padding: 0.8em 1em 0.3em; }
 .qa-viewer-title { flex: 1; margin: 0; font-size: 1.1rem; line-height: 1.35; color: var(--body-text-color); }
 .qa-viewer-close { margin-left: auto; white-space: nowrap; }
@@ -607,12 +629,11 @@ CSS = """
 .qa-viewer-meta .qa-meta { margin: 0; }
 .qa-viewer-body { flex: 1; min-height: 0; overflow: auto; padding: 1em 1.2em 2em; overscroll-behavior: contain; }
 .qa-article-text { white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.65; font-size: 1rem; max-width: 70ch; }
-.qa-article-text mark { background: #fde68a; color: #1f2937; padding: 0.1em 0; border-radius: 2px;
-  box-shadow: 0 0 0 2px #f59e0b; }
-.dark .qa-article-text mark { background: #a16207; color: #fff7e6; box-shadow: 0 0 0 2px #facc15; }
+.qa-article-text mark { padding: 0.12em 0.1em; border-radius: 3px; -webkit-box-decoration-break: clone;
+  box-decoration-break: clone; scroll-margin: 3rem; }
 .qa-article-text mark:focus { outline: none; }
 @media (max-width: 640px) {
-  .qa-viewer { width: calc(100vw - 1rem); height: calc(100dvh - 1rem); }
+  .qa-viewer { width: calc(100vw - 1rem); max-height: calc(100dvh - 1rem); }
   .qa-viewer-head { padding: 0.7em 0.75em 0.3em; }
   .qa-viewer-meta { padding: 0 0.75em 0.5em; }
   .qa-viewer-body { padding: 0.8em 0.85em 1.5em; }
@@ -775,9 +796,14 @@ def build_app(qa: "QA") -> "gr.Blocks":
 
         common = dict(fn=page, inputs=[question, k, mode, language], outputs=output, api_visibility="private",
                       concurrency_limit=CONCURRENCY, concurrency_id="qa", show_progress_on=output)
-        question.submit(**common)
-        button.click(**common)
-        examples.load_input_event.then(**common)
+        # When an event fails before reaching `page` (the queue is full: Gradio refuses it and shows its own
+        # "currently busy" toast; or the server went away), the answer area says so too, in both languages.
+        # A browser-only function (fn=None): it needs no free place in the queue.
+        failed = dict(fn=None, js=f"() => {json.dumps(busy_html())}", outputs=output, queue=False,
+                      show_progress="hidden", api_visibility="private")
+        question.submit(**common).failure(**failed)
+        button.click(**common).failure(**failed)
+        examples.load_input_event.then(**common).failure(**failed)
         gr.api(ask, api_name="ask", concurrency_limit=CONCURRENCY, concurrency_id="qa")
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     return demo

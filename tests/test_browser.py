@@ -25,7 +25,9 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Pyt
 expect = sync_api.expect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_web import ENGLISH, FRENCH, TRAP, UNANSWERABLE, start_app  # noqa: E402
+from test_web import CORPUS, ENGLISH, FRENCH, LIGHTHOUSE, TRAP, UNANSWERABLE, make_qa, start_app  # noqa: E402
+
+from test_web import free_port as test_web_free_port  # noqa: E402
 
 from qa import web  # noqa: E402
 
@@ -94,9 +96,33 @@ def wait_for_result(page, question: str):
     return page.locator("#qa-output .qa-result")
 
 
-def shot(page, name: str) -> None:
+def shot(page, name: str, full_page: bool = True) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / name), full_page=full_page)
+
+
+def open_source(page, n: int):
+    """Click card [n]'s "Show in article" button; returns the open viewer dialog."""
+    page.locator(f"#qa-cite-{n} .qa-show-source").click()
+    dialog = page.locator("dialog.qa-viewer")
+    expect(dialog).to_be_visible()
+    return dialog
+
+
+def check_mark_in_view(page, dialog, article: str, quote: str) -> None:
+    """The viewer holds the whole article as text, its only element the <mark> of the quote, scrolled into view."""
+    body = dialog.locator(".qa-article-text")
+    assert body.evaluate("b => b.textContent") == article
+    assert body.evaluate("b => b.children.length") == 1 and body.locator("mark").count() == 1
+    mark = body.locator("mark#qa-viewer-mark")
+    assert mark.evaluate("m => m.textContent") == quote
+    page.wait_for_function("() => { const r = document.querySelector('#qa-viewer-mark').getBoundingClientRect();"
+                           " return r.top >= 0 && r.bottom <= window.innerHeight; }")
+    box, viewport = mark.bounding_box(), page.viewport_size
+    assert box and 0 <= box["y"] and box["y"] + box["height"] <= viewport["height"]
+    assert 0 <= box["x"] and box["x"] + box["width"] <= viewport["width"]
+    scroller = dialog.locator(".qa-viewer-body").bounding_box()
+    assert scroller["y"] <= box["y"] and box["y"] + box["height"] <= scroller["y"] + scroller["height"]
 
 
 def squash(text: str) -> str:
@@ -105,7 +131,7 @@ def squash(text: str) -> str:
 
 def test_title_says_what_the_corpus_is(page):
     title = page.locator(".qa-header h1").inner_text()
-    assert "3 articles de presse français" in title and "18 février – 4 mars 2024" in title
+    assert f"{len(CORPUS)} articles de presse français" in title and "18 février – 4 mars 2024" in title
     expect(page.locator("#qa-k")).to_be_hidden()  # settings start collapsed
     assert page.title().startswith("Questions")
 
@@ -204,6 +230,102 @@ def test_article_markup_stays_text(page):
     assert output.locator("a[href^='javascript']").count() == 0
 
 
+def test_source_viewer_shows_the_article_with_the_quote_marked(page, app):
+    qa = app[0]
+    expected = qa.ask(LIGHTHOUSE)
+    ask(page, LIGHTHOUSE)
+    citation = next(c for c in expected.citations if "UNESCO" in c.quote)
+    article = qa.index.articles[citation.doc].text
+    assert article.index(citation.quote) > 3000 and "🌊" in article[:citation.start]
+    dialog = open_source(page, citation.n)
+    assert dialog.locator(".qa-viewer-title").inner_text() == citation.title
+    assert "25 février 2024" in dialog.locator(".qa-viewer-meta").inner_text()
+    check_mark_in_view(page, dialog, article, citation.quote)
+    assert dialog.locator(".qa-viewer-body").evaluate("b => b.scrollTop") > 500  # it scrolled down to the quote
+    assert dialog.locator(".qa-article-text").evaluate("b => getComputedStyle(b).whiteSpace") == "pre-wrap"
+    shot(page, "source-viewer.png", full_page=False)
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+    # The card's title opens it too, on another citation; the close button closes it.
+    other = next(c for c in expected.citations if c.n != citation.n)
+    page.locator(f"#qa-cite-{other.n} .qa-title-btn").click()
+    expect(dialog).to_be_visible()
+    check_mark_in_view(page, dialog, qa.index.articles[other.doc].text, other.quote)
+    dialog.locator(".qa-viewer-close").click()
+    expect(dialog).to_be_hidden()
+
+
+def test_source_viewer_keeps_article_markup_as_text(page, app):
+    qa = app[0]
+    expected = qa.ask(TRAP)
+    ask(page, TRAP)
+    citation = next(c for c in expected.citations if c.doc == "piege.txt")
+    dialog = open_source(page, citation.n)
+    check_mark_in_view(page, dialog, qa.index.articles["piege.txt"].text, citation.quote)
+    text = dialog.locator(".qa-article-text").inner_text()
+    assert "<script>alert('xss')</script>" in text and "<img src=x onerror=alert(1)>" in text
+    assert page.locator("#qa-output script, #qa-output img, #qa-output b").count() == 0
+
+
+def test_interface_language_english_for_a_french_question(page, app):
+    qa = app[0]
+    expected = qa.ask(FRENCH)
+    page.locator("#qa-settings").get_by_text("Réglages").click()
+    auto = page.locator("#qa-ui-language").get_by_label("Auto", exact=False)
+    expect(auto).to_be_checked()
+    page.locator("#qa-ui-language").get_by_label("English", exact=True).check()
+    result = ask(page, FRENCH)
+    assert result.get_attribute("lang") == "en" and result.get_attribute("data-language") == "fr"
+    assert page.locator(".qa-answer p").first.inner_text() == "According to the articles:"
+    assert page.locator(".qa-sources-title").inner_text() == "Sources"
+    assert page.locator(".qa-copy-all").inner_text() == "Copy for notes"
+    first = page.locator(".qa-card").first
+    assert first.locator(".qa-show-source").inner_text() == "Show in article"
+    assert "18 February 2024" in first.inner_text() and "Read the article" in first.inner_text()
+    for i, citation in enumerate(expected.citations):  # the quotes stay French, as written
+        assert squash(page.locator(".qa-card").nth(i).locator("mark").inner_text()) == squash(citation.quote)
+    assert "D'après" not in page.locator("#qa-output").inner_text()
+    dialog = open_source(page, 1)
+    assert dialog.locator(".qa-viewer-close").inner_text().startswith("Close")
+    shot(page, "desktop-light-interface-en.png", full_page=False)
+    page.keyboard.press("Escape")
+
+    page.locator("#qa-ui-language").get_by_label("Français", exact=True).check()
+    ask(page, "What will the weather be in Lyon tomorrow?")
+    assert squash(page.locator(".qa-answer").inner_text()) == "Les articles ne permettent pas de répondre à cette question."
+    assert page.locator(".qa-sources-title").inner_text().startswith("Passages les plus proches")
+
+
+def test_full_queue_says_so(browser, tmp_path, monkeypatch):
+    """When Gradio's queue is full and refuses a question, the answer area says so in words, not a bare 'Error'.
+
+    A queue of size 0 is always full: Gradio refuses every question exactly as it does when QUEUE_SIZE
+    questions are already waiting, with no slow answers to arrange.
+    """
+    monkeypatch.setattr(web, "QUEUE_SIZE", 0)
+    demo = web.serve(qa=make_qa(tmp_path), port=test_web_free_port(), block=False, progress=lambda _m: None)
+    page = None
+    try:
+        assert demo._queue.max_size == 0
+        page = open_page(browser, f"http://127.0.0.1:{demo.server_port}/")
+        page.locator("#qa-question textarea").fill(FRENCH)
+        page.locator("#qa-question textarea").press("Enter")
+        busy = page.locator("#qa-output .qa-busy")
+        expect(busy).to_be_visible()
+        assert "Le serveur est occupé" in busy.inner_text() and "The server is busy" in busy.inner_text()
+        expect(page.get_by_text("currently busy")).to_be_visible()  # Gradio's own toast
+        shot(page, "desktop-light-queue-full.png", full_page=False)
+        demo._queue.max_size = None  # room again: the next question is answered
+        ask(page, FRENCH)
+        expect(page.locator("#qa-output .qa-busy")).to_have_count(0)
+        assert page.external == [] and page.dialogs == []
+    finally:
+        if page is not None:
+            page.context.close()
+        demo.close()
+
+
 def test_settings_change_the_number_of_passages(page):
     page.locator("#qa-settings").get_by_text("Réglages").click()
     number = page.locator("#qa-k input[type=number]")
@@ -229,6 +351,12 @@ def test_phone_width_dark_theme(browser, app):
         assert width <= PHONE["width"], f"the page scrolls sideways at phone width ({width}px)"
         assert page.locator("#qa-ask-btn").is_visible()
         shot(page, "phone-dark-answer-fr.png")
+        expected = app[0].ask(FRENCH)
+        dialog = open_source(page, 2)
+        check_mark_in_view(page, dialog, app[0].index.articles[expected.citations[1].doc].text, expected.citations[1].quote)
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        shot(page, "phone-dark-source-viewer.png", full_page=False)
+        dialog.locator(".qa-viewer-close").click()
         ask(page, UNANSWERABLE)
         shot(page, "phone-dark-not-found.png")
         assert page.external == [] and page.dialogs == []

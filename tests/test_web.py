@@ -49,11 +49,22 @@ CORPUS = {
         "<img src=x onerror=alert(1)> et un lien [cliquez](javascript:alert(2)) vers les zebrules.\n\n"
         "Les zebrules aiment aussi ${1+1} et {{value}} dans leurs messages sur les zebrules.\n"
     ),
+    # A long article (a tide table, unlike the others' words) whose cited sentence comes last, after astral
+    # characters (🌊 is two JavaScript string units): the source viewer must cut the quote at the right place
+    # and scroll down to it.
+    "phare.txt": (
+        "Le phare de Cordouan, sentinelle de l'estuaire\n"
+        "Par Luc Marin | 25 février 2024\n\n"
+        + "".join(f"Marée {i} 🌊 : pleine mer à {4 + i % 19:02d} h {(7 * i) % 60:02d}, coefficient {40 + (3 * i) % 75}.\n"
+                  + ("\n" if i % 6 == 0 else "") for i in range(1, 121))
+        + "\nLe phare de Cordouan a été inscrit au patrimoine mondial de l'UNESCO en juillet 2021.\n"
+    ),
 }
 
 FRENCH = "pourquoi la CNIL a-t-elle accepté ?"
 ENGLISH = "Who filed an appeal with the Conseil d'État?"
 UNANSWERABLE = "Quel temps fera-t-il demain à Lyon ?"
+LIGHTHOUSE = "Quand le phare de Cordouan a-t-il été inscrit au patrimoine mondial de l'UNESCO ?"
 TRAP = "Que disent les zebrules du pirate ?"
 
 
@@ -175,6 +186,65 @@ def test_page_and_theme_fetch_nothing_external(app):
     assert "system-ui" in css
 
 
+def _get_raw(port: int, path: str) -> tuple[int, bytes]:
+    """GET with the path sent byte for byte as given (no client-side normalizing of '..' or %-escapes)."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.putrequest("GET", path, skip_accept_encoding=True)
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def _path_variants(target: Path) -> list[str]:
+    """Ways of spelling a file's path after `file=`: absolute, relative with '..', %-encoded, double-encoded,
+    case-changed, backslashed."""
+    import os
+    from urllib.parse import quote
+
+    absolute = str(target)
+    relative = os.path.relpath(absolute, Path.cwd())
+    climb = "../" * 12 + absolute.lstrip("/")
+    variants = [absolute, "/" + absolute, relative, climb, "./" + relative,
+                quote(absolute, safe=""), quote(climb, safe=""),
+                climb.replace("../", "%2e%2e%2f"), climb.replace("../", "%2E%2E%2F"), climb.replace("../", "..%2f"),
+                climb.replace("../", "%252e%252e%252f"), climb.replace("/", "\\"), climb.replace("../", "....//"),
+                absolute.upper(), relative.swapcase()]
+    return list(dict.fromkeys(variants))
+
+
+def test_nothing_served_from_disk(app):
+    """No route hands out the index, the model, the corpus or system files, however the path is spelt."""
+    qa, demo, _url = app
+    from conftest import ROOT
+
+    model_dir = Path.home() / ".cache" / "qa" / "models"
+    model_files = sorted(p for p in model_dir.rglob("*.json") if p.stat().st_size >= 64)[:1] if model_dir.is_dir() else []
+    targets = [qa.settings.index_dir / "manifest.json", qa.settings.index_dir / "articles.jsonl",
+               qa.settings.corpus_dir / "cnil.txt", Path("/etc/passwd"), *model_files,
+               *[p for p in (ROOT / "index" / "manifest.json", ROOT / "seeds" / "000_11cc51aeb40a3ec8.txt") if p.is_file()]]
+    prefixes = ["/file=", "/gradio_api/file=", "/FILE=", "/Gradio_Api/File=", "/gradio_api/FILE=", "/gradio_api/file/",
+                "/gradio_api/file%3d", "/static/", "/assets/", "/gradio_api/static/", "/favicon.ico/../", "/"]
+    served = []
+    probes = 0
+    for target in targets:
+        data = target.read_bytes()
+        assert len(data) >= 40, target
+        chunk = data[:200]
+        for variant in _path_variants(target):
+            for prefix in prefixes:
+                status, body = _get_raw(demo.server_port, prefix + variant)
+                probes += 1
+                if chunk in body or status not in (400, 403, 404, 405, 422):
+                    served.append(f"{status} {prefix + variant}")
+    assert probes > 500
+    assert served == [], f"{len(served)} of {probes} requests were not refused: {served[:10]}"
+
+
 # ---------------------------------------------------------------- page handler (in process)
 
 def test_page_html_escapes_article_markup(app):
@@ -197,6 +267,13 @@ def test_page_html_escapes_question():
 def test_page_errors_are_readable(app):
     assert "please ask a question" in web.ask_page(app[0], "   ", 5, "hybrid")
     assert "qa-error" in web.ask_page(app[0], "", 5, "hybrid")
+    assert "Impossible de répondre · Cannot answer" in web.ask_page(app[0], "   ", 5, "hybrid")
+    english = web.ask_page(app[0], "   ", 5, "hybrid", "en")
+    assert "Cannot answer" in english and "Impossible" not in english
+    assert "Impossible de répondre" in web.ask_page(app[0], "x" * 20_000, 5, "hybrid", "fr")
+    assert "qa-error" in web.ask_page(app[0], FRENCH, 5, "hybrid", ["en"])
+    busy = web.busy_html()
+    assert "qa-busy" in busy and "Le serveur est occupé" in busy and "The server is busy" in busy
 
     class Broken:
         settings = app[0].settings
@@ -296,6 +373,72 @@ def test_answer_html_states():
     assert "data-qa-cite" not in missing  # nearest passages are not cited as answers
 
 
+def test_interface_language_overrides_the_page_words():
+    c = citation(quote="La CNIL a accepté pour trois ans.")
+    french = Answer(FRENCH, "fr", True, "D'après les articles :\n\n> La CNIL a accepté pour trois ans. [1]", (c,))
+    assert web.answer_text(french) == french.answer == web.answer_text(french, "fr")
+    assert web.answer_text(french, "en") == "According to the articles:\n\n> La CNIL a accepté pour trois ans. [1]"
+    html = web.answer_html(french, language="en")
+    assert 'lang="en"' in html and 'data-language="fr"' in html
+    assert "<p>According to the articles:</p>" in html and "D&#x27;après" not in html
+    assert ">Sources<" in html and "Copy for notes" in html and "18 February 2024" in html
+    assert "La CNIL a accepté pour trois ans." in html  # the quote as written
+    assert web.notes_markdown(french, "en").startswith(f"**Question:** {FRENCH}\n\nAccording to the articles:")
+
+    missing = Answer("What is the weather?", "en", False, "The articles do not answer this question.", (c,))
+    html = web.answer_html(missing, language="fr")
+    assert "Les articles ne permettent pas de répondre à cette question." in html
+    assert "Passages les plus proches" in html and "do not answer" not in html
+    assert web.answer_text(replace(missing, answer="Something else."), "fr") == "Something else."
+    assert web.ui_language(french, "auto") == "fr" and web.ui_language(french, "en") == "en"
+    with pytest.raises(Exception, match="interface language"):
+        web.ui_language(french, "de")
+
+
+def test_page_handler_language_setting(app):
+    qa = app[0]
+    english = web.ask_page(qa, FRENCH, 5, "hybrid", "en")
+    assert "<p>According to the articles:</p>" in english and "Show in article" in english
+    assert 'data-language="fr"' in english
+    assert "<p>D&#x27;après les articles :</p>" in web.ask_page(qa, FRENCH, 5, "hybrid", "auto")
+    assert "Les articles ne permettent pas" in web.ask_page(qa, "What will the weather be in Lyon tomorrow?", 5,
+                                                            "hybrid", "fr")
+    assert "qa-error" in web.ask_page(qa, FRENCH, 5, "hybrid", "klingon")
+
+
+def test_source_viewer_data():
+    import html as html_module
+    import json
+
+    text = "🌊 Début <script>alert(1)</script> & \"x\".\r\nLa CNIL a accepté\x00 pour trois ans. Fin."
+    start = text.index("La CNIL")
+    end = text.index(" Fin.")
+    c1 = citation(start=start, end=end, quote=text[start:end], context=text, context_start=0)
+    c2 = citation(n=2, start=0, end=2, quote=text[0:2], context=text, context_start=0)
+    c3 = citation(n=3, doc="b.txt", start=0, end=1, quote="X")  # its article is not on the page
+    answer = Answer("q", "fr", True, "D'après les articles :\n\n> La CNIL a accepté pour trois ans. [1]", (c1, c2, c3))
+    page = web.answer_html(answer, {"a.txt": text})
+    assert "<script" not in page
+    assert page.count('class="qa-src"') == 1 and page.count("<dialog") == 1  # once per cited article
+    blob = re.search(r'data-qa-text="([^"]*)"', page).group(1)
+    assert "<" not in blob and "\x00" not in blob and "\r" not in blob  # what HTML parsing would change is escaped
+    assert json.loads(html_module.unescape(blob)) == text
+    card = re.search(r'<li [^>]*id="qa-cite-1"[^>]*>', page).group(0)
+    assert 'data-qa-src="0"' in card
+    js_from = int(re.search(r'data-qa-from="(\d+)"', card).group(1))
+    js_to = int(re.search(r'data-qa-to="(\d+)"', card).group(1))
+    utf16 = text.encode("utf-16-le")
+    assert utf16[2 * js_from:2 * js_to].decode("utf-16-le") == c1.quote
+    assert (js_from, js_to) == (start + 1, end + 1)  # 🌊 counts two
+    assert "data-qa-src" not in re.search(r'<li [^>]*id="qa-cite-3"[^>]*>', page).group(0)
+    assert page.count('data-qa-action="source"') == 4  # title and button of the two viewable cards
+    # A citation whose quote is not its slice of the text (never happens) gets no viewer.
+    wrong = replace(c1, quote="autre chose")
+    assert "data-qa-src" not in web.card_html(wrong, "fr", source=(0, text))
+    assert "qa-src" not in web.answer_html(answer) and "<dialog" not in web.answer_html(answer)
+    assert web.utf16_offset("a🌊b", 2) == 3 and web.utf16_offset("abc", 2) == 2
+
+
 def test_safe_url_and_dates():
     assert web.safe_url("https://a.fr/x") == "https://a.fr/x"
     for bad in ("javascript:alert(1)", "data:text/html,x", "//a.fr", "https://a.fr/x y", None, ""):
@@ -309,10 +452,10 @@ def test_safe_url_and_dates():
 
 def test_header_says_what_the_corpus_is(app):
     summary = web.corpus_summary(app[0].index)
-    assert summary["n_articles"] == 3
+    assert summary["n_articles"] == len(CORPUS) == 4
     header = web.header_html(summary)
-    assert "3 articles de presse français (18 février – 4 mars 2024)" in header
-    assert "3 French news articles (18 February – 4 March 2024)" in header
+    assert "4 articles de presse français (18 février – 4 mars 2024)" in header
+    assert "4 French news articles (18 February – 4 March 2024)" in header
 
 
 def test_examples():
