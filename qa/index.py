@@ -429,7 +429,7 @@ def write_index(settings: Settings, embedder: Embedder, articles: list[Article],
                 "generation": f"{time.time_ns()}-{os.getpid()}",
                 "n_articles": len(articles),
                 "n_passages": len(passages),
-                "files": {rel: _sha256(tmp / rel) for rel in _data_files(tmp)},
+                "files": {rel: file_digest(tmp / rel) for rel in _data_files(tmp)},
             }
             _fsync_tree(tmp)  # every data file is on disk before the manifest that vouches for them
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -474,14 +474,6 @@ def _swap(tmp: Path, dest: Path) -> None:
 
 def _data_files(folder: Path) -> list[str]:
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _fsync_tree(folder: Path) -> None:
@@ -624,7 +616,7 @@ def _verify_files(index_dir: Path, recover: bool) -> dict:
         if not path.is_file():
             raise IndexStateError(f"index in {index_dir}/ is corrupt: {rel} is missing; run `qa index` to rebuild it")
         try:
-            actual = _sha256(path)
+            actual = file_digest(path)
         except OSError as exc:
             raise IndexStateError(f"index in {index_dir}/ is corrupt: {rel} cannot be read ({exc.__class__.__name__}); run `qa index` to rebuild it") from None
         if actual != digest:
