@@ -62,16 +62,18 @@ def spelled_match(index: Index, word: str) -> TermMatch | None:
     return TermMatch(word, index.folded_words[close[0]], "spelling", 0.85) if close else None
 
 
-def match_words(index: Index, words: list[str], word_vectors: dict[str, np.ndarray], bridge_threshold: float) -> list[TermMatch]:
+def match_words(index: Index, words: list[str], word_vectors: dict[str, np.ndarray], bridge_threshold: float,
+                spelled: dict[str, TermMatch | None] | None = None) -> list[TermMatch]:
     """Map question words to index terms: as spelt, else the closest spelling, else the nearest corpus word.
 
     Typos ("hebergemnt") and English words ("insurance") miss BM25's vocabulary; the corpus word whose
     embedding is nearest (`word_vectors` holds the question words' vectors) stands in for them when the
-    cosine reaches `bridge_threshold`, so unrelated words are not matched.
+    cosine reaches `bridge_threshold`, so unrelated words are not matched. `spelled` holds
+    `spelled_match` results the caller already computed (the spelling search is the costly part).
     """
     out = []
     for word in words:
-        match = spelled_match(index, word)
+        match = spelled[word] if spelled is not None and word in spelled else spelled_match(index, word)
         if match is None:
             _corpus_word, term, similarity = index.lexicon.nearest(word_vectors[word].reshape(1, -1))[0]
             ok = similarity >= bridge_threshold and term in index.bm25.vocab_dict

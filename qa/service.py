@@ -55,14 +55,16 @@ class QA:
         """Queries for already-validated questions: one embedding pass for the questions and their unknown words."""
         index = index or self.index
         words = [content_words(text) for text in questions]
-        unknown = sorted({w for ws in words for w in ws if spelled_match(index, w) is None})
+        spelled = {w: spelled_match(index, w) for ws in words for w in ws}
+        unknown = sorted(w for w, match in spelled.items() if match is None)
         vectors = self.embedder.encode_queries(questions + unknown) if questions else np.zeros((0, 1), np.float32)
         word_vectors = dict(zip(unknown, vectors[len(questions):]))
         queries = []
         for text, vector, question_words in zip(questions, vectors, words):
-            matches = match_words(index, question_words, word_vectors, self.settings.bridge_threshold)
-            matched = [m.term for m in matches if m.term] + [t for t in terms(text) if t.isdigit()]
-            queries.append(Query(text, detect_language(text), vector, tuple(terms(text)), tuple(matched), tuple(matches)))
+            matches = match_words(index, question_words, word_vectors, self.settings.bridge_threshold, spelled)
+            question_terms = terms(text)
+            matched = [m.term for m in matches if m.term] + [t for t in question_terms if t.isdigit()]
+            queries.append(Query(text, detect_language(text), vector, tuple(question_terms), tuple(matched), tuple(matches)))
         return queries
 
     def answer(self, query: Query, question: str, k: int | None = None, mode: str | None = None,
