@@ -175,7 +175,7 @@ def build_index(settings: Settings, embedder: Embedder, progress: Progress = _qu
     passages = _chunk(articles, settings)
     progress(f"Embedding {len(passages)} passages from {len(articles)} articles with {embedder.name}")
     embeddings = embedder.encode_documents(
-        [embedding_text(_by_doc(articles)[p.doc], p, settings.embed_context) for p in passages], progress=len(passages) > 64)
+        _embedding_texts(articles, passages, settings), progress=len(passages) > 64)
     progress("Embedding the corpus vocabulary (for English and misspelt questions)")
     lexicon = Lexicon.build([p.text for p in passages], embedder)
     index = write_index(settings, embedder, articles, passages, embeddings, sources, skipped, lexicon)
@@ -215,8 +215,7 @@ def add_articles(files: list[Path], settings: Settings, embedder: Embedder, prog
         kept = [index.passages[i] for i in kept_rows]
         fresh = _chunk(new_articles, settings, first_id=len(kept))
         progress(f"Embedding {len(fresh)} new passages ({len(kept)} kept as they were)")
-        vectors = embedder.encode_documents([embedding_text(_by_doc(new_articles)[p.doc], p, settings.embed_context) for p in fresh],
-                                            progress=len(fresh) > 64)
+        vectors = embedder.encode_documents(_embedding_texts(new_articles, fresh, settings), progress=len(fresh) > 64)
         passages = [Passage(**{**asdict(p), "id": i}) for i, p in enumerate(kept)] + fresh
         embeddings = np.vstack([index.embeddings[kept_rows], vectors]).astype(np.float32)
         sources = dict(index.manifest["sources"])
@@ -285,6 +284,12 @@ def _chunk(articles: list[Article], settings: Settings, first_id: int = 0) -> li
     if not passages:
         raise CorpusError("the articles contain no prose to index (only headings or page furniture)")
     return passages
+
+
+def _embedding_texts(articles: list[Article], passages: list[Passage], settings: Settings) -> list[str]:
+    """`embedding_text` of each passage (what is embedded and what BM25 indexes), in passage order."""
+    by_doc = _by_doc(articles)
+    return [embedding_text(by_doc[p.doc], p, settings.embed_context) for p in passages]
 
 
 def _by_doc(articles: list[Article]) -> dict[str, Article]:
@@ -411,8 +416,7 @@ def write_index(settings: Settings, embedder: Embedder, articles: list[Article],
             np.save(tmp / "embeddings.npy", embeddings)
             dense = _dense_index(embeddings)
             faiss.write_index(dense, str(tmp / "dense.faiss"))
-            by_doc = _by_doc(articles)
-            bm25 = _bm25_index([embedding_text(by_doc[p.doc], p, settings.embed_context) for p in passages])
+            bm25 = _bm25_index(_embedding_texts(articles, passages, settings))
             bm25.save(str(tmp / "bm25"), show_progress=False)
             (tmp / "lexicon.json").write_text(json.dumps({"words": lexicon.words, "stems": lexicon.stems}, ensure_ascii=False), encoding="utf-8")
             np.save(tmp / "lexicon.npy", lexicon.vectors)

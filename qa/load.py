@@ -26,10 +26,14 @@ def article_files(corpus_dir: Path) -> list[Path]:
     """Candidate article files under a corpus folder, sorted, hidden files and folders left out."""
     if not corpus_dir.is_dir():
         raise CorpusError(f"corpus folder not found: {corpus_dir}")
+    return [p for p in _visible_files(corpus_dir) if p.suffix.lower() in ARTICLE_SUFFIXES]
+
+
+def _visible_files(corpus_dir: Path) -> list[Path]:
+    """Files under a corpus folder, sorted, hidden files and folders left out."""
     return sorted(
         p for p in corpus_dir.rglob("*")
-        if p.is_file() and p.suffix.lower() in ARTICLE_SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)
     )
 
 
@@ -37,11 +41,7 @@ def ignored_files(corpus_dir: Path) -> list[Path]:
     """Visible files of a corpus that are not articles (.html, .pdf, images...): never indexed, worth a word."""
     if not corpus_dir.is_dir():
         return []
-    return sorted(
-        p for p in corpus_dir.rglob("*")
-        if p.is_file() and p.suffix.lower() not in ARTICLE_SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)
-    )
+    return [p for p in _visible_files(corpus_dir) if p.suffix.lower() not in ARTICLE_SUFFIXES]
 
 
 def file_digest(path: Path) -> str:
