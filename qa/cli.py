@@ -197,34 +197,38 @@ def ask_command(question, as_json, k, mode, corpus_dir, index_dir, model):
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
 @click.option("--out", type=click.Path(path_type=Path), help="Write a report folder (metrics.json, per_question.jsonl, metrics.png).")
-@click.option("--compare", is_flag=True, help="Score hybrid, dense-only and BM25-only retrieval side by side.")
+@click.option("--compare", is_flag=True, help="Score the default configuration beside variants (dense only, BM25 only, "
+              "the other fusion, lexical share, passage size, k) in one table and plot.")
+@click.option("--sweep", "sweeps", multiple=True, metavar="SETTING=V1,V2",
+              help="With --compare: the variants to score instead of the default list (repeatable), e.g. "
+                   "--sweep passage_max_chars=250,600 --sweep rrf_k=10,60 --sweep mode=dense,lexical.")
 @click.option("-k", "k", type=click.IntRange(1, 100), default=10, show_default=True, help="Passages cited per question.")
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default=None, help="Retrieval mode (default hybrid).")
 @corpus_option
 @index_option
 @model_option
 @reports_errors
-def eval_command(file, as_json, out, compare, k, mode, corpus_dir, index_dir, model):
+def eval_command(file, as_json, out, compare, sweeps, k, mode, corpus_dir, index_dir, model):
     """Score an evaluation set (JSON Lines, the contract's format) and report the metrics."""
-    from .evaluate import evaluate, load_eval_set
+    from .compare import DEFAULT_SWEEPS, compare as compare_variants, parse_sweeps
+    from .evaluate import load_eval_set
     from .render import metrics_table
     from .report import write_report
     from .service import QA
 
     settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, mode=mode)
+    compare = compare or bool(sweeps)
+    variants = parse_sweeps((sweeps or DEFAULT_SWEEPS) if compare else (), settings)
     qa = QA(settings, progress=_stderr)
     items = load_eval_set(file, lambda doc: qa.index.articles[doc].text if doc in qa.index.articles else None)
-    modes = ["hybrid", "dense", "lexical"] if compare else [settings.mode]
-    results = {}
-    for run_mode in modes:
-        with click.progressbar(length=len(items), label=f"Evaluating ({run_mode})", file=sys.stderr) as bar:
-            results[run_mode] = evaluate(items, lambda q, m=run_mode: qa.ask(q, k=k, mode=m), lambda i, n: bar.update(1))
+    results = compare_variants(qa, items, variants, k, _stderr,
+                               lambda label, length: click.progressbar(length=length, label=label, file=sys.stderr))
     if out:
         write_report(out, results)
         _stderr(f"Report written to {out}/ (metrics.json, per_question.jsonl, metrics.png)")
-    metrics = {m: r["metrics"] for m, r in results.items()}
+    metrics = {name: r["metrics"] for name, r in results.items()}
     if as_json:
-        click.echo(json.dumps(metrics if compare else metrics[modes[0]], ensure_ascii=False))
+        click.echo(json.dumps(metrics if compare else metrics[variants[0].name], ensure_ascii=False))
     else:
         click.echo(metrics_table(metrics))
 

@@ -33,17 +33,35 @@ def answer_as_text(answer: Answer) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def metrics_table(by_mode: dict[str, dict]) -> str:
-    """Metrics per retriever and language as an aligned text table (one column per pair)."""
-    columns = [(mode, g) for mode, metrics in by_mode.items() for g in ("overall", "fr", "en") if g in metrics]
-    header = [f"{g}" if len(by_mode) == 1 else f"{mode}:{g}" for mode, g in columns]
-    rows = [("metric", *header)]
-    keys = ["questions", "hit@1", "hit@3", "hit@5", "mrr@10", "ndcg@10", "recall@5",
-            "abstention_accuracy", "false_abstention_rate", "latency_p50_ms", "latency_p95_ms"]
-    for key in keys:
-        rows.append((key, *(_fmt(by_mode[mode][g].get(key)) for mode, g in columns)))
+_TABLE_KEYS = ["questions", "hit@1", "hit@3", "hit@5", "mrr@10", "ndcg@10", "recall@5",
+               "abstention_accuracy", "false_abstention_rate", "latency_p50_ms", "latency_p95_ms"]
+_SHORT = {"abstention_accuracy": "abstain", "false_abstention_rate": "false_abst", "latency_p50_ms": "p50_ms",
+          "latency_p95_ms": "p95_ms", "questions": "n"}
+
+
+def metrics_table(by_variant: dict[str, dict]) -> str:
+    """Metrics as an aligned text table: one column per language for one configuration; for several
+    (a comparison), one block per language with a row per configuration, so it stays readable."""
+    if len(by_variant) == 1:
+        metrics = next(iter(by_variant.values()))
+        groups = [g for g in ("overall", "fr", "en") if g in metrics]
+        rows = [("metric", *groups)] + [(key, *(_fmt(metrics[g].get(key)) for g in groups)) for key in _TABLE_KEYS]
+        return _aligned(rows)
+    blocks = []
+    for group in ("overall", "fr", "en"):
+        present = {name: m[group] for name, m in by_variant.items() if group in m}
+        if not present:
+            continue
+        rows = [(group, *(_SHORT.get(k, k) for k in _TABLE_KEYS))]
+        rows += [(name, *(_fmt(m.get(k)) for k in _TABLE_KEYS)) for name, m in present.items()]
+        blocks.append(_aligned(rows))
+    return "\n\n".join(blocks)
+
+
+def _aligned(rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths))) for r in rows)
+    return "\n".join("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths)))
+                     for r in rows)
 
 
 def _fmt(value) -> str:

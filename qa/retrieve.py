@@ -1,4 +1,5 @@
-"""Hybrid retrieval: dense (FAISS) and lexical (BM25) rankings fused by weighted reciprocal rank fusion."""
+"""Hybrid retrieval: dense (FAISS) and lexical (BM25) rankings fused by a convex combination of standardized
+scores (or, as an option, weighted reciprocal rank fusion)."""
 
 from __future__ import annotations
 
@@ -102,13 +103,27 @@ def lexical_ranking(index: Index, query_terms: list[str], n: int) -> list[tuple[
 
 
 def lexical_weight(query: Query, settings: Settings) -> float:
-    """How much the BM25 ranking counts in the fusion for this question.
+    """How much the BM25 ranking counts in reciprocal rank fusion for this question (dense counts 1).
 
     BM25 runs over French text: it matches a French question's words, but for an English one only the
     shared names (CNIL, Microsoft, Conseil d'État) and the words the lexicon translates, so English
     questions weigh it less.
     """
     return settings.lexical_weight_en if query.language == "en" else settings.lexical_weight_fr
+
+
+def lexical_share(query: Query, settings: Settings) -> float:
+    """The lexical share of the convex-combination score for this question, between 0 and lexical_weight_max.
+
+    BM25 can only be trusted as far as it sees the question: its share grows with the share of the
+    question's content words found in the articles as spelt or with a typo fixed (words matched only
+    through the embedding lexicon are guesses and do not count). This needs no language detection,
+    which is unreliable on short questions.
+    """
+    if not query.matches:
+        return settings.lexical_weight_max
+    seen = sum(m.how in ("exact", "spelling") for m in query.matches)
+    return settings.lexical_weight_max * seen / len(query.matches)
 
 
 def fuse(rankings: list[tuple[list[tuple[int, float]], float]], rrf_k: int) -> dict[int, float]:
@@ -118,6 +133,28 @@ def fuse(rankings: list[tuple[list[tuple[int, float]], float]], rrf_k: int) -> d
         for rank, (pid, _score) in enumerate(ranking, start=1):
             fused[pid] = fused.get(pid, 0.0) + weight / (rrf_k + rank)
     return fused
+
+
+def standardized(scores: dict[int, float], pids: list[int], missing: float) -> dict[int, float]:
+    """Each passage's score as a z-score over `pids`; a passage absent from `scores` scores `missing`."""
+    values = np.array([scores.get(pid, missing) for pid in pids], dtype=np.float64)
+    std = values.std()
+    z = (values - values.mean()) / (std if std > 0 else 1.0)
+    return dict(zip(pids, z.tolist()))
+
+
+def combine(dense: list[tuple[int, float]], lexical: list[tuple[int, float]], lexical_share: float) -> dict[int, float]:
+    """Convex combination of standardized dense and lexical scores over the union of both candidate lists.
+
+    Cosines and BM25 scores live on different scales; standardizing both over the same candidates puts
+    them on one. A passage missing from the lexical list has no question term (BM25 0); one missing
+    from the dense list scores as its last one (its cosine is at most that).
+    """
+    pids = sorted({pid for pid, _s in dense} | {pid for pid, _s in lexical})
+    dense_scores, lexical_scores = dict(dense), dict(lexical)
+    dense_z = standardized(dense_scores, pids, min(dense_scores.values(), default=0.0))
+    lexical_z = standardized(lexical_scores, pids, 0.0)
+    return {pid: (1 - lexical_share) * dense_z[pid] + lexical_share * lexical_z[pid] for pid in pids}
 
 
 def retrieve(index: Index, query: Query, settings: Settings, k: int | None = None, mode: str | None = None) -> list[Hit]:
@@ -132,14 +169,19 @@ def retrieve(index: Index, query: Query, settings: Settings, k: int | None = Non
     elif mode == "lexical":
         fused = {pid: score for pid, score in lexical}
     else:
-        fused = fuse([(dense, 1.0), (lexical, lexical_weight(query, settings))], settings.rrf_k)
+        if settings.fusion == "rrf":
+            fused = fuse([(dense, 1.0), (lexical, lexical_weight(query, settings))], settings.rrf_k)
+            boost = settings.rrf_answer_type_boost
+        else:
+            fused = combine(dense, lexical, lexical_share(query, settings))
+            boost = settings.answer_type_boost
         kind = question_type(query.text)
-        if kind and settings.answer_type_boost:
+        if kind and boost:
             # A passage that holds the kind of answer asked for (a date for "quand", a cause for
             # "pourquoi") moves up a few places among the candidates.
             for pid in fused:
                 if has_answer_type(index.passages[pid].text, kind):
-                    fused[pid] += settings.answer_type_boost
+                    fused[pid] += boost
     if not asks_about_article(query.text):
         # A byline only answers "who wrote the article / when was it published".
         fused = {pid: score for pid, score in fused.items() if index.passages[pid].kind != "byline"}

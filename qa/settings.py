@@ -10,6 +10,7 @@ from .errors import InputError
 
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 RETRIEVAL_MODES = ("hybrid", "dense", "lexical")
+FUSIONS = ("cc", "rrf")
 
 
 @dataclass(frozen=True)
@@ -31,16 +32,25 @@ class Settings:
     top_k: int = 5
     mode: str = "hybrid"
     candidates: int = 50
+    # How the dense and lexical rankings are fused in hybrid mode: "cc" (convex combination of the
+    # scores, each standardized over its own candidate list) or "rrf" (reciprocal rank fusion).
+    # Measured on eval/dev.jsonl (README, 'Fusion'): cc ranks best on both languages.
+    fusion: str = "cc"
+    # cc: the lexical share of the fused score is lexical_weight_max × the share of the question's
+    # content words that the articles contain as spelt (or with a typo fixed). BM25 only sees those
+    # words: an English question matches few of them, so dense retrieval leads; a French one most.
+    lexical_weight_max: float = 0.6
+    # rrf: Σ weight / (rrf_k + rank); the lexical ranking's weight depends on the question's language
+    # (BM25 runs over French text; an English question only shares names and translated words with it).
     rrf_k: int = 60
-    # Weight of the lexical ranking in the fusion (dense counts 1), per question language. Measured on
-    # eval/dev.jsonl (README): BM25 with French stemming beats the 4-bit e5-small on French questions;
-    # on English ones it only matches shared names and translated words, so it counts less.
     lexical_weight_fr: float = 2.0
     lexical_weight_en: float = 1.0
     # A question word absent from the articles is matched to the nearest corpus word at this cosine or more.
     bridge_threshold: float = 0.92
-    # Added to the fused score of passages holding the kind of answer asked for (date, number, person, reason).
-    answer_type_boost: float = 0.004
+    # Added to the fused score of passages holding the kind of answer asked for (date, number, person,
+    # reason): in standard deviations for cc, in reciprocal-rank units for rrf.
+    answer_type_boost: float = 0.2
+    rrf_answer_type_boost: float = 0.004
     # Question length limit (characters, after normalization).
     max_question_chars: int = 1000
     # Sentences quoted in the answer at most, and how far below the best passage's cosine another may be.
@@ -56,6 +66,12 @@ class Settings:
     def __post_init__(self) -> None:
         if self.mode not in RETRIEVAL_MODES:
             raise InputError(f"unknown retrieval mode {self.mode!r}: choose one of {', '.join(RETRIEVAL_MODES)}")
+        if self.fusion not in FUSIONS:
+            raise InputError(f"unknown fusion {self.fusion!r}: choose one of {', '.join(FUSIONS)}")
+        if not 0 <= self.lexical_weight_max <= 1:
+            raise InputError(f"lexical_weight_max must be between 0 and 1, got {self.lexical_weight_max}")
+        if self.rrf_k < 0 or self.candidates < 1:
+            raise InputError("rrf_k must be ≥ 0 and candidates ≥ 1")
         if not 1 <= self.top_k <= 100:
             raise InputError(f"-k must be between 1 and 100, got {self.top_k}")
         if self.passage_max_chars < 50:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from conftest import FakeEmbedder, make_settings, write_corpus
-from qa.retrieve import fuse, lexical_ranking, lexical_weight, match_words, retrieve, spelled_match
+from qa.retrieve import (combine, fuse, lexical_ranking, lexical_share, lexical_weight, match_words, retrieve,
+                         spelled_match, standardized)
 from qa.service import QA
 from qa.text import terms
 
@@ -88,8 +89,8 @@ def test_default_k_and_mode_come_from_settings(qa):
     assert len(hits) == 2 and all(h.lexical_rank is None for h in hits)
 
 
-def test_hybrid_score_is_the_weighted_fusion_of_both_rankings(qa):
-    settings = qa.settings.with_(answer_type_boost=0.0)
+def test_rrf_hybrid_score_is_the_weighted_fusion_of_both_rankings(qa):
+    settings = qa.settings.with_(fusion="rrf", rrf_answer_type_boost=0.0)
     q = query(qa, "budget des pistes cyclables de Lyon")
     n = len(qa.index.passages)
     hits = retrieve(qa.index, q, settings, k=n, mode="hybrid")
@@ -174,3 +175,66 @@ def test_query_coverage(qa):
     q = query(qa, "budget pistes zzkqwx")
     assert q.coverage == pytest.approx(2 / 3)
     assert [m.word for m in q.matches if m.term is None] == ["zzkqwx"]
+
+
+def test_standardized_scores_by_hand():
+    std = (2 / 3) ** 0.5  # population std of 1, 2, 3
+    z = standardized({7: 3.0, 8: 1.0}, [7, 8, 9], missing=2.0)
+    assert z == pytest.approx({7: 1 / std, 8: -1 / std, 9: 0.0})
+    assert standardized({1: 5.0}, [1], missing=0.0) == {1: 0.0}  # one score: no spread, no preference
+
+
+def test_combine_is_a_convex_combination_over_the_union_of_candidates():
+    dense = [(1, 0.9), (2, 0.8), (3, 0.7)]  # passage 4 missing: scores as the last one, 0.7
+    lexical = [(3, 3.0), (4, 1.0)]          # passages 1 and 2 missing: BM25 0
+    fused = combine(dense, lexical, 0.25)
+    assert set(fused) == {1, 2, 3, 4}
+    dense_values, lexical_values = [0.9, 0.8, 0.7, 0.7], [0.0, 0.0, 3.0, 1.0]
+    import statistics
+    def z(values, i):
+        return (values[i] - statistics.fmean(values)) / statistics.pstdev(values)
+    for i, pid in enumerate([1, 2, 3, 4]):
+        assert fused[pid] == pytest.approx(0.75 * z(dense_values, i) + 0.25 * z(lexical_values, i))
+    assert max(combine(dense, lexical, 0.0), key=combine(dense, lexical, 0.0).get) == 1
+    assert max(combine(dense, lexical, 1.0), key=combine(dense, lexical, 1.0).get) == 3
+
+
+def test_one_rare_word_matched_by_bm25_alone_still_counts():
+    """A single lexical hit (a rare name) must weigh in, not be flattened by standardization."""
+    dense = [(pid, 0.85 - pid * 0.001) for pid in range(50)]
+    fused = combine(dense, [(30, 4.2)], 0.6)
+    assert max(fused, key=fused.get) == 30
+
+
+def test_lexical_share_follows_the_words_bm25_can_see(qa):
+    settings = qa.settings.with_(lexical_weight_max=0.6)
+    seen = query(qa, "budget pistes cyclables Lyon")
+    assert all(m.how in ("exact", "spelling") for m in seen.matches)
+    assert lexical_share(seen, settings) == pytest.approx(0.6)
+    half = query(qa, "budget zorglub")
+    assert [m.how for m in half.matches][0] == "exact" and half.matches[1].how != "exact"
+    assert lexical_share(half, settings) == pytest.approx(0.3)
+
+
+def test_cc_hybrid_score_is_the_combination_of_both_rankings(qa):
+    settings = qa.settings.with_(fusion="cc", answer_type_boost=0.0)
+    q = query(qa, "budget des pistes cyclables de Lyon")
+    n = len(qa.index.passages)
+    hits = retrieve(qa.index, q, settings, k=n, mode="hybrid")
+    from qa.retrieve import dense_ranking
+    dense = dense_ranking(qa.index, q.vector, settings.candidates)
+    lexical = lexical_ranking(qa.index, list(q.matched_terms), settings.candidates)
+    expected = combine(dense, lexical, lexical_share(q, settings))
+    expected = {pid: s for pid, s in expected.items() if qa.index.passages[pid].kind != "byline"}
+    assert [h.passage.id for h in hits] == sorted(expected, key=lambda pid: (-expected[pid], pid))[:n]
+    for h in hits:
+        assert h.score == pytest.approx(expected[h.passage.id])
+
+
+def test_unknown_fusion_is_refused():
+    from qa.errors import InputError
+    from qa.settings import Settings
+    with pytest.raises(InputError, match="unknown fusion"):
+        Settings(fusion="max")
+    with pytest.raises(InputError, match="lexical_weight_max"):
+        Settings(lexical_weight_max=1.5)
