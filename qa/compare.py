@@ -24,6 +24,8 @@ SWEEPABLE = ("mode", "fusion", "lexical_weight_max", "rrf_k", "answer_type_boost
              "passage_max_chars", "embed_context")
 # The comparison `--compare` runs when no `--sweep` is given: each retriever alone, the other fusion,
 # a lighter and a heavier lexical share, shorter and longer passages, and fewer citations.
+# Knobs that only act under one fusion.
+_FUSION_OF = {"rrf_k": "rrf", "lexical_weight_max": "cc"}
 DEFAULT_SWEEPS = ("mode=dense,lexical", "fusion=rrf", "lexical_weight_max=0.3,0.9", "passage_max_chars=250,600", "k=5")
 
 
@@ -60,7 +62,12 @@ def parse_sweeps(specs: tuple[str, ...] | list[str], base: Settings) -> list[Var
             raise InputError(f"--sweep {spec!r}: unknown setting {key!r}; choose from k, {', '.join(SWEEPABLE)}")
         for raw in values.split(","):
             value = _convert(key, raw.strip(), types.get(key, "int"))
-            variant = Variant(f"{key}={value}" if key != "mode" else str(value), ((key, value),))
+            changes = ((key, value),)
+            if key in _FUSION_OF and base.fusion != _FUSION_OF[key]:
+                # This knob belongs to the other fusion: the variant switches to it.
+                changes = (("fusion", _FUSION_OF[key]), (key, value))
+            name = str(value) if key == "mode" else ",".join(f"{k}={v}" for k, v in changes)
+            variant = Variant(name, changes)
             variant.settings(base)  # validates the value (InputError on a bad one)
             if variant.k(1) < 1 or variant.k(1) > 100:
                 raise InputError(f"--sweep {spec!r}: k must be between 1 and 100")

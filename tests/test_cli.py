@@ -385,7 +385,7 @@ def test_eval_sweep_table_has_a_row_per_variant(fake_cli, built, tmp_path):
     result = invoke(fake_cli, ["eval", _eval_file(tmp_path), "--sweep", "rrf_k=10,60", "--sweep", "mode=lexical", *built["opts"]])
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    for name in ("hybrid", "rrf_k=10", "rrf_k=60", "lexical"):
+    for name in ("hybrid", "fusion=rrf,rrf_k=10", "fusion=rrf,rrf_k=60", "lexical"):
         assert sum(line.split()[0] == name for line in lines if line.strip()) == 3  # overall, fr, en blocks
 
 
