@@ -55,6 +55,9 @@ MAX_PASSAGES = 10
 # $QA_CONCURRENCY and $QA_QUEUE_SIZE override them when the page starts (a bigger machine, or a load test).
 CONCURRENCY = 2
 QUEUE_SIZE = 32
+# The page has no upload component, but Gradio's /gradio_api/upload route accepts files of any size into its
+# temporary folder all the same: a shared page could have its disk filled. Nothing of ours uploads, so 1 KiB.
+MAX_UPLOAD_BYTES = 1024
 
 GENERIC_ERROR = "Something went wrong while answering; please try again. / Une erreur est survenue ; réessayez."
 
@@ -845,6 +848,7 @@ def launch(demo: "gr.Blocks", host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
         return demo.launch(
             server_name=host, server_port=port, auth=auth, share=False, prevent_thread_lock=not block,
             quiet=quiet, show_error=False, inbrowser=False, ssr_mode=False, pwa=False, mcp_server=False,
+            max_file_size=MAX_UPLOAD_BYTES,
             enable_monitoring=False, run_history=False, footer_links=["api"],
             theme=theme(), css=CSS, head=HEAD, auth_message="qa — identifiez-vous · please log in" if auth else None,
         )
