@@ -245,12 +245,20 @@ TWO_STEPS = ONE_STEP + [{REPLACED_DOC: observatory(2)}]
 
 @dataclass
 class Writer:
-    """Runs `qa add` (separate processes, the real CLI) while the clients ask; records each generation written."""
+    """Adds articles while the clients ask, and records each generation written.
+
+    By default with `qa add` in separate processes (the real CLI, which loads the model each time); given an
+    `embedder`, with `qa.index.add_articles` in this process (the service API: the same writer, minus the
+    model load, so the test suite stays short). Either way the server sees the index change on disk.
+    It starts `start_after` seconds after `ready` is set (by ask_all, once every client has had an answer).
+    """
 
     server: Server
     workdir: Path
     steps: list[dict[str, str]]
-    start_after: float = 1.0
+    start_after: float = 0.5
+    embedder: object | None = None
+    ready: threading.Event = field(default_factory=threading.Event)
     generations: dict[str, dict[str, dict]] = field(default_factory=dict)
     runs: list[dict] = field(default_factory=list)
     done: threading.Event = field(default_factory=threading.Event)
@@ -267,17 +275,30 @@ class Writer:
 
     def add(self, files: list[Path]) -> None:
         started = time.perf_counter()
-        run = subprocess.run([sys.executable, "-m", "qa", "add", *map(str, files), "--corpus", str(self.server.corpus),
-                              "--index", str(self.server.index)], cwd=ROOT, env=child_env(), capture_output=True,
-                             text=True, timeout=400, stdin=subprocess.DEVNULL)
+        if self.embedder is None:
+            run = subprocess.run([sys.executable, "-m", "qa", "add", *map(str, files), "--corpus", str(self.server.corpus),
+                                  "--index", str(self.server.index)], cwd=ROOT, env=child_env(), capture_output=True,
+                                 text=True, timeout=400, stdin=subprocess.DEVNULL)
+            rc, error = run.returncode, run.stderr.strip().splitlines()[-1:] if run.returncode else []
+        else:
+            from qa.index import add_articles
+            from qa.settings import Settings
+
+            settings = Settings(corpus_dir=self.server.corpus, index_dir=self.server.index, model=self.embedder.name)
+            try:
+                add_articles(files, settings, self.embedder)
+                rc, error = 0, []
+            except Exception as exc:  # reported in runs, asserted by the caller
+                rc, error = 1, [f"{exc.__class__.__name__}: {exc}"]
         generation, articles = snapshot(self.server.index)
         self.generations[generation] = articles
-        self.runs.append({"files": [f.name for f in files], "rc": run.returncode, "seconds": round(time.perf_counter() - started, 2),
-                          "stderr": run.stderr.strip().splitlines()[-1:] if run.returncode else [],
-                          "generation": generation, "articles": len(articles)})
+        self.runs.append({"files": [f.name for f in files], "rc": rc, "seconds": round(time.perf_counter() - started, 2),
+                          "stderr": error, "generation": generation, "articles": len(articles),
+                          "how": "qa add (subprocess)" if self.embedder is None else "add_articles (in process)"})
 
     def run(self) -> None:
         try:
+            self.ready.wait(300)
             time.sleep(self.start_after)
             for n, step in enumerate(self.steps, start=1):
                 folder = self.workdir / "incoming" / f"step{n}"
@@ -325,12 +346,16 @@ def ask_all(url: str, plan: list[list[tuple[str, str]]], writer: Writer | None, 
             return Result(c, kind, question, phase, time.perf_counter() - started,
                           exception=f"{exc.__class__.__name__}: {exc}"[:300])
 
+    first_answers = threading.Semaphore(0)
+
     def worker(c: int) -> list[Result]:
         out = []
         questions = plan[c]
         for kind, question in questions:
             phase = "during" if writer is not None and not writer.done.is_set() else "after"
             out.append(one(c, clients[c], kind, question, phase))
+            if len(out) == 1:
+                first_answers.release()
         extra = 0
         while writer is not None and not writer.done.is_set() and extra < max_extra and time.monotonic() < stop_at:
             kind, question = questions[extra % len(questions)]
@@ -342,8 +367,15 @@ def ask_all(url: str, plan: list[list[tuple[str, str]]], writer: Writer | None, 
             out.append(one(c, clients[c], "new-after", new_questions[(c + i) % len(new_questions)], "after"))
         return out
 
+    def all_answered_once() -> None:
+        for _ in plan:
+            first_answers.acquire(timeout=max(0.0, stop_at - time.monotonic()))
+        if writer is not None:
+            writer.ready.set()
+
     started = time.perf_counter()
-    with ThreadPoolExecutor(len(plan)) as pool:
+    with ThreadPoolExecutor(len(plan) + 1) as pool:
+        pool.submit(all_answered_once)
         results = [r for rs in pool.map(worker, range(len(plan))) for r in rs]
     wall = time.perf_counter() - started
     for client in clients:

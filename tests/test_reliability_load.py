@@ -1,6 +1,6 @@
 """Load through the page's API (issue 6, "Concurrency and load"): the real page in its own process with the
-real model, 8 gradio_client clients asking while `qa add` adds and replaces articles from another process;
-then a flood beyond the queue limit.
+real model, 8 gradio_client clients asking while articles are added and replaced in its index on disk
+(from this process, with the service API); then a flood beyond the queue limit.
 
 Correctness only — every answer, every citation, errors only where intended, the new articles seen
 afterwards, "queue full" and recovery — never speed: this runs on a shared 2-core machine. The figures
@@ -30,7 +30,7 @@ from qa.index import add_articles  # noqa: E402
 from qa.service import QA  # noqa: E402
 
 CLIENTS = 8
-# Per client, plus as many as it takes while `qa add` runs, plus AFTER. QA_LOAD_QUESTIONS=100 is the full
+# Per client, plus as many as it takes while the articles are added, plus AFTER. QA_LOAD_QUESTIONS=100 is the full
 # run of issue 6 inside the suite (bench/load.py also measures it).
 QUESTIONS = int(os.environ.get("QA_LOAD_QUESTIONS", "15"))
 AFTER = 2
@@ -146,18 +146,21 @@ def test_a_bad_queue_size_is_reported_before_the_model_loads(monkeypatch):
 def server(tmp_path_factory, real_embedder):  # real_embedder: skipped, like every model test, without the model
     workdir = tmp_path_factory.mktemp("load")
     server = harness.Server(workdir, queue_size=QUEUE_SIZE, articles=harness.START_ARTICLES)
-    yield server, workdir
+    yield server, workdir, real_embedder
     server.stop()
 
 
 @pytest.mark.model
 def test_page_answers_correctly_under_load_while_articles_are_added(server):
-    server, workdir = server
-    writer = harness.Writer(server, workdir, harness.ONE_STEP, start_after=0.5)
+    server, workdir, embedder = server
+    # The articles are added through the service API from this process (the model is loaded here already;
+    # `qa add` would load it again, 10-30 s here), to the server's index on disk: the server, another
+    # process, must notice the new generation exactly as after `qa add`. bench/load.py runs `qa add` itself.
+    writer = harness.Writer(server, workdir, harness.ONE_STEP, start_after=0.5, embedder=embedder)
     thread = threading.Thread(target=writer.run)
     plan = harness.question_plan(CLIENTS, QUESTIONS, seed=6)
-    # Each client starts with a question about the article being replaced: answered from the first
-    # generation before `qa add` (which loads the model first) can have written the second.
+    # Each client starts with a question about the article being replaced; the writer waits until every
+    # client has had its first answer, so the first generation answers some of them, for certain.
     for questions in plan:
         questions.insert(0, ("new", "Quel instrument l’observatoire du pic du Midi a-t-il installé ?"))
     results, _wall = harness.ask_all(server.url, plan, writer, AFTER, max_extra=150, deadline_s=300,
@@ -183,7 +186,7 @@ def test_page_answers_correctly_under_load_while_articles_are_added(server):
 
 @pytest.mark.model
 def test_a_full_queue_says_busy_and_the_server_recovers(server):
-    server, _workdir = server
+    server, _workdir, _embedder = server
     outcome = harness.flood(server.url, FLOOD, FLOOD_ROUNDS, server)
     assert outcome["other"] == [], outcome["other"][:5]
     assert outcome["queue_full"] > 0, f"{FLOOD} requests at once never filled a queue of {QUEUE_SIZE}: {outcome}"
