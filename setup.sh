@@ -24,6 +24,13 @@ if [ ! -x .venv/bin/python ]; then
 fi
 pip() { .venv/bin/python -m pip --disable-pip-version-check "$@"; }
 
+# The suite audits every installed package with pip-audit (tests/test_audit.py), pip included: the pip that
+# `venv` bundles with older Pythons (23.x) has published advisories (fixed in 23.3 and 25.3).
+if ! .venv/bin/python -c 'import sys, pip; sys.exit(tuple(map(int, pip.__version__.split(".")[:2])) < (25, 3))' 2>/dev/null; then
+  say "Upgrading pip (the bundled one has known vulnerabilities)"
+  pip install -q --upgrade "pip>=25.3"
+fi
+
 if ! .venv/bin/python -c 'import torch' 2>/dev/null; then
   say "Installing CPU torch 2.13.0 (before sentence-transformers, so no CUDA build is pulled in)"
   pip install -q torch==2.13.0

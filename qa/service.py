@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
 from .answer import compose
 from .embed import Embedder, load_embedder
-from .errors import InputError
-from .index import Index, ensure_index
+from .errors import InputError, QAError
+from .index import MANIFEST, Index, ensure_index, load_index
 from .lang import detect_language
 from .records import Answer
 from .lexicon import content_words
@@ -19,6 +23,8 @@ from .retrieve import Query, match_words, retrieve, spelled_match
 from .settings import Settings
 from .text import clean_input, terms
 
+
+log = logging.getLogger(__name__)
 
 _URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
 
@@ -43,13 +49,49 @@ class QA:
     Thread-safe for answering: the model and index are only read (encoding and language detection take
     their own locks), and each question is answered from the one index generation it started with,
     so swapping `self.index` for a new one (after `qa add`) while others ask never mixes the two.
+    A long-lived session (the page) calls `refresh` to pick up generations other processes wrote.
     """
 
     def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None,
                  progress: Callable[[str], None] = lambda _m: None, index: Index | None = None):
         self.settings = settings or Settings.from_env()
         self.embedder = embedder or load_embedder(self.settings.model)
+        # Taken before loading: a generation swapped in while this one loads is then seen as new by `refresh`.
+        self._disk_key = disk_generation_key(self.settings.index_dir)
+        self._refresh_lock = threading.Lock()
         self.index = index or ensure_index(self.settings, self.embedder, progress)
+
+    def refresh(self) -> bool:
+        """Switch to the index generation on disk if another process (`qa add`, `qa index`) wrote a new one.
+
+        Why: the page loads the index once and runs for days; without this, articles added with `qa add`
+        while it runs would stay invisible until a restart. Costs two `stat` calls when nothing changed.
+        Only one thread loads; the others keep answering from the generation they have, and a question
+        already started finishes on its own generation (see `ask`). A generation that cannot be loaded
+        (corrupt, another model) is logged and skipped: the session keeps the one it has. True if it switched.
+        """
+        key = disk_generation_key(self.settings.index_dir)
+        if key is None or key == self._disk_key:
+            return False  # unchanged, or mid-swap (no folder for an instant): look again next time
+        if not self._refresh_lock.acquire(blocking=False):
+            return False  # another thread is loading it
+        try:
+            if key == self._disk_key:
+                return False
+            try:
+                index = load_index(self.settings.index_dir, self.settings, self.embedder.name)
+            except QAError as exc:
+                log.warning("keeping the index in use: the new one on disk cannot be loaded (%s)", exc)
+                self._disk_key = key
+                return False
+            self._disk_key = key
+            if index.manifest.get("generation") == self.index.manifest.get("generation"):
+                return False
+            self.index = index
+            log.info("switched to index generation %s (%d articles)", index.manifest.get("generation"), len(index.articles))
+            return True
+        finally:
+            self._refresh_lock.release()
 
     def prepare(self, questions: list[str], index: Index | None = None) -> list[Query]:
         """Queries for already-validated questions: one embedding pass for the questions and their unknown words."""
@@ -75,10 +117,12 @@ class QA:
         hits = retrieve(index, query, settings, k=k)
         return compose(index, query, hits, settings, question)
 
-    def ask(self, question: str, k: int | None = None, mode: str | None = None) -> Answer:
-        """Answer one question; InputError if the question is not a usable question."""
+    def ask(self, question: str, k: int | None = None, mode: str | None = None, index: Index | None = None) -> Answer:
+        """Answer one question (from `index`, by default the session's); InputError if it is not a usable question.
+
+        Pass `index` when the caller needs the articles of the very generation that answered (the page's source viewer)."""
         text = validate_question(question, self.settings)
-        index = self.index  # one generation for the whole answer, even if another thread swaps it
+        index = index or self.index  # one generation for the whole answer, even if another thread swaps it
         return self.answer(self.prepare([text], index)[0], question, k, mode, index)
 
     def ask_many(self, questions: Iterable[str], k: int | None = None, mode: str | None = None) -> list[Answer | InputError]:
@@ -95,3 +139,17 @@ class QA:
         for i, query in zip(valid, self.prepare(list(valid.values()), index)):
             results[i] = self.answer(query, questions[i], k, mode, index)
         return results  # type: ignore[return-value]
+
+
+def disk_generation_key(index_dir: Path) -> tuple | None:
+    """What changes whenever a writer swaps a new generation into `index_dir` (None while there is none).
+
+    The folder's inode changes with every swap (a new folder is renamed into place) and the manifest's
+    inode, size and mtime with every rewrite; stat only, so it can be called before every question.
+    """
+    try:
+        folder = os.stat(index_dir)
+        manifest = os.stat(Path(index_dir) / MANIFEST)
+    except OSError:
+        return None
+    return folder.st_dev, folder.st_ino, manifest.st_ino, manifest.st_size, manifest.st_mtime_ns

@@ -51,8 +51,13 @@ log = logging.getLogger(__name__)
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 MAX_PASSAGES = 10
+# Questions answered at once (a 2-core machine) and waiting at most; beyond that Gradio refuses with "busy".
+# $QA_CONCURRENCY and $QA_QUEUE_SIZE override them when the page starts (a bigger machine, or a load test).
 CONCURRENCY = 2
 QUEUE_SIZE = 32
+# The page has no upload component, but Gradio's /gradio_api/upload route accepts files of any size into its
+# temporary folder all the same: a shared page could have its disk filled. Nothing of ours uploads, so 1 KiB.
+MAX_UPLOAD_BYTES = 1024
 
 GENERIC_ERROR = "Something went wrong while answering; please try again. / Une erreur est survenue ; réessayez."
 
@@ -519,15 +524,40 @@ def _mode(mode: object) -> str | None:
     return str(mode)
 
 
-def cited_articles(qa: "QA", answer: Answer) -> dict[str, str]:
-    """The exact text of each article the answer cites (doc -> text), for the source viewer."""
-    articles = qa.index.articles
+def queue_limits() -> tuple[int, int]:
+    """(concurrency, queue size): the module's defaults, or $QA_CONCURRENCY / $QA_QUEUE_SIZE (InputError if not whole numbers in range)."""
+    values = []
+    for name, default, low in (("QA_CONCURRENCY", CONCURRENCY, 1), ("QA_QUEUE_SIZE", QUEUE_SIZE, 0)):
+        raw = os.environ.get(name, "").strip()
+        try:
+            value = int(raw) if raw else default
+        except ValueError:
+            raise InputError(f"${name} must be a whole number, not {raw[:40]!r}") from None
+        if not low <= value <= 10_000:
+            raise InputError(f"${name} must be between {low} and 10000, not {value}")
+        values.append(value)
+    return values[0], values[1]
+
+
+def cited_articles(qa: "QA", answer: Answer, index: "Index | None" = None) -> dict[str, str]:
+    """The exact text of each article the answer cites (doc -> text), for the source viewer, from the
+    generation that answered (`index`), so a replaced article never shows the old quote's offsets in new text."""
+    articles = (index or qa.index).articles
     return {c.doc: articles[c.doc].text for c in answer.citations if c.doc in articles}
 
 
-def answer_for(qa: "QA", question: object, k: object = None, mode: object = None) -> Answer:
+def answer_for(qa: "QA", question: object, k: object = None, mode: object = None, index: "Index | None" = None) -> Answer:
     """QA.ask with the page's settings checked (passages 1–10, a known mode); InputError when invalid."""
-    return qa.ask(question, k=_passages(k, min(qa.settings.top_k, MAX_PASSAGES)), mode=_mode(mode))  # type: ignore[arg-type]
+    return qa.ask(question, k=_passages(k, min(qa.settings.top_k, MAX_PASSAGES)), mode=_mode(mode), index=index)  # type: ignore[arg-type]
+
+
+def current_index(qa: "QA") -> "Index":
+    """The session's index after picking up a generation another process wrote (`qa add` while the page runs)."""
+    try:
+        qa.refresh()
+    except Exception:  # never let looking for a new index cost an answer from the one in use
+        log.exception("could not look for a new index generation")
+    return qa.index
 
 
 def ask_page(qa: "QA", question: object, k: object = None, mode: object = None, language: object = None) -> str:
@@ -537,8 +567,9 @@ def ask_page(qa: "QA", question: object, k: object = None, mode: object = None, 
     try:
         if language not in (None, "", *UI_LANGUAGES):
             raise InputError(f"unknown interface language {language!r}: choose one of {', '.join(UI_LANGUAGES)}")
-        answer = answer_for(qa, question, k, mode)
-        return answer_html(answer, cited_articles(qa, answer), ui_language(answer, language))
+        index = current_index(qa)
+        answer = answer_for(qa, question, k, mode, index)
+        return answer_html(answer, cited_articles(qa, answer, index), ui_language(answer, language))
     except InputError as exc:
         return error_html(str(exc), question, language)
     except Exception:  # anything else is logged here and shown without internals
@@ -549,7 +580,7 @@ def ask_page(qa: "QA", question: object, k: object = None, mode: object = None, 
 def ask_json(qa: "QA", question: object, k: object = None, mode: object = None) -> dict:
     """The API handler: the contract's JSON object (`qa ask --json`), or {"question", "error"}."""
     try:
-        return answer_for(qa, question, k, mode).to_json()
+        return answer_for(qa, question, k, mode, current_index(qa)).to_json()
     except InputError as exc:
         return {"question": question, "error": str(exc)}
     except Exception:
@@ -764,6 +795,7 @@ def build_app(qa: "QA") -> "gr.Blocks":
     summary = corpus_summary(qa.index)
     default_k = min(qa.settings.top_k, MAX_PASSAGES)
     title = f"Questions · {summary['n_articles']} articles"
+    concurrency, queue_size = queue_limits()
 
     def ask(question: str, k: int = default_k, mode: str = qa.settings.mode) -> dict:
         """Answer a question about the articles: the same JSON object as `qa ask --json` (or {"question", "error"})."""
@@ -795,7 +827,7 @@ def build_app(qa: "QA") -> "gr.Blocks":
         output = gr.HTML("", elem_id="qa-output", js_on_load=COPY_JS, min_height=40)
 
         common = dict(fn=page, inputs=[question, k, mode, language], outputs=output, api_visibility="private",
-                      concurrency_limit=CONCURRENCY, concurrency_id="qa", show_progress_on=output)
+                      concurrency_limit=concurrency, concurrency_id="qa", show_progress_on=output)
         # When an event fails before reaching `page` (the queue is full: Gradio refuses it and shows its own
         # "currently busy" toast; or the server went away), the answer area says so too, in both languages.
         # A browser-only function (fn=None): it needs no free place in the queue.
@@ -804,8 +836,8 @@ def build_app(qa: "QA") -> "gr.Blocks":
         question.submit(**common).failure(**failed)
         button.click(**common).failure(**failed)
         examples.load_input_event.then(**common).failure(**failed)
-        gr.api(ask, api_name="ask", concurrency_limit=CONCURRENCY, concurrency_id="qa")
-    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
+        gr.api(ask, api_name="ask", concurrency_limit=concurrency, concurrency_id="qa")
+    demo.queue(default_concurrency_limit=concurrency, max_size=queue_size)
     return demo
 
 
@@ -816,6 +848,7 @@ def launch(demo: "gr.Blocks", host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
         return demo.launch(
             server_name=host, server_port=port, auth=auth, share=False, prevent_thread_lock=not block,
             quiet=quiet, show_error=False, inbrowser=False, ssr_mode=False, pwa=False, mcp_server=False,
+            max_file_size=MAX_UPLOAD_BYTES,
             enable_monitoring=False, run_history=False, footer_links=["api"],
             theme=theme(), css=CSS, head=HEAD, auth_message="qa — identifiez-vous · please log in" if auth else None,
         )
@@ -861,6 +894,7 @@ def serve(settings: "Settings | None" = None, host: str = DEFAULT_HOST, port: in
 
     say = progress or (lambda message: print(message, file=sys.stderr, flush=True))
     check_port(host, port)  # before the model loads: a busy port should not cost seconds to find out
+    queue_limits()  # likewise a bad $QA_QUEUE_SIZE / $QA_CONCURRENCY
     if qa is None:
         settings = settings or Settings.from_env()
         say(f"Loading the model ({settings.model}) and the index ({settings.index_dir}/)…")

@@ -245,6 +245,17 @@ def test_nothing_served_from_disk(app):
     assert served == [], f"{len(served)} of {probes} requests were not refused: {served[:10]}"
 
 
+def test_uploads_are_refused_beyond_a_tiny_limit(app):
+    """The page has no upload, but Gradio's upload route exists: it must not take a large file (disk filling)."""
+    import httpx
+
+    _qa, demo, url = app
+    big = httpx.post(url + "gradio_api/upload", files={"files": ("big.txt", b"a" * (web.MAX_UPLOAD_BYTES + 1), "text/plain")},
+                     timeout=30)
+    assert big.status_code == 413, (big.status_code, big.text[:200])
+    assert web.MAX_UPLOAD_BYTES <= 64 * 1024
+
+
 # ---------------------------------------------------------------- page handler (in process)
 
 def test_page_html_escapes_article_markup(app):
