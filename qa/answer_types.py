@@ -9,7 +9,7 @@ from .text import fold
 # What kind of answer a question asks for, recognised on its folded text.
 _QUESTION_TYPES = {
     "date": re.compile(r"\b(quand|a quelle date|quelle date|en quelle annee|quelle annee|depuis quand|jusqu.a quand|"
-                       r"when|what date|which date|what year|which year|since when|until when)\b"),
+                       r"quel jour|la date|when|what date|which date|the date|what day|what year|which year|since when|until when)\b"),
     "number": re.compile(r"\b(combien|quel nombre|quelle duree|how many|how much|how long|what number|what percentage)\b"),
     "reason": re.compile(r"\b(pourquoi|pour quelle raison|pour quelles raisons|why|for what reason)\b"),
     "person": re.compile(r"^(qui|who|whom)\b|\b(qui (?:a|est|sont|dirige|preside)|who (?:is|was|are|filed|said|leads|heads|runs|did))\b"),
