@@ -196,12 +196,11 @@ def date_range(dates: Iterable[str | None], language: str = "fr") -> str | None:
     return f"{a} – {b}"
 
 
-def corpus_summary(index: "Index") -> dict:
-    """Number of articles and the range of their dates, for the page's title."""
-    articles = list(index.articles.values())
-    dates = [a.date for a in articles]
+def corpus_summary(index) -> dict:
+    """Number of articles and the range of their dates, for the page's title (from an Index or a store)."""
+    dates = [a.date for a in index.articles.values()] if hasattr(index, "manifest") else index.stats()["dates"]
     return {
-        "n_articles": len(articles),
+        "n_articles": len(dates),
         "n_dated": sum(1 for d in dates if d),
         "range_fr": date_range(dates, "fr"),
         "range_en": date_range(dates, "en"),
@@ -521,8 +520,8 @@ def _mode(mode: object) -> str | None:
 
 def cited_articles(qa: "QA", answer: Answer) -> dict[str, str]:
     """The exact text of each article the answer cites (doc -> text), for the source viewer."""
-    articles = qa.index.articles
-    return {c.doc: articles[c.doc].text for c in answer.citations if c.doc in articles}
+    texts = {doc: qa.article_text(doc) for doc in {c.doc for c in answer.citations}}
+    return {c.doc: texts[c.doc] for c in answer.citations if texts[c.doc] is not None}
 
 
 def answer_for(qa: "QA", question: object, k: object = None, mode: object = None) -> Answer:
@@ -761,7 +760,7 @@ def build_app(qa: "QA") -> "gr.Blocks":
     """The page: title, question box (Enter submits), examples, settings, the answer; plus the /ask API."""
     import gradio as gr
 
-    summary = corpus_summary(qa.index)
+    summary = corpus_summary(qa.store)
     default_k = min(qa.settings.top_k, MAX_PASSAGES)
     title = f"Questions · {summary['n_articles']} articles"
 
@@ -863,7 +862,11 @@ def serve(settings: "Settings | None" = None, host: str = DEFAULT_HOST, port: in
     check_port(host, port)  # before the model loads: a busy port should not cost seconds to find out
     if qa is None:
         settings = settings or Settings.from_env()
-        say(f"Loading the model ({settings.model}) and the index ({settings.index_dir}/)…")
+        from .pgstore import redact
+        from .store import is_database_url
+
+        where = f"the database {redact(settings.store)}" if is_database_url(settings.store) else f"the index ({settings.index_dir}/)"
+        say(f"Loading the model ({settings.model}) and {where}…")
         qa = QA(settings, progress=say)
     demo = build_app(qa)
     launch(demo, host, port, auth, block=False)
