@@ -345,8 +345,8 @@ class PgStore:
         if version <= 0:
             if not create:
                 raise StoreError(f"the database at {redact(url)} has no qa schema; run `qa db init --store URL`")
-            progress(f"Creating the qa schema in {redact(url)}")
             migrate(url, embedder.dim, embedder.name, index_params(settings, embedder.name), progress=progress)
+            progress(f"Created the qa schema in {redact(url)}")
         elif version < SCHEMA_VERSION:
             raise StoreError(f"the database at {redact(url)} has schema version {version}, this qa needs {SCHEMA_VERSION}; run `qa db migrate --store URL`")
         elif version > SCHEMA_VERSION:

@@ -297,15 +297,19 @@ def real_qa(real_settings, real_embedder):
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory):
-    """A real PostgreSQL 16 with pgvector (PyPI `pgserver`), started for the session and stopped after it.
+def pg_server():
+    """A real PostgreSQL 16 with pgvector (PyPI `pgserver`), started for the session, stopped and deleted after it.
 
-    As root, pgserver runs the server as a system user `pgserver` it creates (PostgreSQL refuses root).
+    As root, pgserver runs the server as a system user `pgserver` it creates (PostgreSQL refuses to run
+    as root), so the data folder lives in a fresh /tmp folder that user can reach, not under pytest's
+    private (0700) tmp tree.
     """
+    import tempfile
+
     import pgserver
 
-    pgdata = tmp_path_factory.mktemp("pgdata")
-    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    pgdata = Path(tempfile.mkdtemp(prefix="qa-pgdata-"))
+    server = pgserver.get_server(pgdata, cleanup_mode="delete")
     yield server
     server.cleanup()
 
