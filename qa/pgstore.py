@@ -542,44 +542,46 @@ class PgStore:
             cur.execute("DELETE FROM articles WHERE doc = ANY(%s)", (docs,))  # cascades to passages and postings
             added_n = added_len = 0
             df: Counter = Counter()
-            tsv_ids: list[int] = []
-            tsv_texts: list[str] = []
+            # New passages go through a temporary table so each row is written once, with its French
+            # full-text vector computed from the accent-folded text (what `unaccent` would give; folding
+            # in Python also works on servers without the unaccent extension, such as pgserver's).
+            cur.execute("""CREATE TEMP TABLE IF NOT EXISTS qa_new_passages (
+                               id int8, doc text, start int4, "end" int4, para_start int4, para_end int4,
+                               heading text, kind text, length int4, embedding vector, lexical text) ON COMMIT DROP""")
             for item in items:
                 a = item["article"]
                 cur.execute("INSERT INTO articles VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", (
                     a.doc, item["sha256"], a.text, a.title, a.author, a.date, a.url,
                     json.dumps([[s.start, s.end] for s in a.paragraphs]), json.dumps([[s.start, s.end] for s in a.headings]),
                     json.dumps([[s.start, s.end] for s in a.bylines])))
-                passages = item["passages"]
-                ids = [r[0] for r in cur.execute("SELECT nextval('passages_id_seq') FROM generate_series(1, %s)", (len(passages),))]
-                rows, postings = [], []
-                for pid, p, vec in zip(ids, passages, item["vectors"]):
-                    text = _lexical_text(a, p, self.settings.embed_context)
-                    tokens = terms(text)
-                    counts = Counter(tokens)
-                    dl = max(1, len(tokens))
-                    df.update(counts.keys())
-                    added_n += 1
-                    added_len += dl
-                    rows.append((pid, a.doc, p.start, p.end, p.para_start, p.para_end, p.heading, p.kind, dl,
-                                 np.asarray(vec, dtype=np.float32)))
-                    tsv_ids.append(pid)
-                    tsv_texts.append(fold(text))
-                    postings.extend((term, pid, tf, dl) for term, tf in counts.items())
-                with cur.copy('COPY passages (id, doc, start, "end", para_start, para_end, heading, kind, length, embedding) '
-                              "FROM STDIN WITH (FORMAT BINARY)") as copy:
-                    copy.set_types(["int8", "text", "int4", "int4", "int4", "int4", "text", "text", "int4", "vector"])
-                    for row in rows:
-                        copy.write_row(row)
-                with cur.copy("COPY postings (term, passage_id, tf, dl) FROM STDIN WITH (FORMAT BINARY)") as copy:
-                    copy.set_types(["text", "int8", "int4", "int4"])
-                    for row in postings:
-                        copy.write_row(row)
-            # The French full-text vector of each new passage, from its accent-folded text (what `unaccent`
-            # would give; folding in Python works on servers without the unaccent extension, e.g. pgserver's).
-            if tsv_ids:
-                cur.execute("""UPDATE passages p SET tsv = to_tsvector('french', x.t)
-                               FROM unnest(%s::bigint[], %s::text[]) AS x(id, t) WHERE p.id = x.id""", (tsv_ids, tsv_texts))
+            ids = [r[0] for r in cur.execute("SELECT nextval('passages_id_seq') FROM generate_series(1, %s)",
+                                             (sum(len(item["passages"]) for item in items),))]
+            next_id = iter(ids)
+            postings: list[tuple] = []
+            with cur.copy("COPY qa_new_passages FROM STDIN WITH (FORMAT BINARY)") as copy:
+                copy.set_types(["int8", "text", "int4", "int4", "int4", "int4", "text", "text", "int4", "vector", "text"])
+                for item in items:
+                    a = item["article"]
+                    for p, vec in zip(item["passages"], item["vectors"]):
+                        pid = next(next_id)
+                        text = _lexical_text(a, p, self.settings.embed_context)
+                        tokens = terms(text)
+                        counts = Counter(tokens)
+                        dl = max(1, len(tokens))
+                        df.update(counts.keys())
+                        added_n += 1
+                        added_len += dl
+                        copy.write_row((pid, a.doc, p.start, p.end, p.para_start, p.para_end, p.heading, p.kind, dl,
+                                        np.asarray(vec, dtype=np.float32), fold(text)))
+                        postings.extend((term, pid, tf, dl) for term, tf in counts.items())
+            cur.execute("""INSERT INTO passages (id, doc, start, "end", para_start, para_end, heading, kind, length, embedding, tsv)
+                           SELECT id, doc, start, "end", para_start, para_end, heading, kind, length, embedding,
+                                  to_tsvector('french', lexical) FROM qa_new_passages""")
+            with cur.copy("COPY postings (term, passage_id, tf, dl) FROM STDIN WITH (FORMAT BINARY)") as copy:
+                copy.set_types(["text", "int8", "int4", "int4"])
+                for row in postings:
+                    copy.write_row(row)
+            cur.execute("TRUNCATE qa_new_passages")
             if df:
                 cur.execute("""INSERT INTO terms (term, df) SELECT * FROM unnest(%s::text[], %s::int[])
                                ON CONFLICT (term) DO UPDATE SET df = terms.df + excluded.df""",

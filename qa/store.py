@@ -90,15 +90,7 @@ class EmbeddedView:
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
     def lexical_search(self, query_terms: list[str], n: int) -> list[tuple[int, float]]:
-        bm25 = self.index.bm25
-        ids = bm25.get_tokens_ids(query_terms)
-        if not ids:
-            return []
-        scores = bm25.get_scores_from_ids(ids)
-        n = min(n, len(scores))
-        top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+        return bm25_top(self.index.bm25, query_terms, n)
 
     def passages(self, ids: list[int]) -> dict[int, Passage]:
         return {i: self.index.passages[i] for i in ids}
@@ -108,6 +100,18 @@ class EmbeddedView:
 
     def article(self, doc: str) -> Article | None:
         return self.index.articles.get(doc)
+
+
+def bm25_top(bm25, query_terms: list[str], n: int) -> list[tuple[int, float]]:
+    """(row, score) of the n best rows of a bm25s index with a positive score, best first (ties: lower row)."""
+    ids = bm25.get_tokens_ids(query_terms)
+    if not ids or n <= 0:
+        return []
+    scores = bm25.get_scores_from_ids(ids)
+    n = min(n, len(scores))
+    top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
 
 
 def view_of(source) -> StoreView:
