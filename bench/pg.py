@@ -259,6 +259,7 @@ def scale_pg(n: int, data: np.ndarray, queries: np.ndarray, truth: np.ndarray, q
         out["hnsw"] = {"recall_at_10": round(common.recall_at(found, truth), 4), "ef_search": store.ef_search,
                        "latency": timings(lambda q: view.dense_search(q, 10), queries)}
         out["bm25_sql"] = {"latency": timings(lambda t: view.lexical_search(t, 50), query_terms)}
+    out["hnsw_sweep"] = hnsw_sweep(store, queries, truth, first_id)
     fts = PgStore(settings.with_(pg_lexical="fts"), url, "bench-vectors", data.shape[1])
     with fts.snapshot() as view:
         out["fts"] = {"latency": timings(lambda t: view.lexical_search(t, 50), query_terms)}
@@ -267,6 +268,41 @@ def scale_pg(n: int, data: np.ndarray, queries: np.ndarray, truth: np.ndarray, q
     common.log(f"scale N={n:,} postgresql: HNSW p50 {out['hnsw']['latency']['p50_ms']} ms recall {out['hnsw']['recall_at_10']}, "
                f"BM25-SQL p50 {out['bm25_sql']['latency']['p50_ms']} ms, FTS p50 {out['fts']['latency']['p50_ms']} ms")
     return out
+
+
+def hnsw_sweep(store, queries: np.ndarray, truth: np.ndarray, first_id: int, values=(40, 100, 200, 400, 800)) -> list[dict]:
+    """pgvector HNSW recall@10 and latency against hnsw.ef_search (the store's default is 100)."""
+    curve = []
+    default = store.ef_search
+    try:
+        for ef in values:
+            store.ef_search = ef
+            with store.snapshot() as view:
+                found = np.array([[pid - first_id for pid, _ in view.dense_search(q, 10)] for q in queries])
+                lat = timings(lambda q: view.dense_search(q, 10), queries, reps=1)
+            curve.append({"ef_search": ef, "recall_at_10": round(common.recall_at(found, truth), 4), "latency": lat})
+            common.log(f"  ef_search {ef}: recall@10 {curve[-1]['recall_at_10']}, p50 {lat['p50_ms']} ms, p95 {lat['p95_ms']} ms")
+    finally:
+        store.ef_search = default
+    return curve
+
+
+def sweep_existing(n: int) -> list[dict]:
+    """The ef_search sweep on the database a previous --scale run left (same vectors: same seed)."""
+    from qa.pgstore import PgStore
+    from qa.settings import Settings
+
+    data, queries = common.make_vectors("clustered", n, 113, seed=n)
+    truth = exact_top(data, queries)
+    url = f"postgresql://postgres@/qa_bench_{n}?host={server().pgdata}"
+    settings = Settings(corpus_dir=WORK / "no-corpus", index_dir=WORK / "no-index", model="bench-vectors", store=url)
+    store = PgStore(settings, url, "bench-vectors", data.shape[1])
+    with _connect(url) as conn:
+        first_id = conn.execute("SELECT min(id) FROM passages").fetchone()[0]
+    try:
+        return hnsw_sweep(store, queries, truth, first_id)
+    finally:
+        store.close()
 
 
 def section_scale(n: int) -> dict:
@@ -390,6 +426,13 @@ def summary(results: dict) -> str:
             lines.append(f"| {s['n']:,} | PostgreSQL, French FTS (ts_rank) | – | – | – | – | – | "
                          f"{p['fts']['latency']['p50_ms']} / {p['fts']['latency']['p95_ms']} |")
         lines.append("")
+    sweeps = [(s["n"], s["postgresql"]["hnsw_sweep"]) for s in scales if s["postgresql"].get("hnsw_sweep")]
+    if sweeps:
+        lines += ["| N | pgvector hnsw.ef_search | recall@10 | p50 ms | p95 ms |", "|---|---|---|---|---|"]
+        for n, curve in sweeps:
+            for c in curve:
+                lines.append(f"| {n:,} | {c['ef_search']} | {c['recall_at_10']} | {c['latency']['p50_ms']} | {c['latency']['p95_ms']} |")
+        lines.append("")
     load_ = results.get("load")
     if load_:
         lines += ["| app processes | questions/s | p50 ms | p95 ms | errors | article replacements |", "|---|---|---|---|---|---|"]
@@ -448,6 +491,7 @@ def main(argv=None) -> int:
     p.add_argument("--scale", default="", help="sizes, e.g. 100k or 100k,1m")
     p.add_argument("--load", default="", help="numbers of app processes, e.g. 1,2,4")
     p.add_argument("--load-seconds", type=float, default=20.0)
+    p.add_argument("--sweep", default="", help="sizes whose existing database gets the ef_search sweep again")
     p.add_argument("--summary", action="store_true")
     p.add_argument("--plots-only", action="store_true")
     args = p.parse_args(argv)
@@ -461,6 +505,10 @@ def main(argv=None) -> int:
     for size in filter(None, args.scale.split(",")):
         n = common.parse_size(size)
         results[f"scale_{n}"] = section_scale(n)
+        save(results)
+    for size in filter(None, args.sweep.split(",")):
+        n = common.parse_size(size)
+        results[f"scale_{n}"]["postgresql"]["hnsw_sweep"] = sweep_existing(n)
         save(results)
     if args.load:
         results["load"] = section_load([int(x) for x in args.load.split(",")], args.load_seconds)

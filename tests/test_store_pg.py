@@ -366,3 +366,21 @@ def test_dev_set_through_both_stores(real_qa, real_embedder, dev_items, pg_serve
     assert abs(e["hit@1"] - p["hit@1"]) <= 0.02 and abs(e["mrr@10"] - p["mrr@10"]) <= 0.02
     assert e["hit@1"] > 0.5  # both stores actually answer (not two equal zeros)
     pg_qa.store.close()
+
+
+def test_embedded_store_delete_and_stats(tmp_path):
+    """The embedded implementation of the interface's delete: file and passages gone, the rest untouched."""
+    corpus = write_corpus(tmp_path / "corpus")
+    qa = QA(make_settings(corpus, tmp_path / "index"), embedder=FakeEmbedder())
+    before = qa.store.stats()
+    kept = {p.start: p for p in qa.index.passages if p.doc == "velo_lyon.txt"}
+    qa.store.delete("observatoire.txt")
+    after = qa.store.stats()
+    assert after["n_articles"] == before["n_articles"] - 1 and not (corpus / "observatoire.txt").exists()
+    assert qa.article_text("observatoire.txt") is None
+    assert all(c.doc != "observatoire.txt" for c in qa.ask("À quoi sert l’héliostat ?", k=10).citations)
+    assert {p.start: p.text for p in qa.index.passages if p.doc == "velo_lyon.txt"} == {s: p.text for s, p in kept.items()}
+    fresh = QA(qa.settings, embedder=FakeEmbedder())  # the index on disk is current: nothing rebuilt
+    assert fresh.store.stats()["n_passages"] == after["n_passages"]
+    with pytest.raises(CorpusError, match="not in the index"):
+        qa.store.delete("observatoire.txt")
