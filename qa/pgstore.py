@@ -313,13 +313,13 @@ class PgView:
 class PgStore:
     """Passages in PostgreSQL + pgvector behind the store interface (see the module docstring)."""
 
-    def __init__(self, settings: Settings, url: str, model: str, dim: int, ef_search: int = 100):
+    def __init__(self, settings: Settings, url: str, model: str, dim: int, ef_search: int | None = None):
         self.settings = settings
         self.url = url
         self.model = model
         self.dim = dim
         self.lexical = settings.pg_lexical
-        self.ef_search = ef_search
+        self.ef_search = ef_search or settings.pg_ef_search
         self._idle: list = []
         self._lock = threading.Lock()
         self._vocab: _Vocabulary | None = None

@@ -30,6 +30,9 @@ class Settings:
     # formula as the embedded store) or "fts" (PostgreSQL's French full-text search, ts_rank).
     # Measured on eval/dev.jsonl (README, 'PostgreSQL store'): bm25 ranks better, so it is the default.
     pg_lexical: str = "bm25"
+    # pgvector's hnsw.ef_search for dense search in PostgreSQL (at least the number of candidates).
+    # Measured (bench/pg.py --sweep, 100k clustered vectors): recall@10 0.76 at 100, 0.94 at 400 (p50 5 ms).
+    pg_ef_search: int = 400
     # Chunking: passages are whole sentences packed up to this many characters.
     passage_max_chars: int = 400
     # What is embedded besides the passage: "none", "title" or "title+heading" (see index.embedding_text).
