@@ -521,7 +521,10 @@ def _mode(mode: object) -> str | None:
 def cited_articles(qa: "QA", answer: Answer) -> dict[str, str]:
     """The exact text of each article the answer cites (doc -> text), for the source viewer."""
     texts = {doc: qa.article_text(doc) for doc in {c.doc for c in answer.citations}}
-    return {c.doc: texts[c.doc] for c in answer.citations if texts[c.doc] is not None}
+    # Read after the answer: if a writer replaced an article in between, its new text no longer holds
+    # the quote at the cited offsets, so the page shows no article view for it rather than a wrong one.
+    return {c.doc: texts[c.doc] for c in answer.citations
+            if texts[c.doc] is not None and texts[c.doc][c.start:c.end] == c.quote}
 
 
 def answer_for(qa: "QA", question: object, k: object = None, mode: object = None) -> Answer:

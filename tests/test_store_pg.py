@@ -384,3 +384,16 @@ def test_embedded_store_delete_and_stats(tmp_path):
     assert fresh.store.stats()["n_passages"] == after["n_passages"]
     with pytest.raises(CorpusError, match="not in the index"):
         qa.store.delete("observatoire.txt")
+
+
+def test_the_page_serves_from_the_pg_store(stores):
+    """The page's own functions (header summary, answer, source viewer texts) over PostgreSQL."""
+    from qa import web
+
+    embedded, pg = stores
+    assert web.corpus_summary(pg.store) == web.corpus_summary(embedded.store)
+    answer = web.answer_for(pg, "À quoi sert l’héliostat ?", 5, "hybrid")
+    texts = web.cited_articles(pg, answer)
+    assert texts and all(texts[c.doc][c.start:c.end] == c.quote for c in answer.citations if c.doc in texts)
+    assert web.answer_html(answer, texts) == web.answer_html(web.answer_for(embedded, "À quoi sert l’héliostat ?", 5, "hybrid"),
+                                                             web.cited_articles(embedded, answer))
