@@ -42,7 +42,6 @@ from .settings import RETRIEVAL_MODES  # noqa: E402
 if TYPE_CHECKING:  # pragma: no cover
     import gradio as gr
 
-    from .index import Index
     from .service import QA
     from .settings import Settings
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import (FAKE_ARTICLES, FAKE_MODEL, FAKE_QA_BOOTSTRAP, ROOT, SEEDS, TESTS_DIR, FakeEmbedder, clean_env,
-                      make_settings, read_jsonl, run_qa, write_corpus)
+from conftest import (FAKE_ARTICLES, FAKE_MODEL, ROOT, TESTS_DIR, FakeEmbedder, clean_env, make_settings, read_jsonl,
+                      run_qa, write_corpus)
 
 from qa.errors import CorpusError, IndexStateError, StoreError
 from qa.pgstore import SCHEMA_VERSION, PgStore, connect, schema_version
