@@ -35,8 +35,8 @@ if ! .venv/bin/python -c 'import torch' 2>/dev/null; then
   say "Installing CPU torch 2.13.0 (before sentence-transformers, so no CUDA build is pulled in)"
   pip install -q torch==2.13.0
 fi
-say "Installing qa and its dependencies"
-pip install -q -e '.[test]'
+say "Installing qa and its dependencies (with the PostgreSQL store and the test tools)"
+pip install -q -e '.[test,pg]'
 
 say "Building the offline embedding model (once; cached in ${QA_CACHE_DIR:-~/.cache/qa})"
 .venv/bin/python -m qa.convert >/dev/null

@@ -909,6 +909,7 @@ def scale_bm25(n: int, args) -> dict:
     import bm25s
 
     from qa.retrieve import lexical_ranking
+    from qa.store import bm25_top
     from qa.text import terms
 
     s = sentences()
@@ -928,7 +929,7 @@ def scale_bm25(n: int, args) -> dict:
     with tempfile.TemporaryDirectory(dir=WORK) as tmp:
         bm25.save(tmp, show_progress=False)
         disk = sum(p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file())
-    holder = SimpleNamespace(bm25=bm25)
+    holder = SimpleNamespace(lexical_search=lambda q, k: bm25_top(bm25, q, k))  # a StoreView's lexical side
     queries = [[t for t in terms(row["question"]) if t in bm25.vocab_dict] for row in dev_questions()]
     queries = [q for q in queries if q]
     for q in queries[:5]:

@@ -8,10 +8,10 @@ import numpy as np
 
 from .answer_types import has_answer_type, question_type
 from .chunk import split_sentences
-from .index import Index
 from .records import Answer, Citation, Hit, Span
 from .retrieve import Query
 from .settings import Settings
+from .store import StoreView, view_of
 from .text import terms
 
 MESSAGES = {
@@ -27,20 +27,21 @@ MESSAGES = {
     },
 }
 
-def _idf(index: Index, term: str) -> float:
+def _idf(index: StoreView, term: str) -> float:
     """BM25's inverse document frequency of an index term (how much finding it says)."""
-    n = len(index.passages)
-    df = index.document_frequencies[index.bm25.vocab_dict[term]]
+    n = index.n_passages
+    df = index.document_frequency(term)
     return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
 
 
-def passage_coverage(index: Index, query: Query, hits: list[Hit]) -> float:
+def passage_coverage(index: StoreView, query: Query, hits: list[Hit]) -> float:
     """The largest IDF-weighted share of the question's matched terms found together in one top passage.
 
     On-topic questions the articles do not answer often match each of their words somewhere, but
     not together: 'budget' and 'Health Data Hub' never share a passage.
     """
-    matched = {t for t in query.matched_terms if t in index.bm25.vocab_dict and not t.isdigit()}
+    index = view_of(index)
+    matched = {t for t in query.matched_terms if index.has_term(t) and not t.isdigit()}
     if not matched or not hits:
         return 0.0
     weights = {t: _idf(index, t) for t in matched}
@@ -52,9 +53,10 @@ def passage_coverage(index: Index, query: Query, hits: list[Hit]) -> float:
     return best
 
 
-def evidence(index: Index, query: Query, hits: list[Hit]) -> dict:
+def evidence(index: StoreView, query: Query, hits: list[Hit]) -> dict:
     """The measured signals that decide whether the articles answer (see README, 'Abstention')."""
-    cosines = index.embeddings[[h.passage.id for h in hits]] @ query.vector if hits else np.zeros(0)
+    index = view_of(index)
+    cosines = index.vectors([h.passage.id for h in hits]) @ query.vector if hits else np.zeros(0)
     kind = question_type(query.text)
     uncovered = [m.word for m in query.matches if m.term is None]
     return {
@@ -83,9 +85,9 @@ def decide_found(signals: dict, settings: Settings) -> bool:
             and signals["passage_coverage"] >= settings.min_passage_coverage)
 
 
-def best_sentence(index: Index, hit: Hit, query: Query) -> Span:
+def best_sentence(index: StoreView, hit: Hit, query: Query) -> Span:
     """The sentence of a passage that shares the most (rarest) question terms; the first one on a tie."""
-    text = index.articles[hit.passage.doc].text
+    text = view_of(index).article(hit.passage.doc).text
     sentences = split_sentences(text, Span(hit.passage.start, hit.passage.end))
     if len(sentences) <= 1:
         return Span(hit.passage.start, hit.passage.end)
@@ -105,12 +107,13 @@ def _same_fact(a: str, b: str) -> bool:
     return bool(ta and tb) and len(ta & tb) / len(ta | tb) >= 0.5
 
 
-def citations_for(index: Index, hits: list[Hit]) -> list[Citation]:
+def citations_for(index: StoreView, hits: list[Hit]) -> list[Citation]:
     """Numbered citations, best first; each quote is exactly its slice of the article text."""
+    index = view_of(index)
     out = []
     for n, hit in enumerate(hits, start=1):
         p = hit.passage
-        article = index.articles[p.doc]
+        article = index.article(p.doc)
         out.append(Citation(
             n=n, doc=p.doc, title=article.title, author=article.author, url=article.url, date=article.date,
             start=p.start, end=p.end, quote=article.text[p.start:p.end], score=float(hit.dense_score if hit.dense_score is not None else hit.score),
@@ -119,8 +122,9 @@ def citations_for(index: Index, hits: list[Hit]) -> list[Citation]:
     return out
 
 
-def compose(index: Index, query: Query, hits: list[Hit], settings: Settings, question: str) -> Answer:
+def compose(index: StoreView, query: Query, hits: list[Hit], settings: Settings, question: str) -> Answer:
     """The Answer for a question: quoted sentences with [n] markers, or a plain 'not answered' sentence."""
+    index = view_of(index)
     signals = evidence(index, query, hits)
     found = bool(hits) and decide_found(signals, settings)
     messages = MESSAGES[query.language]
@@ -132,11 +136,11 @@ def compose(index: Index, query: Query, hits: list[Hit], settings: Settings, que
     for hit, citation in zip(hits, citations):
         if len(quotes) >= settings.answer_sentences:
             break
-        cosine = float(index.embeddings[hit.passage.id] @ query.vector)
+        cosine = float(index.vectors([hit.passage.id])[0] @ query.vector)
         if citation.n > 1 and cosine < top - settings.answer_margin:
             continue
         span = best_sentence(index, hit, query)
-        sentence = index.articles[hit.passage.doc].text[span.start:span.end]
+        sentence = index.article(hit.passage.doc).text[span.start:span.end]
         for quote in quotes:
             if _same_fact(quote[0], sentence):
                 quote[1].append(citation.n)

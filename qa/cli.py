@@ -63,6 +63,7 @@ def _json_line(record: dict) -> str:
 
 corpus_option = click.option("--corpus", "corpus_dir", type=click.Path(path_type=Path), help="Article folder (default: seeds/, or $QA_CORPUS).")
 index_option = click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index folder (default: index/, or $QA_INDEX).")
+store_option = click.option("--store", metavar="URL", help="postgresql://… to use PostgreSQL + pgvector instead of the index folder (or $QA_STORE).")
 model_option = click.option("--model", help="sentence-transformers model name or folder (default: intfloat/multilingual-e5-small, built offline; or $QA_MODEL).")
 
 
@@ -95,15 +96,30 @@ def main():
 @main.command("index")
 @corpus_option
 @index_option
+@store_option
 @model_option
 @click.option("--force", is_flag=True, help="Rebuild even if the index is up to date.")
 @click.option("--check", is_flag=True, help="Only verify the index (checksums, staleness) and report.")
 @reports_errors
-def index_command(corpus_dir, index_dir, model, force, check):
+def index_command(corpus_dir, index_dir, store, model, force, check):
     """Build (or rebuild) the index of the corpus; progress on stderr."""
     from .index import build_index, index_problem, load_index, verify_index
+    from .store import is_database_url
 
-    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model)
+    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, store=store)
+    if is_database_url(settings.store):
+        from .embed import load_embedder
+        from .pgstore import PgStore
+
+        embedder = load_embedder(settings.model)
+        pg = PgStore.open(settings, embedder, _stderr, create=not check)
+        if check:
+            stats = pg.check()
+            click.echo(f"database {stats['location']} is healthy: schema v{stats['schema_version']}, {stats['n_passages']} passages "
+                       f"from {stats['n_articles']} articles, model {stats['model']}")
+            return
+        pg.sync(embedder, _stderr, force=force)
+        return
     if check:
         manifest = verify_index(settings.index_dir)
         load_index(settings.index_dir, settings)  # corruption is reported before staleness
@@ -133,15 +149,23 @@ def index_command(corpus_dir, index_dir, model, force, check):
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @corpus_option
 @index_option
+@store_option
 @model_option
 @reports_errors
-def add_command(files, corpus_dir, index_dir, model):
+def add_command(files, corpus_dir, index_dir, store, model):
     """Add or replace articles in an existing index without re-embedding the others."""
     from .embed import load_embedder
     from .index import add_articles, ensure_index
+    from .store import is_database_url
 
-    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model)
+    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, store=store)
     embedder = load_embedder(settings.model)
+    if is_database_url(settings.store):
+        from .pgstore import PgStore
+
+        stats = PgStore.open(settings, embedder, _stderr).add(list(files), embedder, _stderr)
+        _stderr(f"Database {stats['location']} now holds {stats['n_passages']} passages from {stats['n_articles']} articles.")
+        return
     if not (settings.index_dir / "manifest.json").exists():
         ensure_index(settings, embedder, _stderr)
     index = add_articles(list(files), settings, embedder, _stderr)
@@ -155,13 +179,14 @@ def add_command(files, corpus_dir, index_dir, model):
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default=None, help="Retrieval mode (default hybrid).")
 @corpus_option
 @index_option
+@store_option
 @model_option
 @reports_errors
-def ask_command(question, as_json, k, mode, corpus_dir, index_dir, model):
+def ask_command(question, as_json, k, mode, corpus_dir, index_dir, store, model):
     """Answer QUESTION, or one question per line of standard input when none is given."""
     from .service import QA
 
-    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, top_k=k, mode=mode)
+    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, top_k=k, mode=mode, store=store)
     if question:
         questions = [" ".join(question)]
     else:
@@ -206,9 +231,10 @@ def ask_command(question, as_json, k, mode, corpus_dir, index_dir, model):
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default=None, help="Retrieval mode (default hybrid).")
 @corpus_option
 @index_option
+@store_option
 @model_option
 @reports_errors
-def eval_command(file, as_json, out, compare, sweeps, k, mode, corpus_dir, index_dir, model):
+def eval_command(file, as_json, out, compare, sweeps, k, mode, corpus_dir, index_dir, store, model):
     """Score an evaluation set (JSON Lines, the contract's format) and report the metrics."""
     from .compare import DEFAULT_SWEEPS, compare as compare_variants, parse_sweeps
     from .evaluate import load_eval_set
@@ -216,11 +242,11 @@ def eval_command(file, as_json, out, compare, sweeps, k, mode, corpus_dir, index
     from .report import write_report
     from .service import QA
 
-    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, mode=mode)
+    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, mode=mode, store=store)
     compare = compare or bool(sweeps)
     variants = parse_sweeps((sweeps or DEFAULT_SWEEPS) if compare else (), settings)
     qa = QA(settings, progress=_stderr)
-    items = load_eval_set(file, lambda doc: qa.index.articles[doc].text if doc in qa.index.articles else None)
+    items = load_eval_set(file, qa.article_text)
     results = compare_variants(qa, items, variants, k, _stderr,
                                lambda label, length: click.progressbar(length=length, label=label, file=sys.stderr))
     if out:
@@ -239,12 +265,83 @@ def eval_command(file, as_json, out, compare, sweeps, k, mode, corpus_dir, index
 @click.option("--auth", metavar="USER:PASSWORD", envvar="QA_AUTH", help="Require this login (or set $QA_AUTH, which keeps it out of `ps`).")
 @corpus_option
 @index_option
+@store_option
 @model_option
 @reports_errors
-def serve_command(host, port, auth, corpus_dir, index_dir, model):
+def serve_command(host, port, auth, corpus_dir, index_dir, store, model):
     """Start the web page (Gradio); the model and index load once, the index is built first if needed."""
     from .web import parse_auth, serve
 
     credentials = parse_auth(auth)
-    serve(_settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model), host=host, port=port,
+    serve(_settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, store=store), host=host, port=port,
           auth=credentials, progress=_stderr)
+
+
+@main.group("db", context_settings=CONTEXT_SETTINGS)
+def db_group():
+    """The PostgreSQL store's schema: create it, migrate it, show what it holds."""
+
+
+def _database_settings(store, model, corpus_dir=None):
+    from .store import is_database_url
+
+    settings = _settings(store=store, model=model, corpus_dir=corpus_dir)
+    if not is_database_url(settings.store):
+        raise InputError("give the database as --store postgresql://… (or set $QA_STORE)")
+    return settings
+
+
+@db_group.command("init")
+@store_option
+@model_option
+@reports_errors
+def db_init_command(store, model):
+    """Create pgvector and the qa schema (vector column sized for the model) in an empty database."""
+    from .embed import load_embedder
+    from .index import index_params
+    from .pgstore import SCHEMA_VERSION, connect, migrate, redact, schema_version
+
+    settings = _database_settings(store, model)
+    with connect(settings.store) as conn:
+        version = schema_version(conn)
+    if version:
+        click.echo(f"{redact(settings.store)} already has the qa schema (version {version}); `qa db migrate` upgrades it")
+        return
+    embedder = load_embedder(settings.model)
+    migrate(settings.store, embedder.dim, embedder.name, index_params(settings, embedder.name), progress=_stderr)
+    click.echo(f"{redact(settings.store)}: qa schema version {SCHEMA_VERSION} created for {embedder.name} ({embedder.dim} dimensions)")
+
+
+@db_group.command("migrate")
+@store_option
+@click.option("--to", "target", type=int, default=None, help="Stop at this schema version (default: the latest).")
+@reports_errors
+def db_migrate_command(store, target):
+    """Apply the schema migrations the database lacks (each in its own transaction)."""
+    from .pgstore import SCHEMA_VERSION, migrate, redact
+
+    settings = _database_settings(store, None)
+    target = SCHEMA_VERSION if target is None else target
+    if not 1 <= target <= SCHEMA_VERSION:
+        raise InputError(f"--to must be between 1 and {SCHEMA_VERSION}")
+    before, after = migrate(settings.store, target=target, progress=_stderr)
+    click.echo(f"{redact(settings.store)}: schema version {before} → {after}" if after != before
+               else f"{redact(settings.store)}: schema version {after}, nothing to migrate")
+
+
+@db_group.command("status")
+@store_option
+@model_option
+@reports_errors
+def db_status_command(store, model):
+    """Print the schema version and what the database holds, as one JSON object."""
+    from .pgstore import SCHEMA_VERSION, connect, redact, schema_version
+
+    settings = _database_settings(store, model)
+    with connect(settings.store) as conn:
+        version = schema_version(conn)
+        counts = conn.execute("SELECT model, n_passages, (SELECT count(*) FROM articles) FROM qa_meta").fetchone() if version else None
+    record = {"store": redact(settings.store), "schema_version": version, "latest_schema_version": SCHEMA_VERSION}
+    if counts:
+        record.update(model=counts[0], n_passages=int(counts[1]), n_articles=int(counts[2]))
+    click.echo(json.dumps(record))

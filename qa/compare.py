@@ -102,12 +102,13 @@ def session_for(variant: Variant, qa: QA, progress: Callable[[str], None]) -> It
     """A QA session for the variant: the given one with other settings, or one over a temporary index."""
     settings = variant.settings(qa.settings)
     if not changes_index(variant, qa.settings):
-        yield QA(settings, qa.embedder, index=qa.index)
+        yield QA(settings, qa.embedder, store=qa.store)
         return
     from .index import build_index
 
     with tempfile.TemporaryDirectory(prefix="qa-compare-") as tmp:
-        settings = settings.with_(index_dir=Path(tmp) / "index")
+        # Always an embedded index, even beside a PostgreSQL store: the variant is about chunking.
+        settings = settings.with_(index_dir=Path(tmp) / "index", store="")
         progress(f"Building a temporary index for {variant.name}")
         yield QA(settings, qa.embedder, index=build_index(settings, qa.embedder, progress))
 

@@ -25,3 +25,7 @@ class IndexStateError(QAError):
 
 class ModelError(QAError):
     """The embedding model cannot be found, built or loaded."""
+
+
+class StoreError(QAError):
+    """The passage store cannot be used: the database is unreachable, lacks pgvector, or has another schema."""

@@ -1,5 +1,9 @@
-"""Hybrid retrieval: dense (FAISS) and lexical (BM25) rankings fused by a convex combination of standardized
-scores (or, as an option, weighted reciprocal rank fusion)."""
+"""Hybrid retrieval: dense and lexical (BM25) rankings fused by a convex combination of standardized
+scores (or, as an option, weighted reciprocal rank fusion).
+
+Everything here reads a `qa.store.StoreView` (the embedded index, or a PostgreSQL snapshot); a
+loaded `Index` is accepted too and viewed through the embedded store.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .answer_types import asks_about_article, has_answer_type, question_type
-from .index import Index
 from .records import Hit
 from .settings import Settings
+from .store import StoreView, view_of
 from .text import fold, terms
 
 
@@ -44,12 +48,13 @@ class TermMatch:
     similarity: float = 1.0
 
 
-def spelled_match(index: Index, word: str) -> TermMatch | None:
+def spelled_match(index: StoreView, word: str) -> TermMatch | None:
     """Match a word by spelling alone: its term as is, or the closest indexed spelling; None if neither."""
+    index = view_of(index)
     term = (terms(word) or [None])[0]
     if term is None:
         return TermMatch(word, None, "none", 0.0)
-    if term in index.bm25.vocab_dict:
+    if index.has_term(term):
         return TermMatch(word, term, "exact")
     if len(term) < 5:
         return None
@@ -63,7 +68,7 @@ def spelled_match(index: Index, word: str) -> TermMatch | None:
     return TermMatch(word, index.folded_words[close[0]], "spelling", 0.85) if close else None
 
 
-def match_words(index: Index, words: list[str], word_vectors: dict[str, np.ndarray], bridge_threshold: float,
+def match_words(index: StoreView, words: list[str], word_vectors: dict[str, np.ndarray], bridge_threshold: float,
                 spelled: dict[str, TermMatch | None] | None = None) -> list[TermMatch]:
     """Map question words to index terms: as spelt, else the closest spelling, else the nearest corpus word.
 
@@ -72,34 +77,26 @@ def match_words(index: Index, words: list[str], word_vectors: dict[str, np.ndarr
     cosine reaches `bridge_threshold`, so unrelated words are not matched. `spelled` holds
     `spelled_match` results the caller already computed (the spelling search is the costly part).
     """
+    index = view_of(index)
     out = []
     for word in words:
         match = spelled[word] if spelled is not None and word in spelled else spelled_match(index, word)
         if match is None:
             _corpus_word, term, similarity = index.lexicon.nearest(word_vectors[word].reshape(1, -1))[0]
-            ok = similarity >= bridge_threshold and term in index.bm25.vocab_dict
+            ok = similarity >= bridge_threshold and index.has_term(term)
             match = TermMatch(word, term if ok else None, "embedding" if ok else "none", similarity)
         out.append(match)
     return out
 
 
-def dense_ranking(index: Index, vector: np.ndarray, n: int) -> list[tuple[int, float]]:
+def dense_ranking(index: StoreView, vector: np.ndarray, n: int) -> list[tuple[int, float]]:
     """(passage id, cosine) of the n nearest passages."""
-    n = min(n, index.dense.ntotal)
-    scores, ids = index.dense.search(vector.reshape(1, -1).astype(np.float32), n)
-    return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+    return view_of(index).dense_search(vector, n)
 
 
-def lexical_ranking(index: Index, query_terms: list[str], n: int) -> list[tuple[int, float]]:
+def lexical_ranking(index: StoreView, query_terms: list[str], n: int) -> list[tuple[int, float]]:
     """(passage id, BM25 score) of the n best passages with a positive score."""
-    ids = index.bm25.get_tokens_ids(query_terms)
-    if not ids:
-        return []
-    scores = index.bm25.get_scores_from_ids(ids)
-    n = min(n, len(scores))
-    top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
-    top = top[np.argsort(-scores[top], kind="stable")]
-    return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+    return view_of(index).lexical_search(list(query_terms), n)
 
 
 def lexical_weight(query: Query, settings: Settings) -> float:
@@ -157,13 +154,15 @@ def combine(dense: list[tuple[int, float]], lexical: list[tuple[int, float]], le
     return {pid: (1 - lexical_share) * dense_z[pid] + lexical_share * lexical_z[pid] for pid in pids}
 
 
-def retrieve(index: Index, query: Query, settings: Settings, k: int | None = None, mode: str | None = None) -> list[Hit]:
+def retrieve(index: StoreView, query: Query, settings: Settings, k: int | None = None, mode: str | None = None) -> list[Hit]:
     """The k best passages for a query under the chosen mode (hybrid, dense or lexical)."""
+    index = view_of(index)
     k = k or settings.top_k
     mode = mode or settings.mode
     n = max(settings.candidates, k)
     dense = dense_ranking(index, query.vector, n) if mode in ("hybrid", "dense") else []
     lexical = lexical_ranking(index, list(query.matched_terms), n) if mode in ("hybrid", "lexical") else []
+    passages = index.passages(list(dict.fromkeys([pid for pid, _ in dense] + [pid for pid, _ in lexical])))
     if mode == "dense":
         fused = {pid: score for pid, score in dense}
     elif mode == "lexical":
@@ -180,11 +179,11 @@ def retrieve(index: Index, query: Query, settings: Settings, k: int | None = Non
             # A passage that holds the kind of answer asked for (a date for "quand", a cause for
             # "pourquoi") moves up a few places among the candidates.
             for pid in fused:
-                if has_answer_type(index.passages[pid].text, kind):
+                if has_answer_type(passages[pid].text, kind):
                     fused[pid] += boost
     if not asks_about_article(query.text):
         # A byline only answers "who wrote the article / when was it published".
-        fused = {pid: score for pid, score in fused.items() if index.passages[pid].kind != "byline"}
+        fused = {pid: score for pid, score in fused.items() if passages[pid].kind != "byline"}
     dense_info = {pid: (rank, score) for rank, (pid, score) in enumerate(dense, start=1)}
     lexical_info = {pid: (rank, score) for rank, (pid, score) in enumerate(lexical, start=1)}
     ordered = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
@@ -192,5 +191,5 @@ def retrieve(index: Index, query: Query, settings: Settings, k: int | None = Non
     for pid, score in ordered:
         d_rank, d_score = dense_info.get(pid, (None, None))
         l_rank, l_score = lexical_info.get(pid, (None, None))
-        hits.append(Hit(index.passages[pid], score, d_score, d_rank, l_score, l_rank))
+        hits.append(Hit(passages[pid], score, d_score, d_rank, l_score, l_rank))
     return hits

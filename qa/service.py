@@ -15,17 +15,17 @@ import numpy as np
 from .answer import compose
 from .embed import Embedder, load_embedder
 from .errors import InputError, QAError
-from .index import MANIFEST, Index, ensure_index, load_index
+from .index import MANIFEST, Index, load_index
 from .lang import detect_language
 from .records import Answer
 from .lexicon import content_words
 from .retrieve import Query, match_words, retrieve, spelled_match
 from .settings import Settings
+from .store import EmbeddedStore, Store, StoreView, open_store, view_of
 from .text import clean_input, terms
 
 
 log = logging.getLogger(__name__)
-
 _URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
 
 
@@ -44,22 +44,27 @@ def validate_question(question: object, settings: Settings) -> str:
 
 
 class QA:
-    """A question-answering session over one index: the model and index are loaded once and shared.
+    """A question-answering session over one store: the model and store are opened once and shared.
 
-    Thread-safe for answering: the model and index are only read (encoding and language detection take
-    their own locks), and each question is answered from the one index generation it started with,
-    so swapping `self.index` for a new one (after `qa add`) while others ask never mixes the two.
-    A long-lived session (the page) calls `refresh` to pick up generations other processes wrote.
+    Thread-safe for answering: the model is only read (encoding and language detection take their own
+    locks) and each question is answered from one store snapshot — one index generation for the
+    embedded store (swapping `self.index` after `qa add` never mixes two), one REPEATABLE READ
+    transaction for PostgreSQL (an article replaced meanwhile is seen whole, old or new).
+    A long-lived session (the page) calls `refresh` to pick up index generations other processes
+    wrote; PostgreSQL needs none (every snapshot sees the last committed articles).
     """
 
     def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None,
-                 progress: Callable[[str], None] = lambda _m: None, index: Index | None = None):
+                 progress: Callable[[str], None] = lambda _m: None, index: Index | None = None,
+                 store: Store | None = None):
         self.settings = settings or Settings.from_env()
         self.embedder = embedder or load_embedder(self.settings.model)
         # Taken before loading: a generation swapped in while this one loads is then seen as new by `refresh`.
         self._disk_key = disk_generation_key(self.settings.index_dir)
         self._refresh_lock = threading.Lock()
-        self.index = index or ensure_index(self.settings, self.embedder, progress)
+        if store is None and index is not None:
+            store = EmbeddedStore(self.settings, index)
+        self.store = store or open_store(self.settings, self.embedder, progress)
 
     def refresh(self) -> bool:
         """Switch to the index generation on disk if another process (`qa add`, `qa index`) wrote a new one.
@@ -67,9 +72,11 @@ class QA:
         Why: the page loads the index once and runs for days; without this, articles added with `qa add`
         while it runs would stay invisible until a restart. Costs two `stat` calls when nothing changed.
         Only one thread loads; the others keep answering from the generation they have, and a question
-        already started finishes on its own generation (see `ask`). A generation that cannot be loaded
-        (corrupt, another model) is logged and skipped: the session keeps the one it has. True if it switched.
+        already started finishes on its own snapshot. A generation that cannot be loaded (corrupt,
+        another model) is logged and skipped: the session keeps the one it has. True if it switched.
         """
+        if not isinstance(self.store, EmbeddedStore):
+            return False
         key = disk_generation_key(self.settings.index_dir)
         if key is None or key == self._disk_key:
             return False  # unchanged, or mid-swap (no folder for an instant): look again next time
@@ -93,9 +100,31 @@ class QA:
         finally:
             self._refresh_lock.release()
 
-    def prepare(self, questions: list[str], index: Index | None = None) -> list[Query]:
+    @property
+    def index(self) -> Index:
+        """The loaded index generation (embedded store only; PostgreSQL has no index folder)."""
+        if not isinstance(self.store, EmbeddedStore):
+            raise AttributeError("a PostgreSQL store has no index folder; use QA.store")
+        return self.store.index
+
+    @index.setter
+    def index(self, index: Index) -> None:
+        if not isinstance(self.store, EmbeddedStore):
+            raise AttributeError("a PostgreSQL store has no index folder; use QA.store")
+        self.store.index = index
+
+    def article_text(self, doc: str) -> str | None:
+        """An article's exact text as the store holds it (what every quote is sliced from), or None."""
+        with self.store.snapshot() as view:
+            article = view.article(doc)
+        return article.text if article is not None else None
+
+    def prepare(self, questions: list[str], index: StoreView | Index | None = None) -> list[Query]:
         """Queries for already-validated questions: one embedding pass for the questions and their unknown words."""
-        index = index or self.index
+        if index is None:
+            with self.store.snapshot() as view:
+                return self.prepare(questions, view)
+        index = view_of(index)
         words = [content_words(text) for text in questions]
         spelled = {w: spelled_match(index, w) for ws in words for w in ws}
         unknown = sorted(w for w, match in spelled.items() if match is None)
@@ -110,25 +139,29 @@ class QA:
         return queries
 
     def answer(self, query: Query, question: str, k: int | None = None, mode: str | None = None,
-               index: Index | None = None) -> Answer:
-        """Retrieve and compose the answer for a prepared query (from `index`, by default the session's)."""
-        index = index or self.index
+               index: StoreView | Index | None = None) -> Answer:
+        """Retrieve and compose the answer for a prepared query (from `index`, by default a fresh snapshot)."""
+        if index is None:
+            with self.store.snapshot() as view:
+                return self.answer(query, question, k, mode, view)
         settings = self.settings if mode is None else replace(self.settings, mode=mode)
         hits = retrieve(index, query, settings, k=k)
         return compose(index, query, hits, settings, question)
 
-    def ask(self, question: str, k: int | None = None, mode: str | None = None, index: Index | None = None) -> Answer:
-        """Answer one question (from `index`, by default the session's); InputError if it is not a usable question.
+    def ask(self, question: str, k: int | None = None, mode: str | None = None,
+            index: StoreView | Index | None = None) -> Answer:
+        """Answer one question (from `index`, by default a fresh snapshot); InputError if it is not a usable question.
 
-        Pass `index` when the caller needs the articles of the very generation that answered (the page's source viewer)."""
+        Pass a snapshot when the caller needs the articles of the very snapshot that answered (the page's source viewer)."""
         text = validate_question(question, self.settings)
-        index = index or self.index  # one generation for the whole answer, even if another thread swaps it
-        return self.answer(self.prepare([text], index)[0], question, k, mode, index)
+        if index is not None:
+            return self.answer(self.prepare([text], index)[0], question, k, mode, index)
+        with self.store.snapshot() as view:  # one snapshot for the whole answer, whatever writers do meanwhile
+            return self.answer(self.prepare([text], view)[0], question, k, mode, view)
 
     def ask_many(self, questions: Iterable[str], k: int | None = None, mode: str | None = None) -> list[Answer | InputError]:
         """Answer a batch (one embedding pass); an invalid question yields its InputError in its place."""
         questions = list(questions)
-        index = self.index
         valid: dict[int, str] = {}
         results: list[Answer | InputError | None] = [None] * len(questions)
         for i, question in enumerate(questions):
@@ -136,8 +169,9 @@ class QA:
                 valid[i] = validate_question(question, self.settings)
             except InputError as exc:
                 results[i] = exc
-        for i, query in zip(valid, self.prepare(list(valid.values()), index)):
-            results[i] = self.answer(query, questions[i], k, mode, index)
+        with self.store.snapshot() as view:
+            for i, query in zip(valid, self.prepare(list(valid.values()), view)):
+                results[i] = self.answer(query, questions[i], k, mode, view)
         return results  # type: ignore[return-value]
 
 

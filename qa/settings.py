@@ -24,6 +24,16 @@ class Settings:
     corpus_dir: Path = Path("seeds")
     index_dir: Path = Path("index")
     model: str = DEFAULT_MODEL
+    # Where the passages live: None (or a folder) = the embedded index in index_dir; a
+    # `postgresql://…` URL = PostgreSQL + pgvector (qa.pgstore). From --store or $QA_STORE.
+    store: str | None = None
+    # PostgreSQL's lexical ranking: "bm25" (computed in SQL from stored term statistics, the same
+    # formula as the embedded store) or "fts" (PostgreSQL's French full-text search, ts_rank).
+    # Measured on eval/dev.jsonl (README, 'PostgreSQL store'): bm25 ranks better, so it is the default.
+    pg_lexical: str = "bm25"
+    # pgvector's hnsw.ef_search for dense search in PostgreSQL (at least the number of candidates).
+    # Measured (bench/pg.py --sweep, 100k clustered vectors): recall@10 0.76 at 100, 0.94 at 400 (p50 5 ms).
+    pg_ef_search: int = 400
     # Chunking: passages are whole sentences packed up to this many characters.
     passage_max_chars: int = 400
     # What is embedded besides the passage: "none", "title" or "title+heading" (see index.embedding_text).
@@ -74,16 +84,20 @@ class Settings:
             raise InputError("rrf_k must be ≥ 0 and candidates ≥ 1")
         if not 1 <= self.top_k <= 100:
             raise InputError(f"-k must be between 1 and 100, got {self.top_k}")
+        if self.pg_lexical not in ("bm25", "fts"):
+            raise InputError(f"unknown PostgreSQL lexical ranking {self.pg_lexical!r}: choose bm25 or fts")
         if self.passage_max_chars < 50:
             raise InputError("passage_max_chars must be at least 50")
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
-        """Defaults, then `QA_CORPUS`, `QA_INDEX`, `QA_MODEL` from the environment, then explicit overrides (None ignored)."""
+        """Defaults, then `QA_CORPUS`, `QA_INDEX`, `QA_MODEL`, `QA_STORE`, `QA_PG_LEXICAL` from the environment, then explicit overrides (None ignored)."""
         env = {
             "corpus_dir": os.environ.get("QA_CORPUS"),
             "index_dir": os.environ.get("QA_INDEX"),
             "model": os.environ.get("QA_MODEL"),
+            "store": os.environ.get("QA_STORE"),
+            "pg_lexical": os.environ.get("QA_PG_LEXICAL"),
         }
         values = {k: v for k, v in env.items() if v}
         values.update({k: v for k, v in overrides.items() if v is not None})

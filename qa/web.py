@@ -38,6 +38,7 @@ from .answer import MESSAGES  # noqa: E402
 from .errors import InputError, QAError  # noqa: E402
 from .records import Answer, Citation  # noqa: E402
 from .settings import RETRIEVAL_MODES  # noqa: E402
+from .store import view_of  # noqa: E402
 
 if TYPE_CHECKING:  # pragma: no cover
     import gradio as gr
@@ -45,6 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .index import Index
     from .service import QA
     from .settings import Settings
+    from .store import StoreView
 
 log = logging.getLogger(__name__)
 
@@ -201,12 +203,11 @@ def date_range(dates: Iterable[str | None], language: str = "fr") -> str | None:
     return f"{a} – {b}"
 
 
-def corpus_summary(index: "Index") -> dict:
-    """Number of articles and the range of their dates, for the page's title."""
-    articles = list(index.articles.values())
-    dates = [a.date for a in articles]
+def corpus_summary(index) -> dict:
+    """Number of articles and the range of their dates, for the page's title (from an Index or a store)."""
+    dates = [a.date for a in index.articles.values()] if hasattr(index, "manifest") else index.stats()["dates"]
     return {
-        "n_articles": len(articles),
+        "n_articles": len(dates),
         "n_dated": sum(1 for d in dates if d),
         "range_fr": date_range(dates, "fr"),
         "range_en": date_range(dates, "en"),
@@ -539,25 +540,35 @@ def queue_limits() -> tuple[int, int]:
     return values[0], values[1]
 
 
-def cited_articles(qa: "QA", answer: Answer, index: "Index | None" = None) -> dict[str, str]:
-    """The exact text of each article the answer cites (doc -> text), for the source viewer, from the
-    generation that answered (`index`), so a replaced article never shows the old quote's offsets in new text."""
-    articles = (index or qa.index).articles
-    return {c.doc: articles[c.doc].text for c in answer.citations if c.doc in articles}
+def cited_articles(qa: "QA", answer: Answer, index: "StoreView | Index | None" = None) -> dict[str, str]:
+    """The exact text of each article the answer cites (doc -> text), for the source viewer.
+
+    From the snapshot that answered (`index`) when given. Otherwise read now: if a writer replaced an
+    article in between, its new text no longer holds the quote at the cited offsets, so the page shows
+    no article view for it rather than a wrong one.
+    """
+    if index is not None:
+        view = view_of(index)
+        articles = {doc: view.article(doc) for doc in {c.doc for c in answer.citations}}
+        return {doc: a.text for doc, a in articles.items() if a is not None}
+    texts = {doc: qa.article_text(doc) for doc in {c.doc for c in answer.citations}}
+    return {c.doc: texts[c.doc] for c in answer.citations
+            if texts[c.doc] is not None and texts[c.doc][c.start:c.end] == c.quote}
 
 
-def answer_for(qa: "QA", question: object, k: object = None, mode: object = None, index: "Index | None" = None) -> Answer:
+def answer_for(qa: "QA", question: object, k: object = None, mode: object = None,
+               index: "StoreView | Index | None" = None) -> Answer:
     """QA.ask with the page's settings checked (passages 1–10, a known mode); InputError when invalid."""
     return qa.ask(question, k=_passages(k, min(qa.settings.top_k, MAX_PASSAGES)), mode=_mode(mode), index=index)  # type: ignore[arg-type]
 
 
-def current_index(qa: "QA") -> "Index":
-    """The session's index after picking up a generation another process wrote (`qa add` while the page runs)."""
+def refreshed(qa: "QA") -> "QA":
+    """The session after picking up an index generation another process wrote (`qa add` while the page runs)."""
     try:
         qa.refresh()
     except Exception:  # never let looking for a new index cost an answer from the one in use
         log.exception("could not look for a new index generation")
-    return qa.index
+    return qa
 
 
 def ask_page(qa: "QA", question: object, k: object = None, mode: object = None, language: object = None) -> str:
@@ -567,9 +578,9 @@ def ask_page(qa: "QA", question: object, k: object = None, mode: object = None, 
     try:
         if language not in (None, "", *UI_LANGUAGES):
             raise InputError(f"unknown interface language {language!r}: choose one of {', '.join(UI_LANGUAGES)}")
-        index = current_index(qa)
-        answer = answer_for(qa, question, k, mode, index)
-        return answer_html(answer, cited_articles(qa, answer, index), ui_language(answer, language))
+        with refreshed(qa).store.snapshot() as view:  # the answer and the viewer's articles from one snapshot
+            answer = answer_for(qa, question, k, mode, view)
+            return answer_html(answer, cited_articles(qa, answer, view), ui_language(answer, language))
     except InputError as exc:
         return error_html(str(exc), question, language)
     except Exception:  # anything else is logged here and shown without internals
@@ -580,7 +591,7 @@ def ask_page(qa: "QA", question: object, k: object = None, mode: object = None, 
 def ask_json(qa: "QA", question: object, k: object = None, mode: object = None) -> dict:
     """The API handler: the contract's JSON object (`qa ask --json`), or {"question", "error"}."""
     try:
-        return answer_for(qa, question, k, mode, current_index(qa)).to_json()
+        return answer_for(refreshed(qa), question, k, mode).to_json()
     except InputError as exc:
         return {"question": question, "error": str(exc)}
     except Exception:
@@ -792,7 +803,7 @@ def build_app(qa: "QA") -> "gr.Blocks":
     """The page: title, question box (Enter submits), examples, settings, the answer; plus the /ask API."""
     import gradio as gr
 
-    summary = corpus_summary(qa.index)
+    summary = corpus_summary(qa.store)
     default_k = min(qa.settings.top_k, MAX_PASSAGES)
     title = f"Questions · {summary['n_articles']} articles"
     concurrency, queue_size = queue_limits()
@@ -897,7 +908,11 @@ def serve(settings: "Settings | None" = None, host: str = DEFAULT_HOST, port: in
     queue_limits()  # likewise a bad $QA_QUEUE_SIZE / $QA_CONCURRENCY
     if qa is None:
         settings = settings or Settings.from_env()
-        say(f"Loading the model ({settings.model}) and the index ({settings.index_dir}/)…")
+        from .pgstore import redact
+        from .store import is_database_url
+
+        where = f"the database {redact(settings.store)}" if is_database_url(settings.store) else f"the index ({settings.index_dir}/)"
+        say(f"Loading the model ({settings.model}) and {where}…")
         qa = QA(settings, progress=say)
     demo = build_app(qa)
     launch(demo, host, port, auth, block=False)

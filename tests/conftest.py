@@ -135,7 +135,7 @@ FAKE_QA_BOOTSTRAP = (
 
 def clean_env(**extra: str) -> dict:
     """The environment for a subprocess: no QA_* overrides leaking in from the caller's shell."""
-    env = {k: v for k, v in os.environ.items() if k not in ("QA_CORPUS", "QA_INDEX", "QA_MODEL")}
+    env = {k: v for k, v in os.environ.items() if k not in ("QA_CORPUS", "QA_INDEX", "QA_MODEL", "QA_STORE", "QA_PG_LEXICAL")}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     env.update(extra)
     return env
@@ -225,8 +225,8 @@ def make_settings(corpus_dir: Path, index_dir: Path, **changes):
 
 @pytest.fixture(autouse=True)
 def _no_qa_environment(monkeypatch):
-    """QA_CORPUS / QA_INDEX / QA_MODEL from the developer's shell must not change what the tests see."""
-    for name in ("QA_CORPUS", "QA_INDEX", "QA_MODEL"):
+    """QA_CORPUS / QA_INDEX / QA_MODEL / QA_STORE from the developer's shell must not change what the tests see."""
+    for name in ("QA_CORPUS", "QA_INDEX", "QA_MODEL", "QA_STORE", "QA_PG_LEXICAL"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -294,6 +294,38 @@ def real_qa(real_settings, real_embedder):
     from qa.service import QA
 
     return QA(real_settings, embedder=real_embedder)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL 16 with pgvector (PyPI `pgserver`), started for the session, stopped and deleted after it.
+
+    As root, pgserver runs the server as a system user `pgserver` it creates (PostgreSQL refuses to run
+    as root), so the data folder lives in a fresh /tmp folder that user can reach, not under pytest's
+    private (0700) tmp tree.
+    """
+    import tempfile
+
+    import pgserver
+
+    pgdata = Path(tempfile.mkdtemp(prefix="qa-pgdata-"))
+    server = pgserver.get_server(pgdata, cleanup_mode="delete")
+    yield server
+    server.cleanup()
+
+
+_databases = iter(range(1, 1_000_000))
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    """A fresh, empty database on the session's server, as a postgresql:// URL."""
+    import psycopg
+
+    name = f"qa_test_{os.getpid()}_{next(_databases)}"
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return f"postgresql://postgres@/{name}?host={pg_server.pgdata}"
 
 
 @pytest.fixture(scope="session")

@@ -99,6 +99,8 @@ def test_installed_dependencies_have_no_known_vulnerability(tmp_path):
 
 def test_pip_audit_is_in_the_test_extra():
     """CI installs `.[test]` (setup.sh); without pip-audit there the audit above could not run."""
-    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8")
-    extra = re.search(r"^test = \[(.*)\]$", pyproject, re.MULTILINE)
-    assert extra and re.search(r'"pip-audit[>=<~ ]', extra.group(1)), "add pip-audit to [project.optional-dependencies] test"
+    import tomllib
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    extra = pyproject["project"]["optional-dependencies"].get("test", [])
+    assert any(re.match(r"pip-audit\s*[>=<~]", spec) for spec in extra), "add pip-audit to [project.optional-dependencies] test"

@@ -1,0 +1,649 @@
+"""The PostgreSQL + pgvector store: the same passages, vectors and BM25 statistics in a database server.
+
+Why a database: several app processes (or machines) can serve one corpus while a writer adds articles,
+and the data can live in a managed, replicated, shardable PostgreSQL. Schema (`MIGRATIONS`, recorded in
+`qa_schema`):
+
+    qa_meta     one row: model, dimension, index settings, generation counter, N and Σ passage length (BM25)
+    articles    doc, SHA-256 of the file, exact text (every quote is a slice of it), metadata, spans
+    passages    id, doc, [start, end), paragraph span, heading, kind, BM25 length, embedding vector(dim)
+                (HNSW, inner product), tsv (French full-text vector, GIN)
+    terms       BM25 term → document frequency
+    postings    (term, passage) → term frequency and passage length: BM25 computed in SQL
+    lexicon     corpus word → term, query-side vector (English and misspelt question words)
+
+Consistency: a question reads one REPEATABLE READ, READ ONLY transaction (`snapshot`), so every query
+it makes sees the same committed state. A write replaces whole articles in one transaction, under a
+transaction-scoped advisory lock (one writer at a time); a writer that dies mid-way leaves nothing,
+PostgreSQL rolls its transaction back. Readers never wait for the writer (MVCC).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+
+from .chunk import chunk_article
+from .clean import clean_article
+from .errors import CorpusError, IndexStateError, InputError, StoreError
+from .lexicon import Lexicon, content_words
+from .load import ARTICLE_SUFFIXES, article_files, doc_name, file_digest, read_article
+from .records import Article, Passage, Span
+from .settings import Settings
+from .store import Progress, _quiet
+from .text import fold, terms
+
+SCHEMA_VERSION = 2
+# pg_advisory_xact_lock key held by writers ("qa" in ASCII): one writer at a time, released at commit.
+WRITER_LOCK = 0x7161
+# bm25s' defaults (method "lucene"), so both stores rank lexically the same way.
+BM25_K1, BM25_B = 1.5, 0.75
+
+
+def redact(url: str) -> str:
+    """The connection URL without its password, for messages."""
+    try:
+        parts = urlsplit(url)
+        if parts.password:
+            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+            return urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        pass
+    return url
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:240] or exc.__class__.__name__
+
+
+def connect(url: str, read_only: bool = False):
+    """A psycopg connection (autocommit; transactions are explicit), or StoreError in one line."""
+    import psycopg
+
+    try:
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+    except psycopg.ProgrammingError as exc:  # the URL itself does not parse
+        raise InputError(f"invalid PostgreSQL connection string {redact(url)!r}: {_one_line(exc)}") from None
+    except psycopg.Error as exc:
+        raise StoreError(f"cannot connect to PostgreSQL at {redact(url)}: {_one_line(exc)}") from None
+    if read_only:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+    return conn
+
+
+def _has_vector(conn) -> bool:
+    return conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone() is not None
+
+
+def _register(conn) -> None:
+    from pgvector.psycopg import register_vector
+
+    register_vector(conn)
+
+
+def _array(value) -> np.ndarray:
+    """A pgvector value (pgvector's Vector, or a numpy array in older versions) as float32 numpy."""
+    to_numpy = getattr(value, "to_numpy", None)
+    return np.asarray(to_numpy() if to_numpy else value, dtype=np.float32)
+
+
+def schema_version(conn) -> int:
+    """The schema version recorded in the database (0 when qa's tables are not there)."""
+    if conn.execute("SELECT to_regclass('qa_schema')").fetchone()[0] is None:
+        return 0
+    return int(conn.execute("SELECT coalesce(max(version), 0) FROM qa_schema").fetchone()[0])
+
+
+# ---------------------------------------------------------------- schema and migrations
+
+def _migration_1(cur, dim: int, model: str, params: dict) -> None:
+    """Articles, passages with their vectors (HNSW), the lexicon, and the metadata row."""
+    cur.execute("""
+        CREATE TABLE qa_meta (
+            id int PRIMARY KEY CHECK (id = 1),
+            model text NOT NULL, dim int NOT NULL, params jsonb NOT NULL,
+            generation bigint NOT NULL DEFAULT 0,
+            n_passages bigint NOT NULL DEFAULT 0, total_length bigint NOT NULL DEFAULT 0)""")
+    cur.execute("INSERT INTO qa_meta (id, model, dim, params) VALUES (1, %s, %s, %s)", (model, dim, json.dumps(params)))
+    cur.execute("""
+        CREATE TABLE articles (
+            doc text PRIMARY KEY, sha256 text NOT NULL, text text NOT NULL,
+            title text, author text, date text, url text,
+            paragraphs jsonb NOT NULL, headings jsonb NOT NULL, bylines jsonb NOT NULL)""")
+    cur.execute("CREATE INDEX articles_sha256 ON articles (sha256)")
+    cur.execute(f"""
+        CREATE TABLE passages (
+            id bigserial PRIMARY KEY,
+            doc text NOT NULL REFERENCES articles (doc) ON DELETE CASCADE,
+            start int NOT NULL, "end" int NOT NULL, para_start int NOT NULL, para_end int NOT NULL,
+            heading text, kind text NOT NULL, length int NOT NULL,
+            embedding vector({int(dim)}) NOT NULL,
+            CHECK (0 <= start AND start <= "end"))""")
+    cur.execute("CREATE INDEX passages_doc ON passages (doc)")
+    cur.execute("CREATE INDEX passages_embedding ON passages USING hnsw (embedding vector_ip_ops) WITH (m = 16, ef_construction = 64)")
+    cur.execute(f"CREATE TABLE lexicon (word text PRIMARY KEY, stem text NOT NULL, vector vector({int(dim)}) NOT NULL)")
+
+
+def _migration_2(cur, **_ignored) -> None:
+    """Lexical search: BM25 term statistics and postings, and a French full-text vector per passage.
+
+    Passages already stored (a version-1 database) get their postings and tsv computed here, from the
+    stored article text, with the same tokenization as new passages.
+    """
+    cur.execute("CREATE TABLE terms (term text PRIMARY KEY, df int NOT NULL)")
+    cur.execute("""
+        CREATE TABLE postings (
+            term text NOT NULL, passage_id bigint NOT NULL REFERENCES passages (id) ON DELETE CASCADE,
+            tf int NOT NULL, dl int NOT NULL, PRIMARY KEY (term, passage_id))""")
+    cur.execute("CREATE INDEX postings_passage ON postings (passage_id)")
+    cur.execute("ALTER TABLE passages ADD COLUMN tsv tsvector")
+    context = cur.execute("SELECT coalesce(params->>'embed_context', 'none') FROM qa_meta").fetchone()[0]
+    rows = cur.execute("""SELECT p.id, p.doc, p.start, p."end", p.heading, p.kind, a.title, substr(a.text, p.start + 1, p."end" - p.start)
+                          FROM passages p JOIN articles a USING (doc) ORDER BY p.id""").fetchall()
+    df: Counter = Counter()
+    for pid, doc, start, end, heading, kind, title, text in rows:
+        passage = Passage(id=pid, doc=doc, start=start, end=end, para_start=start, para_end=end, text=text, heading=heading, kind=kind)
+        lexical = _lexical_text(Article(doc=doc, text="", title=title), passage, context)
+        tokens = terms(lexical)
+        counts = Counter(tokens)
+        df.update(counts.keys())
+        for term, tf in counts.items():
+            cur.execute("INSERT INTO postings VALUES (%s, %s, %s, %s)", (term, pid, tf, max(1, len(tokens))))
+        cur.execute("UPDATE passages SET tsv = to_tsvector('french', %s) WHERE id = %s", (fold(lexical), pid))
+    for term, n in df.items():
+        cur.execute("INSERT INTO terms VALUES (%s, %s)", (term, n))
+    cur.execute("CREATE INDEX passages_tsv ON passages USING gin (tsv)")
+
+
+MIGRATIONS = {1: _migration_1, 2: _migration_2}
+
+
+def migrate(url: str, dim: int | None = None, model: str | None = None, params: dict | None = None,
+            target: int = SCHEMA_VERSION, progress: Progress = _quiet) -> tuple[int, int]:
+    """Bring the database's schema to `target`, one transaction per version; (before, after).
+
+    Creating the schema (version 1) needs the model's name and dimension (the vector column is typed)
+    and creates the pgvector extension, which the server must have installed.
+    """
+    with contextlib.closing(connect(url)) as conn:
+        try:
+            if not _has_vector(conn):
+                conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        except Exception as exc:
+            raise StoreError(f"the database at {redact(url)} has no pgvector extension and it cannot be created "
+                             f"({_one_line(exc)}); install pgvector on the server or use a managed PostgreSQL that offers it") from None
+        _register(conn)
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+            before = schema_version(conn)
+        if before > SCHEMA_VERSION:
+            raise StoreError(f"the database at {redact(url)} has schema version {before}; this qa knows up to {SCHEMA_VERSION} (upgrade qa)")
+        if before == 0 and (dim is None or model is None):
+            raise StoreError(f"the database at {redact(url)} has no qa schema; run `qa db init --store URL` first")
+        version = before
+        for version in range(before + 1, target + 1):
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+                if schema_version(conn) >= version:  # another process migrated meanwhile
+                    continue
+                with conn.cursor() as cur:
+                    if version == 1:
+                        cur.execute("CREATE TABLE qa_schema (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+                    MIGRATIONS[version](cur, dim=dim, model=model, params=params or {})
+                    cur.execute("INSERT INTO qa_schema (version) VALUES (%s)", (version,))
+            progress(f"Applied schema migration {version}: {MIGRATIONS[version].__doc__.splitlines()[0]}")
+        return before, max(before, min(target, SCHEMA_VERSION))
+
+
+def _lexical_text(article: Article, passage: Passage, context: str) -> str:
+    """What BM25 indexes for a passage: exactly what the embedded store indexes (`index.embedding_text`)."""
+    from .index import embedding_text
+
+    return embedding_text(article, passage, context)
+
+
+# ---------------------------------------------------------------- reading
+
+class _Vocabulary:
+    """The corpus-wide term statistics and lexicon of one generation, cached between snapshots."""
+
+    def __init__(self, generation: int, df: dict[str, int], lexicon: Lexicon):
+        self.generation = generation
+        self.df = df
+        self.lexicon = lexicon
+        self.vocabulary = [t for t in df if t]
+        self.folded_words = {fold(w): s for w, s in zip(lexicon.words, lexicon.stems) if s in df}
+
+
+class PgView:
+    """A StoreView over one REPEATABLE READ transaction: every call sees the same committed state."""
+
+    def __init__(self, store: "PgStore", conn, vocab: _Vocabulary, n_passages: int):
+        self.store, self.conn, self.vocab = store, conn, vocab
+        self.n_passages = n_passages
+        self.lexicon = vocab.lexicon
+        self.vocabulary = vocab.vocabulary
+        self.folded_words = vocab.folded_words
+        self._articles: dict[str, Article | None] = {}
+        self._vectors: dict[int, np.ndarray] = {}
+
+    def has_term(self, term: str) -> bool:
+        return term in self.vocab.df
+
+    def document_frequency(self, term: str) -> int:
+        return self.vocab.df[term]
+
+    def dense_search(self, vector: np.ndarray, n: int) -> list[tuple[int, float]]:
+        """The n nearest passages by inner product, from the HNSW index (ef_search ≥ n, so it can return n)."""
+        if n <= 0:
+            return []
+        self.conn.execute(f"SET LOCAL hnsw.ef_search = {max(self.store.ef_search, min(int(n), 1000))}")
+        rows = self.conn.execute("SELECT id, embedding <#> %s AS d FROM passages ORDER BY d LIMIT %s",
+                                 (np.asarray(vector, dtype=np.float32), int(n))).fetchall()
+        return [(int(pid), -float(d)) for pid, d in rows]
+
+    def lexical_search(self, query_terms: list[str], n: int) -> list[tuple[int, float]]:
+        known = [t for t in query_terms if t in self.vocab.df]
+        if not known or n <= 0:
+            return []
+        if self.store.lexical == "fts":
+            query = " | ".join(sorted({t for t in known if t.isalnum()}))
+            if not query:
+                return []
+            rows = self.conn.execute(
+                "SELECT id, ts_rank(tsv, q, 1) AS s FROM passages, to_tsquery('simple', %s) q "
+                "WHERE tsv @@ q ORDER BY s DESC, id LIMIT %s", (query, int(n))).fetchall()
+        else:
+            # BM25 exactly as bm25s scores it (method "lucene": idf = ln(1 + (N - df + 0.5)/(df + 0.5)),
+            # tf part = tf / (tf + k1·(1 - b + b·dl/avgdl))); a term asked twice counts twice, as there.
+            rows = self.conn.execute(f"""
+                WITH q AS (SELECT term, count(*)::float8 AS qn FROM unnest(%s::text[]) AS term GROUP BY term),
+                     m AS (SELECT n_passages::float8 AS n, total_length::float8 / greatest(n_passages, 1) AS avgdl FROM qa_meta)
+                SELECT p.passage_id,
+                       sum(q.qn * ln(1 + (m.n - t.df + 0.5) / (t.df + 0.5))
+                           * p.tf / (p.tf + {BM25_K1} * (1 - {BM25_B} + {BM25_B} * p.dl / m.avgdl))) AS s
+                FROM q JOIN terms t ON t.term = q.term JOIN postings p ON p.term = q.term CROSS JOIN m
+                GROUP BY p.passage_id ORDER BY s DESC, p.passage_id LIMIT %s""", (known, int(n))).fetchall()
+        return [(int(pid), float(s)) for pid, s in rows if s > 0]
+
+    def passages(self, ids: list[int]) -> dict[int, Passage]:
+        if not ids:
+            return {}
+        rows = self.conn.execute("""
+            SELECT p.id, p.doc, p.start, p."end", p.para_start, p.para_end, p.heading, p.kind,
+                   substr(a.text, p.start + 1, p."end" - p.start)
+            FROM passages p JOIN articles a USING (doc) WHERE p.id = ANY(%s)""", (list(ids),)).fetchall()
+        found = {int(r[0]): Passage(id=int(r[0]), doc=r[1], start=r[2], end=r[3], para_start=r[4], para_end=r[5],
+                                    heading=r[6], kind=r[7], text=r[8]) for r in rows}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise IndexStateError(f"passage {missing[0]} is not in the database (it changed outside a transaction?)")
+        return found
+
+    def vectors(self, ids: list[int]) -> np.ndarray:
+        wanted = [i for i in ids if i not in self._vectors]
+        if wanted:
+            for pid, vec in self.conn.execute("SELECT id, embedding FROM passages WHERE id = ANY(%s)", (wanted,)):
+                self._vectors[int(pid)] = _array(vec)
+        return np.array([self._vectors[i] for i in ids], dtype=np.float32).reshape(len(ids), self.store.dim)
+
+    def article(self, doc: str) -> Article | None:
+        if doc not in self._articles:
+            row = self.conn.execute("SELECT doc, text, title, author, date, url, paragraphs, headings, bylines "
+                                    "FROM articles WHERE doc = %s", (doc,)).fetchone()
+            self._articles[doc] = None if row is None else Article(
+                doc=row[0], text=row[1], title=row[2], author=row[3], date=row[4], url=row[5],
+                paragraphs=tuple(Span(*s) for s in row[6]), headings=tuple(Span(*s) for s in row[7]),
+                bylines=tuple(Span(*s) for s in row[8]))
+        return self._articles[doc]
+
+
+# ---------------------------------------------------------------- the store
+
+class PgStore:
+    """Passages in PostgreSQL + pgvector behind the store interface (see the module docstring)."""
+
+    def __init__(self, settings: Settings, url: str, model: str, dim: int, ef_search: int | None = None):
+        self.settings = settings
+        self.url = url
+        self.model = model
+        self.dim = dim
+        self.lexical = settings.pg_lexical
+        self.ef_search = ef_search or settings.pg_ef_search
+        self._idle: list = []
+        self._lock = threading.Lock()
+        self._vocab: _Vocabulary | None = None
+
+    # -- opening
+
+    @classmethod
+    def open(cls, settings: Settings, embedder, progress: Progress = _quiet, create: bool = True) -> "PgStore":
+        """Connect, check the schema and the model; create and fill an empty database from the corpus.
+
+        Like the embedded index, a database with no qa schema (or no article) is built from the corpus
+        folder when there is one, saying so; an older schema must be migrated on purpose (`qa db migrate`),
+        since several app processes may share the database.
+        """
+        from .index import index_params
+
+        url = settings.store
+        with contextlib.closing(connect(url)) as conn:
+            version = schema_version(conn) if _has_vector(conn) else -1
+        if version == -1 and not create:
+            raise StoreError(f"the database at {redact(url)} has no pgvector extension; run `qa db init --store URL` "
+                             "(the server must have pgvector installed)")
+        if version <= 0:
+            if not create:
+                raise StoreError(f"the database at {redact(url)} has no qa schema; run `qa db init --store URL`")
+            migrate(url, embedder.dim, embedder.name, index_params(settings, embedder.name), progress=progress)
+            progress(f"Created the qa schema in {redact(url)}")
+        elif version < SCHEMA_VERSION:
+            raise StoreError(f"the database at {redact(url)} has schema version {version}, this qa needs {SCHEMA_VERSION}; run `qa db migrate --store URL`")
+        elif version > SCHEMA_VERSION:
+            raise StoreError(f"the database at {redact(url)} has schema version {version}; this qa knows up to {SCHEMA_VERSION} (upgrade qa)")
+        with contextlib.closing(connect(url)) as conn:
+            model, dim, params, n_articles = conn.execute(
+                "SELECT model, dim, params, (SELECT count(*) FROM articles) FROM qa_meta").fetchone()
+        if model != embedder.name:
+            raise IndexStateError(f"the database at {redact(url)} holds vectors of model {model!r}, not {embedder.name!r}; "
+                                  "use that model or another database")
+        wanted = index_params(settings, embedder.name)
+        if params != wanted:
+            raise IndexStateError(f"the database at {redact(url)} was built with other chunking or normalization settings; "
+                                  "rebuild it with `qa index --store URL --force`")
+        store = cls(settings, url, model, dim)
+        if n_articles == 0 and create and settings.corpus_dir.is_dir():
+            progress(f"Filling the database from {settings.corpus_dir}/ (it holds no article yet)")
+            store.sync(embedder, progress)
+        return store
+
+    def describe(self) -> str:
+        return redact(self.url)
+
+    # -- connections
+
+    def _take(self):
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        conn = connect(self.url, read_only=True)
+        _register(conn)
+        return conn
+
+    def _give(self, conn) -> None:
+        if conn.closed or conn.broken:
+            return
+        with self._lock:
+            if len(self._idle) < 16:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[PgView]:
+        """One REPEATABLE READ, READ ONLY transaction for a question (or a batch of them)."""
+        import psycopg
+
+        conn = self._take()
+        try:
+            with conn.transaction():
+                generation, n_passages = conn.execute("SELECT generation, n_passages FROM qa_meta").fetchone()
+                yield PgView(self, conn, self._vocabulary(conn, generation), int(n_passages))
+        except psycopg.Error as exc:
+            conn.close()
+            raise StoreError(f"PostgreSQL at {redact(self.url)} failed: {_one_line(exc)}") from None
+        finally:
+            self._give(conn)
+
+    def _vocabulary(self, conn, generation: int) -> _Vocabulary:
+        """The term statistics and lexicon of this generation: read once per generation, inside the snapshot."""
+        vocab = self._vocab
+        if vocab is not None and vocab.generation == generation:
+            return vocab
+        df = dict(conn.execute("SELECT term, df FROM terms"))
+        rows = conn.execute("SELECT word, stem, vector FROM lexicon ORDER BY word").fetchall()
+        vectors = np.array([_array(r[2]) for r in rows], dtype=np.float32).reshape(len(rows), self.dim)
+        vocab = _Vocabulary(generation, df, Lexicon([r[0] for r in rows], [r[1] for r in rows], vectors))
+        self._vocab = vocab
+        return vocab
+
+    # -- statistics
+
+    def stats(self) -> dict:
+        with contextlib.closing(connect(self.url)) as conn:
+            n_articles, n_passages, generation = conn.execute(
+                "SELECT (SELECT count(*) FROM articles), n_passages, generation FROM qa_meta").fetchone()
+            dates = [r[0] for r in conn.execute("SELECT date FROM articles ORDER BY doc")]
+            version = schema_version(conn)
+        return {"store": "postgresql", "location": redact(self.url), "schema_version": version, "model": self.model,
+                "n_articles": int(n_articles), "n_passages": int(n_passages), "generation": int(generation), "dates": dates}
+
+    def check(self) -> dict:
+        """Verify the stored counts and that every passage is a slice of its stored article; stats, or IndexStateError."""
+        with contextlib.closing(connect(self.url)) as conn:
+            counted, recorded, length, recorded_length = conn.execute(
+                "SELECT count(*), (SELECT n_passages FROM qa_meta), coalesce(sum(length), 0), (SELECT total_length FROM qa_meta) FROM passages").fetchone()
+            bad = conn.execute("""SELECT p.id FROM passages p JOIN articles a USING (doc)
+                                  WHERE p."end" > length(a.text) OR p.para_end > length(a.text) LIMIT 1""").fetchone()
+        if counted != recorded or length != recorded_length:
+            raise IndexStateError(f"the database at {redact(self.url)} is inconsistent: {counted} passages, qa_meta says {recorded}")
+        if bad:
+            raise IndexStateError(f"the database at {redact(self.url)} is inconsistent: passage {bad[0]} lies outside its article")
+        return self.stats()
+
+    # -- writing
+
+    def add(self, files: list[Path], embedder, progress: Progress = _quiet) -> dict:
+        """Add or replace articles (checked first, copied into the corpus folder), each replacement in one transaction."""
+        from .index import _copy_atomically
+
+        planned = self._plan(files)
+        corpus = self.settings.corpus_dir
+        corpus.mkdir(parents=True, exist_ok=True)
+        items = []
+        for source, target, article, digest in planned:
+            if source.resolve() != target.resolve():
+                _copy_atomically(source, target)
+            items.append((article, digest))
+        self.write(self.prepare(items, embedder, progress), progress=progress)
+        return self.stats()
+
+    def _plan(self, files: list[Path]) -> list[tuple[Path, Path, Article, str]]:
+        corpus = self.settings.corpus_dir
+        planned, docs, digests = [], {}, {}
+        with contextlib.closing(connect(self.url)) as conn:
+            for path in map(Path, files):
+                if path.suffix.lower() not in ARTICLE_SUFFIXES or path.name.startswith("."):
+                    raise CorpusError(f"{path}: not an article file (expected a visible {', '.join(ARTICLE_SUFFIXES)} file)")
+                try:
+                    target = path.resolve()
+                    doc = doc_name(target, corpus)
+                except (ValueError, OSError):
+                    target, doc = corpus / path.name, path.name
+                article = read_article(path, path.parent)
+                digest = file_digest(path)
+                if doc in docs:
+                    raise CorpusError(f"{path}: given twice (as {docs[doc]} too); each article once, please")
+                if digest in digests:
+                    raise CorpusError(f"{path}: same content as {digests[digest]} in this command (a duplicate)")
+                stored = conn.execute("SELECT doc FROM articles WHERE sha256 = %s", (digest,)).fetchone()
+                if stored and stored[0] == doc:
+                    raise CorpusError(f"{path}: already in the database as {doc}, unchanged; nothing to add")
+                if stored:
+                    raise CorpusError(f"{path}: same content as {stored[0]}, already in the database (a duplicate)")
+                article = clean_article(replace(article, doc=doc))
+                if not chunk_article(article, self.settings.passage_max_chars):
+                    raise CorpusError(f"{path}: no prose to index (only headings or page furniture)")
+                docs[doc], digests[digest] = path, path
+                planned.append((path, target, article, digest))
+        return planned
+
+    def prepare(self, items: list[tuple[Article, str]], embedder, progress: Progress = _quiet) -> list[dict]:
+        """Chunk and embed articles (and their words new to the lexicon), ready for `write`."""
+        from .index import embedding_text
+
+        out, texts = [], []
+        for article, digest in items:
+            passages = chunk_article(article, self.settings.passage_max_chars)
+            out.append({"article": article, "sha256": digest, "passages": passages})
+            texts.extend(embedding_text(article, p, self.settings.embed_context) for p in passages)
+        progress(f"Embedding {len(texts)} passages from {len(items)} article(s) with {embedder.name}")
+        vectors = embedder.encode_documents(texts, progress=len(texts) > 64) if texts else np.zeros((0, self.dim), np.float32)
+        at = 0
+        for item in out:
+            item["vectors"] = vectors[at:at + len(item["passages"])]
+            at += len(item["passages"])
+        words = sorted({w for item in out for p in item["passages"] for w in content_words(p.text)})
+        with contextlib.closing(connect(self.url)) as conn:
+            known = {r[0] for r in conn.execute("SELECT word FROM lexicon WHERE word = ANY(%s)", (words,))}
+        new_words = [w for w in words if w not in known]
+        word_vectors = embedder.encode_queries(new_words) if new_words else np.zeros((0, self.dim), np.float32)
+        if out:
+            out[0]["lexicon"] = [(w, (terms(w) or [""])[0], v) for w, v in zip(new_words, word_vectors)]
+        return out
+
+    def write(self, items: list[dict], delete: list[str] = (), progress: Progress = _quiet, conn=None) -> None:
+        """Replace the articles of `items` and delete the docs in `delete`, all in one transaction.
+
+        With `conn`, the caller holds the transaction (tests use it to kill a writer before commit).
+        """
+        if conn is None:
+            with contextlib.closing(connect(self.url)) as conn:
+                _register(conn)
+                with conn.transaction():
+                    self.write(items, delete, progress, conn)
+            progress(f"Database now holds {self._count()} passages")
+            return
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+            docs = [item["article"].doc for item in items] + list(delete)
+            removed_n, removed_len = cur.execute(
+                "SELECT count(*), coalesce(sum(length), 0) FROM passages WHERE doc = ANY(%s)", (docs,)).fetchone()
+            cur.execute("""UPDATE terms t SET df = t.df - c.n FROM (
+                               SELECT o.term, count(*) AS n FROM postings o JOIN passages p ON p.id = o.passage_id
+                               WHERE p.doc = ANY(%s) GROUP BY o.term) c
+                           WHERE t.term = c.term""", (docs,))
+            cur.execute("DELETE FROM articles WHERE doc = ANY(%s)", (docs,))  # cascades to passages and postings
+            added_n = added_len = 0
+            df: Counter = Counter()
+            # New passages go through a temporary table so each row is written once, with its French
+            # full-text vector computed from the accent-folded text (what `unaccent` would give; folding
+            # in Python also works on servers without the unaccent extension, such as pgserver's).
+            cur.execute("""CREATE TEMP TABLE IF NOT EXISTS qa_new_passages (
+                               id int8, doc text, start int4, "end" int4, para_start int4, para_end int4,
+                               heading text, kind text, length int4, embedding vector, lexical text) ON COMMIT DROP""")
+            for item in items:
+                a = item["article"]
+                cur.execute("INSERT INTO articles VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", (
+                    a.doc, item["sha256"], a.text, a.title, a.author, a.date, a.url,
+                    json.dumps([[s.start, s.end] for s in a.paragraphs]), json.dumps([[s.start, s.end] for s in a.headings]),
+                    json.dumps([[s.start, s.end] for s in a.bylines])))
+            ids = [r[0] for r in cur.execute("SELECT nextval('passages_id_seq') FROM generate_series(1, %s)",
+                                             (sum(len(item["passages"]) for item in items),))]
+            next_id = iter(ids)
+            postings: list[tuple] = []
+            with cur.copy("COPY qa_new_passages FROM STDIN WITH (FORMAT BINARY)") as copy:
+                copy.set_types(["int8", "text", "int4", "int4", "int4", "int4", "text", "text", "int4", "vector", "text"])
+                for item in items:
+                    a = item["article"]
+                    for p, vec in zip(item["passages"], item["vectors"]):
+                        pid = next(next_id)
+                        text = _lexical_text(a, p, self.settings.embed_context)
+                        tokens = terms(text)
+                        counts = Counter(tokens)
+                        dl = max(1, len(tokens))
+                        df.update(counts.keys())
+                        added_n += 1
+                        added_len += dl
+                        copy.write_row((pid, a.doc, p.start, p.end, p.para_start, p.para_end, p.heading, p.kind, dl,
+                                        np.asarray(vec, dtype=np.float32), fold(text)))
+                        postings.extend((term, pid, tf, dl) for term, tf in counts.items())
+            cur.execute("""INSERT INTO passages (id, doc, start, "end", para_start, para_end, heading, kind, length, embedding, tsv)
+                           SELECT id, doc, start, "end", para_start, para_end, heading, kind, length, embedding,
+                                  to_tsvector('french', lexical) FROM qa_new_passages""")
+            with cur.copy("COPY postings (term, passage_id, tf, dl) FROM STDIN WITH (FORMAT BINARY)") as copy:
+                copy.set_types(["text", "int8", "int4", "int4"])
+                for row in postings:
+                    copy.write_row(row)
+            cur.execute("TRUNCATE qa_new_passages")
+            if df:
+                cur.execute("""INSERT INTO terms (term, df) SELECT * FROM unnest(%s::text[], %s::int[])
+                               ON CONFLICT (term) DO UPDATE SET df = terms.df + excluded.df""",
+                            (list(df), list(df.values())))
+            cur.execute("DELETE FROM terms WHERE df <= 0")
+            for item in items:
+                for word, stem, vec in item.get("lexicon", []):
+                    cur.execute("INSERT INTO lexicon VALUES (%s, %s, %s) ON CONFLICT (word) DO NOTHING",
+                                (word, stem, np.asarray(vec, dtype=np.float32)))
+            if removed_n:  # words whose term left the corpus with the replaced or deleted articles
+                cur.execute("DELETE FROM lexicon l WHERE NOT EXISTS (SELECT 1 FROM terms t WHERE t.term = l.stem)")
+            cur.execute("""UPDATE qa_meta SET generation = generation + 1,
+                           n_passages = n_passages - %s + %s, total_length = total_length - %s + %s""",
+                        (removed_n, added_n, removed_len, added_len))
+
+    def _count(self) -> int:
+        with contextlib.closing(connect(self.url)) as conn:
+            return int(conn.execute("SELECT n_passages FROM qa_meta").fetchone()[0])
+
+    def delete(self, doc: str) -> None:
+        """Remove an article and its passages in one transaction (its corpus file, if any, is left alone)."""
+        with contextlib.closing(connect(self.url)) as conn:
+            if conn.execute("SELECT 1 FROM articles WHERE doc = %s", (doc,)).fetchone() is None:
+                raise CorpusError(f"{doc}: not in the database")
+        self.write([], delete=[doc])
+
+    def sync(self, embedder, progress: Progress = _quiet, force: bool = False, batch: int = 64) -> dict:
+        """Make the database hold the corpus folder: new and changed articles (re)loaded, vanished ones deleted.
+
+        Each batch of articles is one transaction; unreadable files are skipped with a warning, as `qa index` does.
+        """
+        corpus = self.settings.corpus_dir
+        files = article_files(corpus)
+        with contextlib.closing(connect(self.url)) as conn:
+            stored = dict(conn.execute("SELECT doc, sha256 FROM articles"))
+        current = {}
+        for path in files:
+            try:
+                current[doc_name(path, corpus)] = (path, file_digest(path))
+            except OSError as exc:
+                progress(f"warning: skipped {path}: {exc.__class__.__name__}")
+        gone = sorted(set(stored) - set(current)) if not force else sorted(stored)
+        todo = [(doc, path, digest) for doc, (path, digest) in current.items() if force or stored.get(doc) != digest]
+        if not todo and not gone:
+            progress(f"The database is up to date with {corpus}/ ({len(stored)} articles); nothing to do (--force reloads).")
+            return self.stats()
+        progress(f"Loading {len(todo)} article(s) from {corpus}/ into {self.describe()}, deleting {len(gone)}")
+        if gone:
+            self.write([], delete=gone)
+        for start in range(0, len(todo), batch):
+            items = []
+            for doc, path, digest in todo[start:start + batch]:
+                try:
+                    article = clean_article(read_article(path, corpus))
+                except CorpusError as exc:
+                    progress(f"warning: skipped {exc}")
+                    continue
+                if chunk_article(article, self.settings.passage_max_chars):
+                    items.append((article, digest))
+            if items:
+                self.write(self.prepare(items, embedder, progress))
+        stats = self.stats()
+        progress(f"Database {self.describe()} holds {stats['n_passages']} passages from {stats['n_articles']} articles")
+        return stats
+

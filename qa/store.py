@@ -1,0 +1,206 @@
+"""The store interface retrieval talks to, and its embedded implementation (the files in `index/`).
+
+Retrieval and answering never touch FAISS, bm25s or SQL: they read one consistent `StoreView` — a
+snapshot of the corpus — through a handful of calls (dense search, lexical search, passages by id,
+their vectors, an article, term statistics). Two stores provide it:
+
+- `EmbeddedStore` (this module): the index folder of `qa.index`, the default, nothing to install.
+  A view is one loaded `Index` generation, which never changes once loaded.
+- `PgStore` (`qa.pgstore`): PostgreSQL + pgvector, chosen with `--store postgresql://…` or `$QA_STORE`.
+  A view is one REPEATABLE READ transaction, so a question never sees half of an article's replacement.
+
+Writes go through the store too (`add` replaces whole articles, `delete` removes one) so the CLI and
+the page do not care which store they serve from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .records import Article, Passage
+from .settings import Settings
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_message: str) -> None:
+    pass
+
+
+class StoreView(Protocol):
+    """One consistent snapshot of a store: everything a question needs, read as of one moment."""
+
+    n_passages: int
+    vocabulary: list[str]            # indexed terms (stemmed, folded), for spelling correction
+    folded_words: dict[str, str]     # corpus words without accents → their term
+    lexicon: object                  # .nearest(vectors) → [(word, term, cosine)] (see qa.lexicon)
+
+    def has_term(self, term: str) -> bool: ...
+    def document_frequency(self, term: str) -> int: ...
+    def dense_search(self, vector: np.ndarray, n: int) -> list[tuple[int, float]]: ...
+    def lexical_search(self, query_terms: list[str], n: int) -> list[tuple[int, float]]: ...
+    def passages(self, ids: list[int]) -> dict[int, Passage]: ...
+    def vectors(self, ids: list[int]) -> np.ndarray: ...
+    def article(self, doc: str) -> Article | None: ...
+
+
+class Store(Protocol):
+    """Where the passages live: a snapshot to read from, whole-article writes, corpus statistics."""
+
+    def snapshot(self) -> contextlib.AbstractContextManager[StoreView]: ...
+    def add(self, files: list[Path], embedder, progress: Progress = _quiet) -> dict: ...
+    def delete(self, doc: str) -> None: ...
+    def stats(self) -> dict: ...
+    def describe(self) -> str: ...
+
+
+class EmbeddedView:
+    """The StoreView of one loaded index generation (immutable, so the snapshot is free)."""
+
+    def __init__(self, index):
+        self.index = index
+        self.n_passages = len(index.passages)
+        self.lexicon = index.lexicon
+
+    @property
+    def vocabulary(self) -> list[str]:
+        return self.index.vocabulary
+
+    @property
+    def folded_words(self) -> dict[str, str]:
+        return self.index.folded_words
+
+    def has_term(self, term: str) -> bool:
+        return term in self.index.bm25.vocab_dict
+
+    def document_frequency(self, term: str) -> int:
+        return int(self.index.document_frequencies[self.index.bm25.vocab_dict[term]])
+
+    def dense_search(self, vector: np.ndarray, n: int) -> list[tuple[int, float]]:
+        n = min(n, self.index.dense.ntotal)
+        if n <= 0:
+            return []
+        scores, ids = self.index.dense.search(vector.reshape(1, -1).astype(np.float32), n)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def lexical_search(self, query_terms: list[str], n: int) -> list[tuple[int, float]]:
+        return bm25_top(self.index.bm25, query_terms, n)
+
+    def passages(self, ids: list[int]) -> dict[int, Passage]:
+        return {i: self.index.passages[i] for i in ids}
+
+    def vectors(self, ids: list[int]) -> np.ndarray:
+        return self.index.embeddings[list(ids)]
+
+    def article(self, doc: str) -> Article | None:
+        return self.index.articles.get(doc)
+
+
+def bm25_top(bm25, query_terms: list[str], n: int) -> list[tuple[int, float]]:
+    """(row, score) of the n best rows of a bm25s index with a positive score, best first (ties: lower row)."""
+    ids = bm25.get_tokens_ids(query_terms)
+    if not ids or n <= 0:
+        return []
+    scores = bm25.get_scores_from_ids(ids)
+    n = min(n, len(scores))
+    top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+
+
+def view_of(source) -> StoreView:
+    """A StoreView for what callers hold: a view already, or a loaded `Index` (older callers, tests)."""
+    from .index import Index
+
+    return EmbeddedView(source) if isinstance(source, Index) else source
+
+
+class EmbeddedStore:
+    """The index folder (`qa.index`) behind the store interface: FAISS + bm25s files, one generation at a time.
+
+    `index` is swapped as a whole after a write, and a snapshot holds the generation it started with,
+    so a reader never mixes two generations.
+    """
+
+    def __init__(self, settings: Settings, index):
+        self.settings = settings
+        self.index = index
+
+    @classmethod
+    def open(cls, settings: Settings, embedder, progress: Progress = _quiet) -> "EmbeddedStore":
+        from .index import ensure_index
+
+        return cls(settings, ensure_index(settings, embedder, progress))
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[EmbeddedView]:
+        yield EmbeddedView(self.index)
+
+    def add(self, files: list[Path], embedder, progress: Progress = _quiet) -> dict:
+        from .index import add_articles
+
+        self.index = add_articles(list(files), self.settings, embedder, progress)
+        return self.stats()
+
+    def delete(self, doc: str) -> None:
+        """Remove an article: its file leaves the corpus folder (the embedded store's source of truth) and the index."""
+        from dataclasses import replace
+
+        from .errors import CorpusError
+        from .index import load_index, write_index, writer_lock
+
+        with writer_lock(self.settings.index_dir):
+            index = load_index(self.settings.index_dir, self.settings)
+            if doc not in index.articles:
+                raise CorpusError(f"{doc}: not in the index")
+            (self.settings.corpus_dir / doc).unlink(missing_ok=True)
+            kept = [p for p in index.passages if p.doc != doc]
+            passages = [replace(p, id=i) for i, p in enumerate(kept)]
+            self.index = write_index(
+                self.settings, _NamedOnly(index.manifest["model"], index.embeddings.shape[1]),
+                [a for d, a in index.articles.items() if d != doc], passages,
+                index.embeddings[[p.id for p in kept]], {d: s for d, s in index.manifest["sources"].items() if d != doc},
+                dict(index.manifest.get("skipped", {})), _lexicon_without(index.lexicon, passages))
+
+    def stats(self) -> dict:
+        return {"store": "embedded", "location": str(self.settings.index_dir),
+                "n_articles": len(self.index.articles), "n_passages": len(self.index.passages),
+                "dates": [a.date for a in self.index.articles.values()]}
+
+    def describe(self) -> str:
+        return f"{self.settings.index_dir}/"
+
+
+class _NamedOnly:
+    """What `write_index` needs of an embedder when nothing is embedded (a deletion): its name and dimension."""
+
+    def __init__(self, name: str, dim: int):
+        self.name, self.dim = name, dim
+
+
+def _lexicon_without(lexicon, passages: list[Passage]):
+    """The lexicon restricted to the words the remaining passages use (no embedding needed)."""
+    from .lexicon import Lexicon, content_words
+
+    keep = {w for p in passages for w in content_words(p.text)}
+    rows = [i for i, w in enumerate(lexicon.words) if w in keep]
+    return Lexicon([lexicon.words[i] for i in rows], [lexicon.stems[i] for i in rows],
+                   lexicon.vectors[rows].reshape(len(rows), lexicon.vectors.shape[1]))
+
+
+def is_database_url(location: str | None) -> bool:
+    return bool(location) and location.split("://", 1)[0] in ("postgresql", "postgres")
+
+
+def open_store(settings: Settings, embedder, progress: Progress = _quiet) -> Store:
+    """The store the settings name: PostgreSQL for a `postgresql://` URL, else the index folder."""
+    if is_database_url(settings.store):
+        from .pgstore import PgStore
+
+        return PgStore.open(settings, embedder, progress)
+    return EmbeddedStore.open(settings, embedder, progress)
