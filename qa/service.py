@@ -48,7 +48,7 @@ class QA:
     def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None,
                  progress: Callable[[str], None] = lambda _m: None, index: Index | None = None):
         self.settings = settings or Settings.from_env()
-        self.embedder = embedder or load_embedder(self.settings.model)
+        self.embedder = embedder or load_embedder(self.settings.model, self.settings.torch_threads)
         self.index = index or ensure_index(self.settings, self.embedder, progress)
 
     def prepare(self, questions: list[str], index: Index | None = None) -> list[Query]:
