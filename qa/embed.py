@@ -161,11 +161,13 @@ class DirectBertEmbedder:
         self._pad_id = int(config.get("pad_token_id") or 0)
         self._lock = threading.Lock()
 
+    # Texts are stripped as transformers' tokenizer wrapper does: the bare `tokenizers` tokenizer turns
+    # trailing whitespace (a non-breaking space ending a paragraph) into one more token.
     def encode_queries(self, texts: list[str]) -> np.ndarray:
-        return self._encode([self._query_prompt + t for t in texts], batch_size=32)
+        return self._encode([(self._query_prompt + t).strip() for t in texts], batch_size=32)
 
     def encode_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        return self._encode([self._document_prompt + t for t in texts], batch_size=32, progress=progress)
+        return self._encode([(self._document_prompt + t).strip() for t in texts], batch_size=32, progress=progress)
 
     def _encode(self, texts: list[str], batch_size: int, progress: bool = False) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
