@@ -49,23 +49,48 @@ def resolve_model(name: str) -> str:
     return str(path) if path.exists() else name
 
 
+def threads_for(configured: int, load: float | None, cpus: int) -> int:
+    """torch threads for one forward pass: the configured count, or 1 while the machine is already busy.
+
+    A forward pass is about a hundred short OpenMP parallel regions, each ending in a barrier that
+    waits for every thread. When other processes keep the cores busy, each barrier waits for a
+    thread to be scheduled: measured here with the 1-minute load average near 9 on 2 cores, a query
+    took 108 ms with 2 threads and 19 ms with 1 (12 ms with 2 on a quiet machine). So: the
+    configured count while the load average is below the core count, one thread above it.
+    """
+    if configured <= 1 or load is None:
+        return max(1, configured)
+    return configured if load < cpus else 1
+
+
+def _load_average() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except (OSError, AttributeError):  # not available on this platform
+        return None
+
+
 class _Threads:
     """torch's intra-op thread count, set before every forward pass, not once.
 
     With torch's OpenMP backend the count is per calling thread (OpenMP's nthreads-var): a thread that
     never set it (a gradio worker) uses the OpenMP default, and `faiss.omp_set_num_threads(1)` on the
     main thread silently drops torch to one thread there (bench/README.md). Setting it each time costs
-    about a microsecond and makes the count the configured one on whichever thread asks.
+    about a microsecond and makes the count the intended one on whichever thread asks; `threads_for`
+    drops it to one while the machine is overloaded.
     """
 
     def __init__(self, threads: int):
         self.threads = max(1, threads)
+        self._cpus = os.cpu_count() or 1
 
-    def apply(self) -> None:
+    def apply(self) -> int:
         import torch
 
-        if torch.get_num_threads() != self.threads:
-            torch.set_num_threads(self.threads)
+        wanted = threads_for(self.threads, _load_average(), self._cpus)
+        if torch.get_num_threads() != wanted:
+            torch.set_num_threads(wanted)
+        return wanted
 
 
 class SentenceTransformerEmbedder:

@@ -73,11 +73,14 @@ def test_empty_batch(direct):
     assert direct.encode_queries([]).shape == (0, 384)
 
 
-def test_thread_count_is_set_for_every_forward_pass(direct):
+def test_thread_count_is_set_for_every_forward_pass(direct, monkeypatch):
     """faiss.omp_set_num_threads(1) lowers torch's count on the calling thread; the embedder sets its own back."""
     import faiss
     import torch
 
+    from qa import embed
+
+    monkeypatch.setattr(embed, "_load_average", lambda: 0.0)  # a quiet machine: the configured count
     faiss.omp_set_num_threads(1)
     direct.encode_queries(["une question"])
     assert torch.get_num_threads() == direct._threads.threads
@@ -103,3 +106,12 @@ def test_other_architectures_go_to_sentence_transformers(model_folder, tmp_path)
     config = json.loads(pooling.read_text(encoding="utf-8"))
     pooling.write_text(json.dumps(config | {"pooling_mode_mean_tokens": False, "pooling_mode_cls_token": True}), encoding="utf-8")
     assert direct_bert_config(folder) is None
+
+
+@pytest.mark.parametrize("configured, load, cpus, expected", [
+    (2, 0.3, 2, 2), (2, 1.99, 2, 2), (2, 2.0, 2, 1), (2, 9.0, 2, 1), (1, 0.0, 2, 1), (4, 3.5, 4, 4), (2, None, 2, 2),
+])
+def test_threads_drop_to_one_on_a_busy_machine(configured, load, cpus, expected):
+    from qa.embed import threads_for
+
+    assert threads_for(configured, load, cpus) == expected
