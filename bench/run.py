@@ -1003,13 +1003,16 @@ def section_dense(args) -> dict:
     from qa.index import build_dense
     from qa.settings import Settings
 
-    out: dict = {"note": "qa.index.build_dense on 'clustered' vectors (see scale). The build tunes nprobe on 200 of the "
-                         "corpus's own vectors used as queries; recall_at_10_dev_questions re-measures it with the 113 "
+    out: dict = {"note": "qa.index.build_dense on 'clustered' vectors (see scale). The build tunes nprobe on 200 "
+                         "query-side word vectors (as write_index does with the corpus lexicon; here the seeds' words, "
+                         "embedded by the real model); recall_at_10_dev_questions re-measures it with the 113 "
                          "dev questions embedded by the real model (a different distribution: questions, query prompt) "
                          "against exact search. Latency: one query at a time, 1 FAISS thread (what qa sets). build_s "
                          "includes training, adding and the recall sweep, on all cores.",
                  "runs": {}}
     WORK.joinpath("memory").mkdir(parents=True, exist_ok=True)
+    # The probes qa's build uses: its lexicon (corpus words embedded as queries); here the seeds' words.
+    lexicon = np.asarray(get_qa().index.lexicon.vectors, dtype=np.float32)
     for n in args.dense_scales:
         data, queries = make_vectors("clustered", n, args.queries, seed=n)
         faiss.omp_set_num_threads(os.cpu_count() or 1)
@@ -1019,7 +1022,7 @@ def section_dense(args) -> dict:
             faiss.omp_set_num_threads(os.cpu_count() or 1)
             gc.collect()
             t = time.perf_counter()
-            dense, info = build_dense(data, settings, progress=lambda m: log(f"  dense: {m}"))
+            dense, info = build_dense(data, settings, progress=lambda m: log(f"  dense: {m}"), queries=lexicon)
             build_s = time.perf_counter() - t
             _d, found = dense.search(queries, 10)
             row = {"n": n, "requested": requested, "built": info, "build_s": round(build_s, 2),

@@ -415,7 +415,7 @@ def write_index(settings: Settings, embedder: Embedder, articles: list[Article],
             _write_jsonl(tmp / "articles.jsonl", (_article_record(a) for a in articles))
             _write_jsonl(tmp / "passages.jsonl", (_passage_record(p) for p in passages))
             np.save(tmp / "embeddings.npy", embeddings)
-            dense, dense_info = build_dense(embeddings, settings, progress)
+            dense, dense_info = build_dense(embeddings, settings, progress, queries=lexicon.vectors)
             faiss.write_index(dense, str(tmp / "dense.faiss"))
             bm25 = _bm25_index(_embedding_texts(articles, passages, settings))
             bm25.save(str(tmp / "bm25"), show_progress=False)
@@ -459,14 +459,19 @@ def dense_kind(settings: Settings, n_passages: int) -> str:
     return "flat" if n_passages <= settings.flat_max_passages else "ivf"
 
 
-def build_dense(embeddings: np.ndarray, settings: Settings, progress: Progress = _quiet, seed: int = 0):
+def build_dense(embeddings: np.ndarray, settings: Settings, progress: Progress = _quiet, seed: int = 0,
+                queries: np.ndarray | None = None):
     """(FAISS index, description for the manifest) over unit vectors, inner product.
 
     An approximate index is tuned at build time on the corpus's own vectors: its search breadth
     (IVF nprobe, HNSW efSearch) is the smallest in a x1.5 sweep whose recall@10 against exact search
-    reaches `index_target_recall`, on up to 200 passages used as queries (each one's own row left out
-    of both rankings). When no breadth gets there below a quarter of the corpus's lists, IVF saves
-    nothing over exact search, so exact search is built instead and the manifest says why.
+    reaches `index_target_recall` on up to 200 probe queries. The probes are `queries` when given —
+    write_index passes the lexicon, the corpus's words embedded as queries — else passages (each
+    one's own row left out). Passages are too easy: on e5-like vectors they reached recall 0.998 at
+    an nprobe where the dev questions got 0.82; single words are harder than questions (0.61 there),
+    so tuning on them errs on the side of recall (bench/README.md). When no breadth gets there below
+    a quarter of the lists, IVF saves nothing over exact search: exact search is built instead and
+    the manifest says why.
     """
     import faiss
 
@@ -480,8 +485,15 @@ def build_dense(embeddings: np.ndarray, settings: Settings, progress: Progress =
         return dense, info
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
-    probes = rng.choice(n, size=min(200, n), replace=False)
-    truth = _exact_neighbours(vectors, probes, 10)
+    if queries is not None and len(queries) >= 20:
+        probe_vectors = np.ascontiguousarray(queries[rng.choice(len(queries), size=min(200, len(queries)), replace=False)], dtype=np.float32)
+        own = np.full(len(probe_vectors), -2)  # no probe is a row of the index
+        probe_kind = "corpus words (query side)"
+    else:
+        own = rng.choice(n, size=min(200, n), replace=False)
+        probe_vectors = vectors[own]
+        probe_kind = "passages"
+    truth = _exact_neighbours(vectors, probe_vectors, own, 10)
     if wanted == "ivf":
         # nlist = 4·sqrt(N) (bench/README.md), but at least 39 training points per list, as k-means needs.
         nlist = max(1, min(round(4 * n ** 0.5), n // 39))
@@ -507,7 +519,7 @@ def build_dense(embeddings: np.ndarray, settings: Settings, progress: Progress =
     chosen = None
     for value in values:
         _set_breadth(dense, knob, value)
-        recall = _recall(dense, vectors, probes, truth, 10)
+        recall = _recall(dense, probe_vectors, own, truth, 10)
         if recall >= settings.index_target_recall:
             chosen = (value, recall)
             break
@@ -521,7 +533,7 @@ def build_dense(embeddings: np.ndarray, settings: Settings, progress: Progress =
             info.pop(key, None)
         return flat, info
     _set_breadth(dense, knob, chosen[0])
-    info.update(type=wanted, **{knob: chosen[0]}, recall_at_10=round(chosen[1], 4), recall_queries=len(probes),
+    info.update(type=wanted, **{knob: chosen[0]}, recall_at_10=round(chosen[1], 4), recall_queries=len(own), recall_probes=probe_kind,
                 build_seconds=round(time.perf_counter() - started, 2))
     progress(f"{wanted.upper()} index: {knob} {chosen[0]}, measured recall@10 {chosen[1]:.3f} against exact search")
     return dense, info
@@ -543,13 +555,12 @@ def _set_breadth(dense, knob: str, value: int) -> None:
         dense.hnsw.efSearch = int(value)
 
 
-def _exact_neighbours(vectors: np.ndarray, probes: np.ndarray, k: int) -> list[set[int]]:
-    """The k nearest rows of each probe row by exact inner product, the probe itself left out."""
+def _exact_neighbours(vectors: np.ndarray, queries: np.ndarray, own: np.ndarray, k: int) -> list[set[int]]:
+    """The k nearest rows of each query by exact inner product, its own row (if it is one) left out."""
     import faiss
 
-    found = np.full((len(probes), k + 1), -1, dtype=np.int64)
-    queries = vectors[probes]
-    scores = np.full((len(probes), k + 1), -np.inf, dtype=np.float32)
+    found = np.full((len(queries), k + 1), -1, dtype=np.int64)
+    scores = np.full((len(queries), k + 1), -np.inf, dtype=np.float32)
     step = 65_536  # blocks, so the score matrix stays small at a million rows
     for start in range(0, len(vectors), step):
         block = vectors[start:start + step]
@@ -559,7 +570,7 @@ def _exact_neighbours(vectors: np.ndarray, probes: np.ndarray, k: int) -> list[s
         top = np.argsort(-merged_s, axis=1, kind="stable")[:, :k + 1]
         scores = np.take_along_axis(merged_s, top, 1)
         found = np.take_along_axis(merged_i, top, 1)
-    return [_first_k(row, p, k) for row, p in zip(found, probes)]
+    return [_first_k(row, p, k) for row, p in zip(found, own)]
 
 
 def _first_k(row, own: int, k: int) -> set[int]:
@@ -567,9 +578,9 @@ def _first_k(row, own: int, k: int) -> set[int]:
     return set([int(j) for j in row if j != own and j >= 0][:k])
 
 
-def _recall(dense, vectors: np.ndarray, probes: np.ndarray, truth: list[set[int]], k: int) -> float:
-    _, found = dense.search(vectors[probes], k + 1)
-    hits = sum(len(_first_k(row, p, k) & t) for row, p, t in zip(found, probes, truth))
+def _recall(dense, queries: np.ndarray, own: np.ndarray, truth: list[set[int]], k: int) -> float:
+    _, found = dense.search(queries, k + 1)
+    hits = sum(len(_first_k(row, p, k) & t) for row, p, t in zip(found, own, truth))
     return hits / max(1, sum(len(t) for t in truth))
 
 

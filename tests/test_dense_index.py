@@ -55,8 +55,22 @@ def test_auto_builds_ivf_above_the_threshold_with_measured_recall():
     assert info["type"] == "ivf" and info["nlist"] == dense.nlist == 4000 // 39  # 39 training points a list at least
     assert dense.nprobe == info["nprobe"] <= dense.nlist // 4
     assert info["recall_at_10"] >= 0.95
+    assert info["recall_probes"] == "passages"
     # Checked independently, on queries from the same distribution that the build never saw.
     assert recall_against_exact(dense, vectors, queries) >= 0.93
+
+
+def test_ivf_tuned_on_given_queries_reaches_the_target_on_them():
+    """Probe queries farther from the passages than passages are from each other need a wider search."""
+    vectors = clustered(4000)
+    rng = np.random.default_rng(5)
+    far = vectors[rng.integers(0, 4000, 300)] + 0.25 * rng.normal(size=(300, 32)).astype(np.float32)
+    far /= np.linalg.norm(far, axis=1, keepdims=True)
+    easy, _ = build_dense(vectors, Settings(index_type="ivf"))
+    dense, info = build_dense(vectors, Settings(index_type="ivf"), queries=far[:200])
+    assert info["recall_probes"] == "corpus words (query side)" and info["recall_at_10"] >= 0.95
+    assert dense.nprobe >= easy.nprobe
+    assert recall_against_exact(dense, vectors, far[200:]) >= 0.92
 
 
 def test_auto_stays_exact_below_the_threshold():
