@@ -84,10 +84,13 @@ class _Threads:
         self.threads = max(1, threads)
         self._cpus = os.cpu_count() or 1
 
-    def apply(self) -> int:
+    def apply(self, adaptive: bool = True) -> int:
+        """Set the count for this thread. `adaptive` (small batches: a question and its words) drops to one
+        thread on a busy machine; large batches keep the configured count, their parallel regions are long
+        enough that the barriers cost little."""
         import torch
 
-        wanted = threads_for(self.threads, _load_average(), self._cpus)
+        wanted = threads_for(self.threads, _load_average(), self._cpus) if adaptive else self.threads
         if torch.get_num_threads() != wanted:
             torch.set_num_threads(wanted)
         return wanted
@@ -121,7 +124,7 @@ class SentenceTransformerEmbedder:
 
     def encode_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
         with self._lock:
-            self._threads.apply()
+            self._threads.apply(adaptive=False)
             vectors = self._model.encode_document(texts, normalize_embeddings=True, convert_to_numpy=True,
                                                   batch_size=32, show_progress_bar=progress)
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
@@ -199,7 +202,7 @@ class DirectBertEmbedder:
         if not texts:
             return out
         with self._lock:
-            self._threads.apply()
+            self._threads.apply(adaptive=len(texts) <= 8)
             encodings = self._tokenizer.encode_batch(texts)
             # Similar lengths together: a batch is padded to its longest text (what sentence-transformers does too).
             order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
