@@ -1622,6 +1622,10 @@ def main(argv=None) -> int:
         try:
             if section == "scale":
                 value = section_scale(args, results.get("scale"))
+            elif section == "pipeline":  # one entry per corpus size, so 100k and 1M runs sit side by side
+                previous = results.get("pipeline")
+                value = {k: v for k, v in (previous or {}).items() if k.isdigit()} if isinstance(previous, dict) else {}
+                value[str(args.pipeline)] = section_pipeline(args)
             else:
                 value = globals()[f"section_{section}"](args)
         except Exception as exc:  # noqa: BLE001 - one failing section must not lose the others
