@@ -163,9 +163,23 @@ def direct_bert_config(folder: Path) -> dict | None:
 
 
 class DirectBertEmbedder:
-    """A mean-pooled BERT sentence encoder run with plain torch calls (see the module docstring for why)."""
+    """A mean-pooled BERT sentence encoder run with plain torch calls (see the module docstring for why).
+
+    Every torch call (loading included) runs on one thread of its own. torch's OpenMP team is then
+    always that thread's: measured here, a forward pass took 11.3 ms on such a thread, but 20.6 ms once
+    another thread had run a 2-thread OpenMP region too (libgomp stops spin-waiting when it manages
+    more threads than cores), which is what happened when gradio's worker threads encoded questions
+    after the main thread had (12 vs 21 ms, bench/README.md). FAISS searches use one thread, so they
+    start no second team.
+    """
 
     def __init__(self, name: str, folder: Path, spec: dict, threads: int = DEFAULT_TORCH_THREADS):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._runner = ThreadPoolExecutor(1, thread_name_prefix="qa-model")
+        self._runner.submit(self._load, name, folder, spec, threads).result()
+
+    def _load(self, name: str, folder: Path, spec: dict, threads: int) -> None:
         self.name = name
         self._threads = _Threads(threads)
         config = spec["config"]
@@ -198,29 +212,32 @@ class DirectBertEmbedder:
         return self._encode([(self._document_prompt + t).strip() for t in texts], batch_size=32, progress=progress)
 
     def _encode(self, texts: list[str], batch_size: int, progress: bool = False) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
-            return out
+            return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
-            self._threads.apply(adaptive=len(texts) <= 8)
-            encodings = self._tokenizer.encode_batch(texts)
-            # Similar lengths together: a batch is padded to its longest text (what sentence-transformers does too).
-            order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-            bar = _progress_bar(len(texts)) if progress else None
-            for start in range(0, len(order), batch_size):
-                rows = order[start:start + batch_size]
-                length = max(len(encodings[i].ids) for i in rows)
-                ids = np.full((len(rows), length), self._pad_id, dtype=np.int64)
-                mask = np.zeros((len(rows), length), dtype=np.int64)
-                for j, i in enumerate(rows):
-                    n = len(encodings[i].ids)
-                    ids[j, :n] = encodings[i].ids
-                    mask[j, :n] = 1
-                out[rows] = self._weights.forward(self._torch.from_numpy(ids), self._torch.from_numpy(mask)).numpy()
-                if bar is not None:
-                    bar.update(len(rows))
+            return self._runner.submit(self._encode_here, texts, batch_size, progress).result()
+
+    def _encode_here(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        self._threads.apply(adaptive=len(texts) <= 8)
+        encodings = self._tokenizer.encode_batch(texts)
+        # Similar lengths together: a batch is padded to its longest text (what sentence-transformers does too).
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        bar = _progress_bar(len(texts)) if progress else None
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            length = max(len(encodings[i].ids) for i in rows)
+            ids = np.full((len(rows), length), self._pad_id, dtype=np.int64)
+            mask = np.zeros((len(rows), length), dtype=np.int64)
+            for j, i in enumerate(rows):
+                n = len(encodings[i].ids)
+                ids[j, :n] = encodings[i].ids
+                mask[j, :n] = 1
+            out[rows] = self._weights.forward(self._torch.from_numpy(ids), self._torch.from_numpy(mask)).numpy()
             if bar is not None:
-                bar.close()
+                bar.update(len(rows))
+        if bar is not None:
+            bar.close()
         return out
 
 

@@ -73,27 +73,29 @@ def test_empty_batch(direct):
     assert direct.encode_queries([]).shape == (0, 384)
 
 
-def test_thread_count_is_set_for_every_forward_pass(direct, monkeypatch):
-    """faiss.omp_set_num_threads(1) lowers torch's count on the calling thread; the embedder sets its own back."""
+def test_forward_passes_run_on_the_model_thread_with_the_configured_count(direct, monkeypatch):
+    """From the main thread or a worker, with FAISS having set OpenMP to 1 thread: torch runs on the model's thread."""
     import faiss
     import torch
 
     from qa import embed
 
     monkeypatch.setattr(embed, "_load_average", lambda: 0.0)  # a quiet machine: the configured count
+    seen = []
+    forward = direct._weights.forward
+
+    def recording(ids, mask):
+        seen.append((threading.current_thread().name, torch.get_num_threads()))
+        return forward(ids, mask)
+
+    monkeypatch.setattr(direct._weights, "forward", recording)
     faiss.omp_set_num_threads(1)
     direct.encode_queries(["une question"])
-    assert torch.get_num_threads() == direct._threads.threads
-    seen = []
-
-    def worker():
-        direct.encode_queries(["une autre question"])
-        seen.append(torch.get_num_threads())
-
-    thread = threading.Thread(target=worker)
+    thread = threading.Thread(target=lambda: direct.encode_queries(["une autre question"]))
     thread.start()
     thread.join()
-    assert seen == [direct._threads.threads]
+    assert len(seen) == 2
+    assert all(name.startswith("qa-model") and count == direct._threads.threads for name, count in seen)
 
 
 def test_other_architectures_go_to_sentence_transformers(model_folder, tmp_path):
