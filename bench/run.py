@@ -289,6 +289,22 @@ def sentences() -> Sentences:
 
 # ---------------------------------------------------------------- physical limit
 
+_ST_REFERENCE_CHILD = r"""
+import json, statistics, sys, time
+from qa.embed import SentenceTransformerEmbedder, resolve_model
+name, query, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
+t = time.perf_counter()
+e = SentenceTransformerEmbedder(name, threads=threads, source=resolve_model(name))
+load_s = time.perf_counter() - t
+for _ in range(5):
+    e.encode_queries([query])
+times = []
+for _ in range(50):
+    t = time.perf_counter(); e.encode_queries([query]); times.append(time.perf_counter() - t)
+print(json.dumps({"load_s": load_s, "encode_ms": 1000 * statistics.median(times), "vector": e.encode_queries([query])[0].tolist()}))
+"""
+
+
 def section_physical(args) -> dict:
     import torch
 
@@ -327,13 +343,20 @@ def section_physical(args) -> dict:
         for _ in range(5):
             fn()
         return ms(statistics.median(timed(fn)[1] for _ in range(n)))
+    # The direct encoder runs torch on its own thread; timing its pieces anywhere else would start a second
+    # OpenMP team, which slows every later forward pass in this process (see Threads in bench/README.md).
+    on_model_thread = (lambda fn, *a: embedder._runner.submit(fn, *a).result()) if backend == "direct" else (lambda fn, *a: fn(*a))
     tokenize_ms = median_ms(tokenize)
-    by_threads = {}
-    for nt in sorted({1, min(2, os.cpu_count() or 1), os.cpu_count() or 1}):
-        torch.set_num_threads(nt)
-        by_threads[str(nt)] = median_ms(forward)
-    torch.set_num_threads(threads)
-    forward_ms = median_ms(forward)
+
+    def forward_by_threads():
+        out = {}
+        for nt in sorted({1, min(2, os.cpu_count() or 1), os.cpu_count() or 1}):
+            torch.set_num_threads(nt)
+            out[str(nt)] = median_ms(forward)
+        torch.set_num_threads(threads)
+        return out
+    by_threads = on_model_thread(forward_by_threads)
+    forward_ms = on_model_thread(median_ms, forward)
     # The page (gradio workers) and thread pools encode from threads other than the one that loaded the
     # model; encode_queries sets torch's thread count on the calling thread (qa.embed._Threads).
     calling = {"main_thread_encode_ms": median_ms(lambda: embedder.encode_queries([query]))}
@@ -353,14 +376,16 @@ def section_physical(args) -> dict:
                 "normalization on pre-tokenized input; encode_queries = what qa calls (tokenize, forward, to numpy)",
     }
     if backend == "direct" and not args.no_reference:
-        # The previous path, for comparison: the same folder through sentence-transformers.
-        t = time.perf_counter()
-        reference = SentenceTransformerEmbedder(embedder.name, threads=threads, source=resolve_model(embedder.name))
-        out["sentence_transformers_load_s"] = round(time.perf_counter() - t, 2)
-        out["sentence_transformers_encode_queries_median_ms"] = median_ms(lambda: reference.encode_queries([query]))
-        direct_vec, st_vec = embedder.encode_queries([query])[0], reference.encode_queries([query])[0]
-        out["cosine_direct_vs_sentence_transformers"] = round(float(direct_vec @ st_vec), 6)
-        del reference
+        # The previous path, for comparison, in a child process (its torch team would slow this one's).
+        child = subprocess.run([sys.executable, "-c", _ST_REFERENCE_CHILD, embedder.name, query, str(threads)],
+                               capture_output=True, text=True, env=qa_env(), timeout=300)
+        if child.returncode == 0:
+            ref = json.loads(child.stdout.strip().splitlines()[-1])
+            out["sentence_transformers_load_s"] = round(ref["load_s"], 2)
+            out["sentence_transformers_encode_queries_median_ms"] = round(ref["encode_ms"], 3)
+            out["cosine_direct_vs_sentence_transformers"] = round(float(embedder.encode_queries([query])[0] @ np.array(ref["vector"], dtype=np.float32)), 6)
+        else:
+            log(f"  sentence-transformers reference failed: {child.stderr[-300:]}")
     log(f"physical ({backend}): forward {forward_ms} ms, tokenize {tokenize_ms} ms, encode_queries "
         f"{out['encode_queries_median_ms']} ms ({n_tokens} tokens, {threads} torch threads); by threads {by_threads}; "
         f"worker thread {calling['worker_thread_encode_ms']} ms vs main {calling['main_thread_encode_ms']} ms"
