@@ -7,8 +7,9 @@ A question waits for its embedding, so that path is kept short. A model folder t
 encoder with mean pooling and normalization (what `qa.convert` writes, and e5 itself) is run directly:
 the `tokenizers` tokenizer and the safetensors weights in a dozen torch calls per layer. That loads
 in about 1.6 s instead of 6 s (importing sentence-transformers pulls in transformers, about 4 s here)
-and embeds a question in about 12 ms instead of 16 ms, with the same vectors (cosine ≥ 0.9999 with
-sentence-transformers', tests/test_embed.py). Any other model goes through sentence-transformers.
+and embeds a question in about 9 ms instead of 14 ms (bench/README.md), with the same vectors (cosine
+≥ 0.9999 with sentence-transformers', tests/test_embed.py). Any other model goes through
+sentence-transformers.
 """
 
 from __future__ import annotations
