@@ -48,7 +48,9 @@ SEED_INDEX = WORK / "index"
 DIM = 384
 CLUSTER_BANDWIDTH = 0.7
 T0 = time.perf_counter()
-SECTIONS = ("physical", "latency", "cold", "throughput", "ingest", "scale")
+SECTIONS = ("physical", "latency", "cold", "throughput", "ingest", "scale", "dense", "memory", "pipeline")
+# Run only when asked for (--only pipeline, or --pipeline N): it builds a large corpus.
+OPT_IN = ("pipeline",)
 
 
 # ---------------------------------------------------------------- small helpers
@@ -287,78 +289,108 @@ def sentences() -> Sentences:
 
 # ---------------------------------------------------------------- physical limit
 
+_ST_REFERENCE_CHILD = r"""
+import json, statistics, sys, time
+from qa.embed import SentenceTransformerEmbedder, resolve_model
+name, query, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
+t = time.perf_counter()
+e = SentenceTransformerEmbedder(name, threads=threads, source=resolve_model(name))
+load_s = time.perf_counter() - t
+for _ in range(5):
+    e.encode_queries([query])
+times = []
+for _ in range(50):
+    t = time.perf_counter(); e.encode_queries([query]); times.append(time.perf_counter() - t)
+print(json.dumps({"load_s": load_s, "encode_ms": 1000 * statistics.median(times), "vector": e.encode_queries([query])[0].tolist()}))
+"""
+
+
 def section_physical(args) -> dict:
     import torch
+
+    from qa.embed import DirectBertEmbedder, SentenceTransformerEmbedder, resolve_model
 
     qa = get_qa()
     embedder = qa.embedder
     query = "Qui a déposé un recours ?"
-    model = embedder._model
     for _ in range(5):
         embedder.encode_queries([query])
-    encode = []
-    for _ in range(50):
-        encode.append(timed(embedder.encode_queries, [query])[1])
-    prompt = ""
-    try:
-        prompt = (getattr(model, "prompts", {}) or {}).get("query", "")
-    except Exception:
-        pass
-    tokenize, forward, transformer_only = [], [], []
-    tokenizer = getattr(model, "preprocess", None) or model.tokenize
-    features = tokenizer([prompt + query])
-    n_tokens = int(features["input_ids"].shape[1])
-    with torch.inference_mode():
+    encode = [timed(embedder.encode_queries, [query])[1] for _ in range(50)]
+    if isinstance(embedder, DirectBertEmbedder):
+        backend = "direct"
+        text = (embedder._query_prompt + query).strip()
+        tokenize = lambda: embedder._tokenizer.encode(text)  # noqa: E731
+        encoding = tokenize()
+        ids = torch.tensor([encoding.ids])
+        mask = torch.ones_like(ids)
+        forward = lambda: embedder._weights.forward(ids, mask)  # noqa: E731
+        n_tokens = len(encoding.ids)
+    else:
+        backend = "sentence-transformers"
+        model = embedder._model
+        text = (getattr(model, "prompts", {}) or {}).get("query", "") + query
+        tokenizer = getattr(model, "preprocess", None) or model.tokenize
+        features = tokenizer([text])
+        tokenize = lambda: tokenizer([text])  # noqa: E731
+
+        def forward():
+            with torch.inference_mode():
+                return model(dict(features))
+        n_tokens = int(features["input_ids"].shape[1])
+    threads = embedder._threads.threads
+
+    def median_ms(fn, n=50):
         for _ in range(5):
-            model(dict(features))
-        for _ in range(50):
-            tokenize.append(timed(tokenizer, [prompt + query])[1])
-            forward.append(timed(model, dict(features))[1])
-        try:
-            auto = model[0].auto_model
-            inputs = {k: v for k, v in features.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
-            for _ in range(50):
-                transformer_only.append(timed(auto, **inputs)[1])
-        except Exception as exc:  # module layout differs between sentence-transformers versions
-            log(f"  raw transformer timing skipped: {exc}")
-    # torch and faiss share one OpenMP runtime here (faiss-cpu's libgomp): faiss.omp_set_num_threads, which
-    # qa.index calls when it loads an index, also sets torch's thread count in the calling thread.
-    threads_now = torch.get_num_threads()
-    by_threads = {}
-    with torch.inference_mode():
+            fn()
+        return ms(statistics.median(timed(fn)[1] for _ in range(n)))
+    # The direct encoder runs torch on its own thread; timing its pieces anywhere else would start a second
+    # OpenMP team, which slows every later forward pass in this process (see Threads in bench/README.md).
+    on_model_thread = (lambda fn, *a: embedder._runner.submit(fn, *a).result()) if backend == "direct" else (lambda fn, *a: fn(*a))
+    tokenize_ms = median_ms(tokenize)
+
+    def forward_by_threads():
+        out = {}
         for nt in sorted({1, min(2, os.cpu_count() or 1), os.cpu_count() or 1}):
             torch.set_num_threads(nt)
-            for _ in range(5):
-                model(dict(features))
-            by_threads[str(nt)] = ms(statistics.median(timed(model, dict(features))[1] for _ in range(50)))
-    torch.set_num_threads(threads_now)
-
-    def forward_median():
-        with torch.inference_mode():
-            for _ in range(5):
-                model(dict(features))
-            return ms(statistics.median(timed(model, dict(features))[1] for _ in range(50)))
-    # The page (gradio workers) and thread pools encode from threads other than the one that loaded the model.
-    main_thread = forward_median()
+            out[str(nt)] = median_ms(forward)
+        torch.set_num_threads(threads)
+        return out
+    by_threads = on_model_thread(forward_by_threads)
+    forward_ms = on_model_thread(median_ms, forward)
+    # The page (gradio workers) and thread pools encode from threads other than the one that loaded the
+    # model; encode_queries sets torch's thread count on the calling thread (qa.embed._Threads).
+    calling = {"main_thread_encode_ms": median_ms(lambda: embedder.encode_queries([query]))}
     with ThreadPoolExecutor(1) as ex:
-        worker_thread = ex.submit(forward_median).result()
-    out_threads = {"main_thread_ms": main_thread, "worker_thread_ms": worker_thread,
-                   "note": "median forward of the same query in the main thread (which loaded the model and "
-                           "the index) and then in a new worker thread of the same process"}
+        calling["worker_thread_encode_ms"] = ex.submit(median_ms, lambda: embedder.encode_queries([query])).result()
+        calling["worker_thread_torch_threads"] = ex.submit(torch.get_num_threads).result()
+    calling["note"] = ("median encode_queries of the same query from the main thread, then from a new worker thread "
+                       "of the same process (the thread count is set before every forward pass)")
     out = {
-        "model_forward_by_calling_thread": out_threads,
-        "query": query, "prompt": prompt, "tokens": n_tokens, "torch_threads": threads_now,
+        "backend": backend, "query": query, "tokens": n_tokens, "torch_threads": threads,
+        "model_forward_by_calling_thread": calling,
         "model_forward_median_ms_by_torch_threads": by_threads,
         "encode_queries_median_ms": ms(statistics.median(encode)),
-        "tokenize_median_ms": ms(statistics.median(tokenize)),
-        "model_forward_median_ms": ms(statistics.median(forward)),
-        "note": "medians of 50 calls after 5 warm-up calls; model_forward = the sentence-transformers modules "
-                "(transformer + mean pooling + normalize) on pre-tokenized input, encode_queries = what qa calls",
+        "tokenize_median_ms": tokenize_ms,
+        "model_forward_median_ms": forward_ms,
+        "note": "medians of 50 calls after 5 warm-up calls; model_forward = the encoder, mean pooling and "
+                "normalization on pre-tokenized input; encode_queries = what qa calls (tokenize, forward, to numpy)",
     }
-    if transformer_only:
-        out["transformer_forward_median_ms"] = ms(statistics.median(transformer_only))
-    log(f"physical: one query forward {out['model_forward_median_ms']} ms, encode_queries {out['encode_queries_median_ms']} ms "
-        f"({n_tokens} tokens, {out['torch_threads']} torch threads); forward by torch threads {by_threads}")
+    if backend == "direct" and not args.no_reference:
+        # The previous path, for comparison, in a child process (its torch team would slow this one's).
+        child = subprocess.run([sys.executable, "-c", _ST_REFERENCE_CHILD, embedder.name, query, str(threads)],
+                               capture_output=True, text=True, env=qa_env(), timeout=300)
+        if child.returncode == 0:
+            ref = json.loads(child.stdout.strip().splitlines()[-1])
+            out["sentence_transformers_load_s"] = round(ref["load_s"], 2)
+            out["sentence_transformers_encode_queries_median_ms"] = round(ref["encode_ms"], 3)
+            out["cosine_direct_vs_sentence_transformers"] = round(float(embedder.encode_queries([query])[0] @ np.array(ref["vector"], dtype=np.float32)), 6)
+        else:
+            log(f"  sentence-transformers reference failed: {child.stderr[-300:]}")
+    log(f"physical ({backend}): forward {forward_ms} ms, tokenize {tokenize_ms} ms, encode_queries "
+        f"{out['encode_queries_median_ms']} ms ({n_tokens} tokens, {threads} torch threads); by threads {by_threads}; "
+        f"worker thread {calling['worker_thread_encode_ms']} ms vs main {calling['main_thread_encode_ms']} ms"
+        + (f"; sentence-transformers encode_queries {out['sentence_transformers_encode_queries_median_ms']} ms"
+           if "sentence_transformers_encode_queries_median_ms" in out else ""))
     return out
 
 
@@ -368,7 +400,8 @@ def section_latency(args) -> dict:
     from qa.answer import compose
     from qa.lang import detect_language
     from qa.lexicon import content_words
-    from qa.retrieve import dense_ranking, fuse, lexical_ranking, lexical_weight, retrieve, spelled_match
+    from qa.retrieve import (combine, dense_ranking, fuse, lexical_ranking, lexical_share, lexical_weight, retrieve,
+                             spelled_match)
     from qa.service import validate_question
 
     qa = get_qa()
@@ -399,7 +432,10 @@ def section_latency(args) -> dict:
             _vec, t_emb = timed(qa.embedder.encode_queries, [text] + unknown)
             dense, t_dense = timed(dense_ranking, index, query.vector, n)
             lexical, t_bm25 = timed(lexical_ranking, index, list(query.matched_terms), n)
-            _f, t_fuse = timed(fuse, [(dense, 1.0), (lexical, lexical_weight(query, settings))], settings.rrf_k)
+            if settings.fusion == "rrf":
+                _f, t_fuse = timed(fuse, [(dense, 1.0), (lexical, lexical_weight(query, settings))], settings.rrf_k)
+            else:
+                _f, t_fuse = timed(combine, dense, lexical, lexical_share(query, settings))
             hits, t_retr = timed(retrieve, index, query, settings, k)
             _a, t_comp = timed(compose, index, query, hits, settings, q)
             t_match = max(0.0, t_prep - t_lang - t_emb)
@@ -426,7 +462,8 @@ def section_latency(args) -> dict:
         "how": "QA.ask timed end to end; then, for the same question, the pieces it runs, each timed alone: "
                "validate_question; detect_language; encode_queries(question + words missing from BM25's vocabulary) "
                "as prepare() does; term_matching = prepare() - language - query_embedding (content words, spelling "
-               "and embedding matches, terms); dense_ranking; lexical_ranking; fusion = retrieve.fuse (weighted RRF; "
+               "and embedding matches, terms); dense_ranking; lexical_ranking; fusion = retrieve.combine (the "
+               "convex combination; retrieve.fuse under fusion=rrf; "
                "the answer-type boost, byline filter and Hit assembly are in retrieve_total, not split out); "
                "answer = answer.compose (evidence, abstention, sentence choice, citations).",
     }
@@ -488,6 +525,23 @@ def run_child(cmd: list[str], stdin: bytes | None = None, timeout: float = 300) 
             "stdout": (first + rest).decode("utf-8", "replace"), "stderr": b"".join(err_chunks).decode("utf-8", "replace")}
 
 
+# Peak RSS of a command, measured by a small parent: a child forked from this (large) benchmark process
+# inherits the parent's RSS high-water mark, so wait4's ru_maxrss from here over-reports it.
+_PEAK_RSS_WRAPPER = ("import resource, subprocess, sys; rc = subprocess.call(sys.argv[1:]); "
+                     "print('PEAK_RSS_KIB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
+                     "sys.exit(rc)")
+
+
+def peak_rss_mib(cmd: list[str]) -> float:
+    """Peak RSS of one run of cmd, in MiB, through a fresh small parent process."""
+    r = subprocess.run([sys.executable, "-c", _PEAK_RSS_WRAPPER, *cmd], cwd=ROOT, env=qa_env(), capture_output=True,
+                       stdin=subprocess.DEVNULL, timeout=600)
+    found = re.search(rb"PEAK_RSS_KIB (\d+)", r.stderr)
+    if r.returncode != 0 or not found:
+        raise RuntimeError(f"peak RSS run failed (rc {r.returncode}): {r.stderr[-300:]!r}")
+    return round(int(found.group(1)) / 1024, 1)
+
+
 def _summary(values: list[float]) -> dict:
     return {"median_s": round(statistics.median(values), 3), "min_s": round(min(values), 3),
             "max_s": round(max(values), 3), "runs_s": [round(v, 3) for v in values]}
@@ -500,8 +554,9 @@ def section_cold(args) -> dict:
     lib = [sys.executable, "-c", _LIB_CHILD, str(ROOT / "seeds"), str(SEED_INDEX), question]
     out = {"question": question, "runs": args.cold_runs,
            "note": "wall time from spawning the process to the first byte of the answer on stdout (and to exit); "
-                   "the OS file cache is warm (one unmeasured run first, reported as first_run); peak RSS from "
-                   "getrusage of the child (wait4)."}
+                   "the OS file cache is warm (one unmeasured run first, reported as first_run); peak RSS from one "
+                   "more run under a small Python parent (getrusage of its children): wait4 from this benchmark "
+                   "process over-reports it, since a forked child inherits its parent's RSS high-water mark."}
     for name, cmd in (("cli", cli), ("library", lib)):
         log(f"cold start: {name} x {args.cold_runs} (+1 unmeasured)")
         first = run_child(cmd)
@@ -513,9 +568,9 @@ def section_cold(args) -> dict:
             "command": " ".join(cmd[:4] if name == "library" else cmd[:2] + ["qa", "ask", "QUESTION"]),
             "first_answer": _summary([r["first_output_s"] for r in runs]),
             "exit": _summary([r["exit_s"] for r in runs]),
-            "peak_rss_mib": round(statistics.median(r["peak_rss_mib"] for r in runs), 1),
+            "peak_rss_mib": peak_rss_mib(cmd),
             "cpu_s": round(statistics.median(r["user_s"] + r["sys_s"] for r in runs), 2),
-            "first_run": {"first_answer_s": round(first["first_output_s"], 3), "peak_rss_mib": first["peak_rss_mib"]},
+            "first_run": {"first_answer_s": round(first["first_output_s"], 3)},
             "index_rebuilt_during_runs": rebuilt,
         }
         if name == "library":
@@ -988,6 +1043,222 @@ def section_scale(args, previous: dict | None) -> dict:
     return out
 
 
+# ---------------------------------------------------------------- the automatic index choice (qa.index.build_dense)
+
+def section_dense(args) -> dict:
+    """qa.index.build_dense as qa runs it (auto, and IVF forced), on clustered vectors, checked with real questions."""
+    import faiss
+
+    from qa.index import build_dense
+    from qa.settings import Settings
+
+    out: dict = {"note": "qa.index.build_dense on 'clustered' vectors (see scale). The build tunes nprobe on 200 "
+                         "query-side word vectors (as write_index does with the corpus lexicon; here the seeds' words, "
+                         "embedded by the real model); recall_at_10_dev_questions re-measures it with the 113 "
+                         "dev questions embedded by the real model (a different distribution: questions, query prompt) "
+                         "against exact search. Latency: one query at a time, 1 FAISS thread (what qa sets). build_s "
+                         "includes training, adding and the recall sweep, on all cores.",
+                 "runs": {}}
+    WORK.joinpath("memory").mkdir(parents=True, exist_ok=True)
+    # The probes qa's build uses: its lexicon (corpus words embedded as queries); here the seeds' words.
+    lexicon = np.asarray(get_qa().index.lexicon.vectors, dtype=np.float32)
+    for n in args.dense_scales:
+        data, queries = make_vectors("clustered", n, args.queries, seed=n)
+        faiss.omp_set_num_threads(os.cpu_count() or 1)
+        _d, truth = faiss.knn(queries, data, 10, metric=faiss.METRIC_INNER_PRODUCT)
+        for requested in (["auto"] if n > 250_000 else ["auto", "ivf"]):
+            settings = Settings(index_type=requested)
+            faiss.omp_set_num_threads(os.cpu_count() or 1)
+            gc.collect()
+            t = time.perf_counter()
+            dense, info = build_dense(data, settings, progress=lambda m: log(f"  dense: {m}"), queries=lexicon)
+            build_s = time.perf_counter() - t
+            _d, found = dense.search(queries, 10)
+            row = {"n": n, "requested": requested, "built": info, "build_s": round(build_s, 2),
+                   "recall_at_10_dev_questions": round(recall_at(found, truth), 4),
+                   "latency_1_thread": single_query_latency(dense, queries, n=args.latency_queries),
+                   "disk_bytes": faiss_bytes(dense)}
+            faiss.omp_set_num_threads(1)
+            out["runs"][f"{n}_{requested}"] = row
+            log(f"dense N={n:,} {requested}: built {info['type']} ({ {k: info[k] for k in ('nlist', 'nprobe') if k in info} }) "
+                f"in {build_s:.1f} s, recall@10 build {info.get('recall_at_10', 1.0)} / dev questions "
+                f"{row['recall_at_10_dev_questions']}, p50 {row['latency_1_thread']['p50_ms']} ms")
+            if n == max(args.dense_scales) and args.keep_for_memory:
+                faiss.write_index(dense, str(WORK / "memory" / f"{info['type']}.faiss"))
+                np.save(WORK / "memory" / "queries.npy", queries)
+            del dense
+        if n == max(args.dense_scales) and args.keep_for_memory:
+            flat = faiss.IndexFlatIP(DIM)
+            flat.add(data)
+            faiss.write_index(flat, str(WORK / "memory" / "flat.faiss"))
+            del flat
+        del data
+        gc.collect()
+    return out
+
+
+_MEMORY_CHILD = r"""
+import json, sys, time
+import numpy as np
+import faiss
+def status():
+    fields = {}
+    for line in open("/proc/self/status"):
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "RssAnon", "RssFile", "VmHWM"):
+            fields[key] = int(value.split()[0]) * 1024
+    return fields
+path, mmap, queries_path = sys.argv[1], sys.argv[2] == "1", sys.argv[3]
+queries = np.load(queries_path)
+faiss.omp_set_num_threads(1)
+before = status()
+t = time.perf_counter()
+index = faiss.read_index(path, (faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY) if mmap else 0)
+load_s = time.perf_counter() - t
+after_load = status()
+times = []
+for q in queries:
+    t = time.perf_counter()
+    index.search(q.reshape(1, -1), 10)
+    times.append(time.perf_counter() - t)
+after_search = status()
+print(json.dumps({"type": type(index).__name__, "load_s": load_s, "before": before, "after_load": after_load,
+                  "after_search": after_search, "search_p50_ms": 1000 * float(np.median(times))}))
+"""
+
+
+def section_memory(args) -> dict:
+    """RSS of a process holding the largest index of the dense section, read into memory or memory-mapped."""
+    folder = WORK / "memory"
+    files = sorted(folder.glob("*.faiss")) if folder.is_dir() else []
+    if not files:
+        raise RuntimeError("no index saved: run the dense section first (--only dense,memory)")
+    out: dict = {"note": "a fresh process per row: faiss.read_index of the file, then the dev questions searched one at a "
+                         "time (1 thread). RssAnon = private memory (a read copy); RssFile = file pages mapped from the "
+                         "OS page cache (shared by every process mapping the file, evictable). Flags: "
+                         "IO_FLAG_MMAP_IFC | IO_FLAG_READ_ONLY, as qa.index loads it (Settings.index_mmap).",
+                 "rows": []}
+    for path in files:
+        for mmap in (False, True):
+            child = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, str(path), "1" if mmap else "0",
+                                    str(folder / "queries.npy")], capture_output=True, text=True, env=qa_env(), timeout=900)
+            if child.returncode != 0:
+                raise RuntimeError(f"memory child failed: {child.stderr[-400:]}")
+            r = json.loads(child.stdout.strip().splitlines()[-1])
+            mib = lambda b: round(b / 2**20, 1)  # noqa: E731
+            row = {"file": path.name, "file_mib": mib(path.stat().st_size), "mmap": mmap, "index": r["type"],
+                   "load_s": round(r["load_s"], 3), "search_p50_ms": round(r["search_p50_ms"], 3)}
+            for when in ("after_load", "after_search"):
+                row[when] = {k: mib(r[when].get(k, 0) - (r["before"].get(k, 0) if k != "VmHWM" else 0))
+                             for k in ("VmRSS", "RssAnon", "RssFile")}
+            out["rows"].append(row)
+            log(f"memory {path.name} mmap={mmap}: load {row['load_s']} s, after search RSS +{row['after_search']['VmRSS']} MiB "
+                f"(anon +{row['after_search']['RssAnon']}, file +{row['after_search']['RssFile']}), p50 {row['search_p50_ms']} ms")
+    return out
+
+
+# ---------------------------------------------------------------- a large corpus through the real pipeline
+
+class SyntheticDocumentEmbedder:
+    """The real model for queries (questions, the corpus vocabulary); 'clustered' vectors for passages.
+
+    Embedding a million passages with the model would take hours on 2 cores (see ingest), so passage
+    vectors are drawn from the clustered model; everything else in build_index and QA.ask is qa's own code.
+    """
+
+    def __init__(self, real, seed: int):
+        self.name, self.dim = real.name, real.dim
+        self._real = real
+        self._rng = np.random.default_rng(seed)
+        self.seconds = 0.0
+
+    def encode_queries(self, texts):
+        return self._real.encode_queries(texts)
+
+    def encode_documents(self, texts, progress=False):
+        t = time.perf_counter()
+        vectors, _q = make_vectors("clustered", len(texts), 1, seed=int(self._rng.integers(1 << 31)))
+        self.seconds += time.perf_counter() - t
+        return vectors
+
+
+def section_pipeline(args) -> dict:
+    """build_index and QA.ask on a synthetic corpus of args.pipeline passages (recombined seed sentences)."""
+    from qa.index import build_index, load_index
+    from qa.retrieve import dense_ranking, lexical_ranking
+    from qa.service import QA
+
+    n = args.pipeline
+    qa = get_qa()
+    folder = WORK / "pipeline"
+    corpus, index_dir = folder / f"corpus_{n}", folder / f"index_{n}"
+    shutil.rmtree(index_dir, ignore_errors=True)
+    log(f"pipeline N={n:,}: writing the synthetic corpus")
+    t = time.perf_counter()
+    synthetic_corpus(corpus, n, seed=n)
+    corpus_s = time.perf_counter() - t
+    settings = qa.settings.with_(corpus_dir=corpus, index_dir=index_dir)
+    embedder = SyntheticDocumentEmbedder(qa.embedder, seed=n)
+    marks: list[tuple[float, str]] = []
+
+    def progress(message):
+        marks.append((time.perf_counter(), message))
+        log(f"  qa: {message}")
+    gc.collect()
+    rss0 = rss_bytes()
+    start = time.perf_counter()
+    built = build_index(settings, embedder, progress)
+    build_s = time.perf_counter() - start
+    dense_info = built.manifest["dense"]
+    n_passages = len(built.passages)
+    del built
+    gc.collect()
+    stages = {"read_clean_chunk_s": round(next(t for t, m in marks if m.startswith("Embedding ")) - start, 1),
+              "passage_vectors_s (synthetic)": round(embedder.seconds, 1)}
+    log(f"pipeline N={n_passages:,}: built in {build_s:.0f} s ({dense_info})")
+    # A fresh load, as `qa ask` does: verify checksums, parse, open the vectors memory-mapped.
+    gc.collect()
+    rss_before_load = rss_bytes()
+    t = time.perf_counter()
+    index = load_index(index_dir, settings, embedder.name)
+    load_s = time.perf_counter() - t
+    rss_loaded = rss_bytes()
+    session = QA(settings, embedder=qa.embedder, index=index)
+    questions = [row["question"] for row in dev_questions()]
+    for q in questions[:10]:
+        session.ask(q)
+    e2e, dense_t, bm25_t, prepare_t = [], [], [], []
+    for _ in range(args.pipeline_reps):
+        for q in questions:
+            e2e.append(timed(session.ask, q)[1])
+            (query,), t_prep = timed(session.prepare, [q])
+            prepare_t.append(t_prep)
+            dense_t.append(timed(dense_ranking, index, query.vector, settings.candidates)[1])
+            bm25_t.append(timed(lexical_ranking, index, list(query.matched_terms), settings.candidates)[1])
+    out = {"passages": n_passages, "articles": len(index.articles), "corpus_write_s": round(corpus_s, 1),
+           "build_s": round(build_s, 1), "build_stages": stages,
+           "build_marks_s": {m[:60]: round(t - start, 1) for t, m in marks},
+           "dense": dense_info, "index_bytes": sum(p.stat().st_size for p in index_dir.rglob("*") if p.is_file()),
+           "load_s": round(load_s, 1), "rss_mib": {"before_build": round(rss0 / 2**20), "before_load": round(rss_before_load / 2**20),
+                                                  "after_load": round(rss_loaded / 2**20), "after_questions": round(rss_bytes() / 2**20)},
+           "end_to_end": pcts(e2e), "prepare": pcts(prepare_t), "dense_search": pcts(dense_t), "bm25": pcts(bm25_t),
+           "questions": len(questions), "rounds": args.pipeline_reps,
+           "note": "qa's build_index and QA.ask on synthetic articles of 25 paragraphs of ~250 characters recombined "
+                   "from seed sentences; passage vectors drawn from the 'clustered' model (the real model would take "
+                   "hours: see ingest), questions and the corpus vocabulary embedded by the real model. Default "
+                   "settings: the index type is chosen automatically, vectors memory-mapped. RSS of this benchmark "
+                   "process (which also holds the model and the seed index)."}
+    log(f"pipeline N={n_passages:,}: load {load_s:.1f} s, end to end p50 {out['end_to_end']['p50_ms']} ms, p95 "
+        f"{out['end_to_end']['p95_ms']} ms (dense {out['dense_search']['p50_ms']}, bm25 {out['bm25']['p50_ms']}, "
+        f"prepare {out['prepare']['p50_ms']})")
+    del session, index
+    gc.collect()
+    if not args.keep_pipeline:
+        shutil.rmtree(corpus, ignore_errors=True)
+        shutil.rmtree(index_dir, ignore_errors=True)
+    return out
+
+
 # ---------------------------------------------------------------- recommendation
 
 def recommendation(results: dict, budget_ms: float = 60.0) -> dict:
@@ -1297,7 +1568,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--scale", default="10k,100k", help="scale sizes (comma-separated, e.g. 10k,100k)")
     p.add_argument("--full", action="store_true", help="add the 1M scale runs")
-    p.add_argument("--only", default=",".join(SECTIONS), help=f"sections to run ({','.join(SECTIONS)})")
+    p.add_argument("--only", default=",".join(s for s in SECTIONS if s not in OPT_IN), help=f"sections to run ({','.join(SECTIONS)})")
     p.add_argument("--kinds", default="random,clustered", help="vector kinds for the scale section")
     p.add_argument("--indexes", default="flat,hnsw,ivf", help="FAISS index types beyond Flat (hnsw, ivf)")
     p.add_argument("--no-bm25", action="store_true", help="skip bm25s in the scale section")
@@ -1315,6 +1586,14 @@ def main(argv=None) -> int:
     p.add_argument("--gradio-requests", type=int, default=80, help="request cap per concurrency level")
     p.add_argument("--embed-batch", type=int, default=256)
     p.add_argument("--ingest-sizes", default="200,1k,2k")
+    p.add_argument("--no-reference", action="store_true", help="physical: skip the sentence-transformers comparison")
+    p.add_argument("--dense-scale", default="10k,100k", help="sizes for the dense section (--full adds 1m)")
+    p.add_argument("--no-keep-for-memory", dest="keep_for_memory", action="store_false",
+                   help="dense: do not save the largest indexes for the memory section")
+    p.add_argument("--pipeline", type=parse_size, default=None, metavar="N",
+                   help="run the pipeline section (real build_index and QA.ask) on N synthetic passages, e.g. 1m")
+    p.add_argument("--pipeline-reps", type=int, default=2, help="rounds over the dev questions in the pipeline section")
+    p.add_argument("--keep-pipeline", action="store_true", help="keep the pipeline section's corpus and index")
     p.add_argument("--snapshot", action="store_true", help="benchmark HEAD's qa/ instead of the working tree")
     p.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
                    help="before each section, wait up to SECONDS for other processes to use < 15%% of the CPUs")
@@ -1327,7 +1606,14 @@ def main(argv=None) -> int:
     args.kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     args.indexes = [k.strip() for k in args.indexes.split(",") if k.strip()]
     args.ingest_sizes = [parse_size(s) for s in args.ingest_sizes.split(",") if s.strip()]
+    args.dense_scales = [parse_size(s) for s in args.dense_scale.split(",") if s.strip()]
+    if args.full and 1_000_000 not in args.dense_scales:
+        args.dense_scales.append(1_000_000)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
+    if args.pipeline and "pipeline" not in only:
+        only.append("pipeline")
+    if "pipeline" in only and not args.pipeline:
+        args.pipeline = 100_000
     unknown = set(only) - set(SECTIONS)
     if unknown:
         p.error(f"unknown section(s): {', '.join(sorted(unknown))}")
@@ -1367,6 +1653,10 @@ def main(argv=None) -> int:
         try:
             if section == "scale":
                 value = section_scale(args, results.get("scale"))
+            elif section == "pipeline":  # one entry per corpus size, so 100k and 1M runs sit side by side
+                previous = results.get("pipeline")
+                value = {k: v for k, v in (previous or {}).items() if k.isdigit()} if isinstance(previous, dict) else {}
+                value[str(args.pipeline)] = section_pipeline(args)
             else:
                 value = globals()[f"section_{section}"](args)
         except Exception as exc:  # noqa: BLE001 - one failing section must not lose the others

@@ -100,18 +100,21 @@ def main():
 @model_option
 @click.option("--force", is_flag=True, help="Rebuild even if the index is up to date.")
 @click.option("--check", is_flag=True, help="Only verify the index (checksums, staleness) and report.")
+@click.option("--index-type", type=click.Choice(["auto", "flat", "ivf", "hnsw"]), default=None,
+              help="Dense index: auto (exact up to 250,000 passages, IVF above, tuned to recall@10 >= 0.95), "
+                   "or force one (default auto, or $QA_INDEX_TYPE).")
 @reports_errors
-def index_command(corpus_dir, index_dir, store, model, force, check):
+def index_command(corpus_dir, index_dir, store, model, force, check, index_type):
     """Build (or rebuild) the index of the corpus; progress on stderr."""
     from .index import build_index, index_problem, load_index, verify_index
     from .store import is_database_url
 
-    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, store=store)
+    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, store=store, index_type=index_type)
     if is_database_url(settings.store):
         from .embed import load_embedder
         from .pgstore import PgStore
 
-        embedder = load_embedder(settings.model)
+        embedder = load_embedder(settings.model, settings.torch_threads)
         pg = PgStore.open(settings, embedder, _stderr, create=not check)
         if check:
             stats = pg.check()
@@ -126,8 +129,10 @@ def index_command(corpus_dir, index_dir, store, model, force, check):
         problem = index_problem(settings.index_dir, settings)
         if problem:
             raise QAError(f"index is intact but stale: {problem}")
+        dense = manifest.get("dense", {"type": "flat"})
         click.echo(f"index in {settings.index_dir}/ is healthy: {manifest['n_passages']} passages from "
-                   f"{manifest['n_articles']} articles, model {manifest['model']}, built {manifest['built_at']}")
+                   f"{manifest['n_articles']} articles, model {manifest['model']}, {_describe_dense(dense)}, "
+                   f"built {manifest['built_at']}")
         return
     if not force:
         problem = index_problem(settings.index_dir, settings)
@@ -142,7 +147,16 @@ def index_command(corpus_dir, index_dir, store, model, force, check):
             _stderr(f"Building the index: {problem}")
     from .embed import load_embedder
 
-    build_index(settings, load_embedder(settings.model), _stderr)
+    build_index(settings, load_embedder(settings.model, settings.torch_threads), _stderr)
+
+
+def _describe_dense(dense: dict) -> str:
+    """'exact dense search' or 'IVF dense index (nlist 4000, nprobe 96, recall@10 0.976)' from the manifest."""
+    if dense.get("type") == "flat":
+        return "exact dense search" + (f" ({dense['fallback']})" if dense.get("fallback") else "")
+    knobs = ", ".join(f"{k} {dense[k]}" for k in ("nlist", "nprobe", "M", "efSearch") if k in dense)
+    recall = f", recall@10 {dense['recall_at_10']}" if "recall_at_10" in dense else ""
+    return f"{str(dense.get('type')).upper()} dense index ({knobs}{recall})"
 
 
 @main.command("add")
@@ -159,7 +173,7 @@ def add_command(files, corpus_dir, index_dir, store, model):
     from .store import is_database_url
 
     settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, store=store)
-    embedder = load_embedder(settings.model)
+    embedder = load_embedder(settings.model, settings.torch_threads)
     if is_database_url(settings.store):
         from .pgstore import PgStore
 
@@ -307,7 +321,7 @@ def db_init_command(store, model):
     if version:
         click.echo(f"{redact(settings.store)} already has the qa schema (version {version}); `qa db migrate` upgrades it")
         return
-    embedder = load_embedder(settings.model)
+    embedder = load_embedder(settings.model, settings.torch_threads)
     migrate(settings.store, embedder.dim, embedder.name, index_params(settings, embedder.name), progress=_stderr)
     click.echo(f"{redact(settings.store)}: qa schema version {SCHEMA_VERSION} created for {embedder.name} ({embedder.dim} dimensions)")
 

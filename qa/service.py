@@ -58,7 +58,7 @@ class QA:
                  progress: Callable[[str], None] = lambda _m: None, index: Index | None = None,
                  store: Store | None = None):
         self.settings = settings or Settings.from_env()
-        self.embedder = embedder or load_embedder(self.settings.model)
+        self.embedder = embedder or load_embedder(self.settings.model, self.settings.torch_threads)
         # Taken before loading: a generation swapped in while this one loads is then seen as new by `refresh`.
         self._disk_key = disk_generation_key(self.settings.index_dir)
         self._refresh_lock = threading.Lock()

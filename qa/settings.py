@@ -11,6 +11,12 @@ from .errors import InputError
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 RETRIEVAL_MODES = ("hybrid", "dense", "lexical")
 FUSIONS = ("cc", "rrf")
+# How the dense vectors are searched (qa/index.py, `dense_kind`): "auto" picks exact search up to
+# `flat_max_passages` and IVF above it; the others force one structure.
+INDEX_TYPES = ("auto", "flat", "ivf", "hnsw")
+# Two cores here: torch with 2 threads embeds a question in 12 ms, with 1 in 17-20 ms (bench/README.md).
+# More threads than cores only adds contention, so the count follows the machine, up to 4.
+DEFAULT_TORCH_THREADS = max(1, min(os.cpu_count() or 1, 4))
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,19 @@ class Settings:
     min_dense_score: float = 0.80
     min_term_coverage: float = 0.01
     min_passage_coverage: float = 0.30
+    # Dense index structure (see INDEX_TYPES). Exact search costs about 11 ms per 100k passages per
+    # query on one core here; bench/README.md puts the switch to IVF at 250k passages, where IVF keeps
+    # a measured recall@10 >= `index_target_recall` against exact search at a fraction of the time.
+    index_type: str = "auto"
+    flat_max_passages: int = 250_000
+    index_target_recall: float = 0.95
+    # Open dense.faiss and embeddings.npy memory-mapped: the OS page cache holds them once (shared by
+    # every process serving the same index) instead of a private copy per process.
+    index_mmap: bool = True
+    # Threads: torch's for the embedding forward pass, FAISS's for one search (one query gains nothing
+    # from OpenMP here: Flat at 1M took 151 ms with 2 threads, 114 ms with 1).
+    torch_threads: int = DEFAULT_TORCH_THREADS
+    search_threads: int = 1
 
     def __post_init__(self) -> None:
         if self.mode not in RETRIEVAL_MODES:
@@ -88,18 +107,33 @@ class Settings:
             raise InputError(f"unknown PostgreSQL lexical ranking {self.pg_lexical!r}: choose bm25 or fts")
         if self.passage_max_chars < 50:
             raise InputError("passage_max_chars must be at least 50")
+        if self.index_type not in INDEX_TYPES:
+            raise InputError(f"unknown index type {self.index_type!r}: choose one of {', '.join(INDEX_TYPES)}")
+        if self.flat_max_passages < 0 or not 0.0 < self.index_target_recall <= 1.0:
+            raise InputError("flat_max_passages must be >= 0 and index_target_recall in (0, 1]")
+        if self.torch_threads < 1 or self.search_threads < 1:
+            raise InputError("thread counts must be at least 1")
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
-        """Defaults, then `QA_CORPUS`, `QA_INDEX`, `QA_MODEL`, `QA_STORE`, `QA_PG_LEXICAL` from the environment, then explicit overrides (None ignored)."""
+        """Defaults, then `QA_CORPUS`, `QA_INDEX`, `QA_MODEL`, `QA_STORE`, `QA_PG_LEXICAL`, `QA_INDEX_TYPE`,
+        `QA_INDEX_MMAP`, `QA_TORCH_THREADS` from the environment, then explicit overrides (None ignored)."""
         env = {
             "corpus_dir": os.environ.get("QA_CORPUS"),
             "index_dir": os.environ.get("QA_INDEX"),
             "model": os.environ.get("QA_MODEL"),
             "store": os.environ.get("QA_STORE"),
             "pg_lexical": os.environ.get("QA_PG_LEXICAL"),
+            "index_type": os.environ.get("QA_INDEX_TYPE"),
         }
-        values = {k: v for k, v in env.items() if v}
+        values: dict = {k: v for k, v in env.items() if v}
+        if os.environ.get("QA_INDEX_MMAP"):
+            values["index_mmap"] = os.environ["QA_INDEX_MMAP"].strip().lower() not in ("0", "false", "no", "off")
+        if os.environ.get("QA_TORCH_THREADS"):
+            try:
+                values["torch_threads"] = int(os.environ["QA_TORCH_THREADS"])
+            except ValueError:
+                raise InputError(f"QA_TORCH_THREADS must be a whole number, got {os.environ['QA_TORCH_THREADS']!r}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         for key in ("corpus_dir", "index_dir"):
             if key in values:

@@ -25,6 +25,9 @@ SEEDS = ROOT / "seeds"
 DEV_SET = ROOT / "eval" / "dev.jsonl"
 REAL_MODEL = "intfloat/multilingual-e5-small"
 FAKE_MODEL = "fake-hash"
+# Variables that change what qa does (qa.settings.Settings.from_env): never inherited by a test.
+QA_ENVIRONMENT = ("QA_CORPUS", "QA_INDEX", "QA_MODEL", "QA_STORE", "QA_PG_LEXICAL", "QA_INDEX_TYPE", "QA_INDEX_MMAP",
+                  "QA_TORCH_THREADS")
 
 # The contract's keys, in its order.
 ANSWER_KEYS = ["question", "language", "found", "answer", "citations"]
@@ -93,13 +96,13 @@ class FakeEmbedder:
         return [t for call in self.document_calls for t in call]
 
 
-def fake_load_embedder(name: str):
+def fake_load_embedder(name: str, *args, **kwargs):
     """Stands in for `qa.embed.load_embedder` in CLI tests: the fake for 'fake-hash', the real loader otherwise."""
     if name == FAKE_MODEL:
         return FakeEmbedder()
     from qa import embed
 
-    return embed._REAL_LOAD_EMBEDDER(name)  # type: ignore[attr-defined]
+    return embed._REAL_LOAD_EMBEDDER(name, *args, **kwargs)  # type: ignore[attr-defined]
 
 
 def install_fake_loader(patch=None) -> None:
@@ -135,7 +138,7 @@ FAKE_QA_BOOTSTRAP = (
 
 def clean_env(**extra: str) -> dict:
     """The environment for a subprocess: no QA_* overrides leaking in from the caller's shell."""
-    env = {k: v for k, v in os.environ.items() if k not in ("QA_CORPUS", "QA_INDEX", "QA_MODEL", "QA_STORE", "QA_PG_LEXICAL")}
+    env = {k: v for k, v in os.environ.items() if k not in QA_ENVIRONMENT}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     env.update(extra)
     return env
@@ -225,8 +228,8 @@ def make_settings(corpus_dir: Path, index_dir: Path, **changes):
 
 @pytest.fixture(autouse=True)
 def _no_qa_environment(monkeypatch):
-    """QA_CORPUS / QA_INDEX / QA_MODEL / QA_STORE from the developer's shell must not change what the tests see."""
-    for name in ("QA_CORPUS", "QA_INDEX", "QA_MODEL", "QA_STORE", "QA_PG_LEXICAL"):
+    """QA_* settings from the developer's shell (QA_ENVIRONMENT) must not change what the tests see."""
+    for name in QA_ENVIRONMENT:
         monkeypatch.delenv(name, raising=False)
 
 
