@@ -196,13 +196,17 @@ def add_articles(files: list[Path], settings: Settings, embedder: Embedder, prog
     corpus_dir = settings.corpus_dir
     with writer_lock(settings.index_dir):
         index = load_index(settings.index_dir, settings, embedder_name=embedder.name)
-        planned = _plan_additions([Path(f) for f in files], index, settings)
+        by_digest: dict[str, set[str]] = {}
+        for doc, digest in index.manifest.get("sources", {}).items():
+            if doc in index.articles:
+                by_digest.setdefault(digest, set()).add(doc)
+        planned = plan_additions([Path(f) for f in files], settings, lambda digest: by_digest.get(digest, set()), "the index")
         corpus_dir.mkdir(parents=True, exist_ok=True)
         for partial in corpus_dir.glob(".*.tmp-*"):  # copies a killed `qa add` left half-done (see _copy_atomically)
             if partial.is_file() and _PARTIAL_COPY.fullmatch(partial.name):
                 partial.unlink(missing_ok=True)
         new_articles = []
-        for source, target, article in planned:
+        for source, target, article, _digest in planned:
             if source.resolve() != target.resolve():
                 if target.exists():
                     progress(f"Replacing {target.name} in {corpus_dir}/")
@@ -220,19 +224,22 @@ def add_articles(files: list[Path], settings: Settings, embedder: Embedder, prog
         embeddings = np.vstack([index.embeddings[kept_rows], vectors]).astype(np.float32)
         sources = dict(index.manifest["sources"])
         skipped = dict(index.manifest.get("skipped", {}))
-        for source, target, article in planned:
-            sources[article.doc] = file_digest(target)
+        for _source, _target, article, digest in planned:
+            sources[article.doc] = digest  # the copy into the corpus is byte for byte
             skipped.pop(article.doc, None)
         lexicon = Lexicon.build([p.text for p in passages], embedder, known=index.lexicon)
         return write_index(settings, embedder, articles, passages, embeddings, sources, skipped, lexicon, progress)
 
 
-def _plan_additions(files: list[Path], index: Index, settings: Settings) -> list[tuple[Path, Path, Article]]:
-    """(source, target in the corpus, cleaned article) for each file, or CorpusError naming the first bad one."""
+def plan_additions(files: list[Path], settings: Settings, stored_docs: Callable[[str], set[str]],
+                   where: str) -> list[tuple[Path, Path, Article, str]]:
+    """(source, target in the corpus, cleaned article, SHA-256) for each file, or CorpusError naming the first bad one.
+
+    Shared by both stores' `add`: `stored_docs(digest)` names the articles already stored (in `where`,
+    "the index" or "the database") with that content, to refuse unchanged files and duplicates.
+    """
     corpus_dir = settings.corpus_dir
-    indexed = {doc: digest for doc, digest in index.manifest.get("sources", {}).items() if doc in index.articles}
-    by_digest = {digest: doc for doc, digest in indexed.items()}
-    planned: list[tuple[Path, Path, Article]] = []
+    planned: list[tuple[Path, Path, Article, str]] = []
     batch_docs: dict[str, Path] = {}
     batch_digests: dict[str, Path] = {}
     for path in files:
@@ -252,15 +259,16 @@ def _plan_additions(files: list[Path], index: Index, settings: Settings) -> list
             raise CorpusError(f"{path}: given twice (as {batch_docs[doc]} too); each article once, please")
         if digest in batch_digests:
             raise CorpusError(f"{path}: same content as {batch_digests[digest]} in this command (a duplicate)")
-        if indexed.get(doc) == digest:
-            raise CorpusError(f"{path}: already in the index as {doc}, unchanged; nothing to add")
-        if by_digest.get(digest, doc) != doc:
-            raise CorpusError(f"{path}: same content as {by_digest[digest]}, already in the index (a duplicate)")
+        stored = stored_docs(digest)
+        if doc in stored:
+            raise CorpusError(f"{path}: already in {where} as {doc}, unchanged; nothing to add")
+        if stored:
+            raise CorpusError(f"{path}: same content as {min(stored)}, already in {where} (a duplicate)")
         article = clean_article(replace(article, doc=doc))
         if not chunk_article(article, settings.passage_max_chars):
             raise CorpusError(f"{path}: no prose to index (only headings or page furniture)")
         batch_docs[doc], batch_digests[digest] = path, path
-        planned.append((path, target, article))
+        planned.append((path, target, article, digest))
     return planned
 
 

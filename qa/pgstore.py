@@ -25,7 +25,6 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -35,7 +34,7 @@ from .chunk import chunk_article
 from .clean import clean_article
 from .errors import CorpusError, IndexStateError, InputError, StoreError
 from .lexicon import Lexicon, content_words
-from .load import ARTICLE_SUFFIXES, article_files, doc_name, file_digest, read_article
+from .load import article_files, doc_name, file_digest, read_article
 from .records import Article, Passage, Span
 from .settings import Settings
 from .store import Progress, _quiet
@@ -465,34 +464,13 @@ class PgStore:
         return self.stats()
 
     def _plan(self, files: list[Path]) -> list[tuple[Path, Path, Article, str]]:
-        corpus = self.settings.corpus_dir
-        planned, docs, digests = [], {}, {}
+        from .index import plan_additions
+
         with contextlib.closing(connect(self.url)) as conn:
-            for path in map(Path, files):
-                if path.suffix.lower() not in ARTICLE_SUFFIXES or path.name.startswith("."):
-                    raise CorpusError(f"{path}: not an article file (expected a visible {', '.join(ARTICLE_SUFFIXES)} file)")
-                try:
-                    target = path.resolve()
-                    doc = doc_name(target, corpus)
-                except (ValueError, OSError):
-                    target, doc = corpus / path.name, path.name
-                article = read_article(path, path.parent)
-                digest = file_digest(path)
-                if doc in docs:
-                    raise CorpusError(f"{path}: given twice (as {docs[doc]} too); each article once, please")
-                if digest in digests:
-                    raise CorpusError(f"{path}: same content as {digests[digest]} in this command (a duplicate)")
-                stored = conn.execute("SELECT doc FROM articles WHERE sha256 = %s", (digest,)).fetchone()
-                if stored and stored[0] == doc:
-                    raise CorpusError(f"{path}: already in the database as {doc}, unchanged; nothing to add")
-                if stored:
-                    raise CorpusError(f"{path}: same content as {stored[0]}, already in the database (a duplicate)")
-                article = clean_article(replace(article, doc=doc))
-                if not chunk_article(article, self.settings.passage_max_chars):
-                    raise CorpusError(f"{path}: no prose to index (only headings or page furniture)")
-                docs[doc], digests[digest] = path, path
-                planned.append((path, target, article, digest))
-        return planned
+            def stored_docs(digest: str) -> set[str]:
+                return {doc for (doc,) in conn.execute("SELECT doc FROM articles WHERE sha256 = %s", (digest,)).fetchall()}
+
+            return plan_additions(list(map(Path, files)), self.settings, stored_docs, "the database")
 
     def prepare(self, items: list[tuple[Article, str]], embedder, progress: Progress = _quiet) -> list[dict]:
         """Chunk and embed articles (and their words new to the lexicon), ready for `write`."""
