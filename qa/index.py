@@ -798,6 +798,21 @@ def _generation(index_dir: Path) -> tuple | None:
         return None
 
 
+def disk_generation_key(index_dir: Path) -> tuple | None:
+    """What changes whenever a writer swaps a new generation into `index_dir` (None while there is none).
+
+    The folder's inode changes with every swap (a new folder is renamed into place) and the manifest's
+    inode, size and mtime with every rewrite; stat only, so it can be called before every question
+    (`_generation` hashes the manifest instead: certain, for torn-read checks, but not free at scale).
+    """
+    try:
+        folder = os.stat(index_dir)
+        manifest = os.stat(Path(index_dir) / MANIFEST)
+    except OSError:
+        return None
+    return folder.st_dev, folder.st_ino, manifest.st_ino, manifest.st_size, manifest.st_mtime_ns
+
+
 def load_index(index_dir: Path, settings: Settings | None = None, embedder_name: str | None = None) -> Index:
     """Open a verified index; IndexStateError if it is corrupt or made for another model or format.
 

@@ -394,6 +394,10 @@ class PgStore:
         for conn in idle:
             conn.close()
 
+    def refresh(self, embedder_name: str) -> bool:
+        """Nothing to pick up: every snapshot already sees the last committed articles."""
+        return False
+
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[PgView]:
         """One REPEATABLE READ, READ ONLY transaction for a question (or a batch of them)."""

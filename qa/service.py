@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import logging
-import os
 import re
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
 from .answer import compose
 from .embed import Embedder, load_embedder
-from .errors import InputError, QAError
-from .index import MANIFEST, Index, load_index
+from .errors import InputError
+from .index import Index
 from .lang import detect_language
 from .records import Answer
 from .lexicon import content_words
@@ -25,7 +21,6 @@ from .store import EmbeddedStore, Store, StoreView, open_store, view_of
 from .text import clean_input, terms
 
 
-log = logging.getLogger(__name__)
 _URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
 
 
@@ -59,46 +54,17 @@ class QA:
                  store: Store | None = None):
         self.settings = settings or Settings.from_env()
         self.embedder = embedder or load_embedder(self.settings.model, self.settings.torch_threads)
-        # Taken before loading: a generation swapped in while this one loads is then seen as new by `refresh`.
-        self._disk_key = disk_generation_key(self.settings.index_dir)
-        self._refresh_lock = threading.Lock()
         if store is None and index is not None:
             store = EmbeddedStore(self.settings, index)
         self.store = store or open_store(self.settings, self.embedder, progress)
 
     def refresh(self) -> bool:
-        """Switch to the index generation on disk if another process (`qa add`, `qa index`) wrote a new one.
+        """Pick up what other processes wrote since this session opened its store (see `Store.refresh`).
 
-        Why: the page loads the index once and runs for days; without this, articles added with `qa add`
-        while it runs would stay invisible until a restart. Costs two `stat` calls when nothing changed.
-        Only one thread loads; the others keep answering from the generation they have, and a question
-        already started finishes on its own snapshot. A generation that cannot be loaded (corrupt,
-        another model) is logged and skipped: the session keeps the one it has. True if it switched.
+        Why: the page opens the store once and runs for days; without this, articles added with
+        `qa add` while it runs would stay invisible until a restart. True if it switched.
         """
-        if not isinstance(self.store, EmbeddedStore):
-            return False
-        key = disk_generation_key(self.settings.index_dir)
-        if key is None or key == self._disk_key:
-            return False  # unchanged, or mid-swap (no folder for an instant): look again next time
-        if not self._refresh_lock.acquire(blocking=False):
-            return False  # another thread is loading it
-        try:
-            if key == self._disk_key:
-                return False
-            try:
-                index = load_index(self.settings.index_dir, self.settings, self.embedder.name)
-            except QAError as exc:
-                log.warning("keeping the index in use: the new one on disk cannot be loaded (%s)", exc)
-                self._disk_key = key
-                return False
-            self._disk_key = key
-            if index.manifest.get("generation") == self.index.manifest.get("generation"):
-                return False
-            self.index = index
-            log.info("switched to index generation %s (%d articles)", index.manifest.get("generation"), len(index.articles))
-            return True
-        finally:
-            self._refresh_lock.release()
+        return self.store.refresh(self.embedder.name)
 
     @property
     def index(self) -> Index:
@@ -174,16 +140,3 @@ class QA:
                 results[i] = self.answer(query, questions[i], k, mode, view)
         return results  # type: ignore[return-value]
 
-
-def disk_generation_key(index_dir: Path) -> tuple | None:
-    """What changes whenever a writer swaps a new generation into `index_dir` (None while there is none).
-
-    The folder's inode changes with every swap (a new folder is renamed into place) and the manifest's
-    inode, size and mtime with every rewrite; stat only, so it can be called before every question.
-    """
-    try:
-        folder = os.stat(index_dir)
-        manifest = os.stat(Path(index_dir) / MANIFEST)
-    except OSError:
-        return None
-    return folder.st_dev, folder.st_ino, manifest.st_ino, manifest.st_size, manifest.st_mtime_ns

@@ -16,6 +16,8 @@ the page do not care which store they serve from.
 from __future__ import annotations
 
 import contextlib
+import logging
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
@@ -26,6 +28,10 @@ from .records import Article, Passage
 from .settings import Settings
 
 Progress = Callable[[str], None]
+
+
+log = logging.getLogger(__name__)
+_NOW = object()  # EmbeddedStore's default disk key: read it at construction
 
 
 def _quiet(_message: str) -> None:
@@ -53,6 +59,7 @@ class Store(Protocol):
     """Where the passages live: a snapshot to read from, whole-article writes, corpus statistics."""
 
     def snapshot(self) -> contextlib.AbstractContextManager[StoreView]: ...
+    def refresh(self, embedder_name: str) -> bool: ...
     def add(self, files: list[Path], embedder, progress: Progress = _quiet) -> dict: ...
     def delete(self, doc: str) -> None: ...
     def stats(self) -> dict: ...
@@ -127,15 +134,56 @@ class EmbeddedStore:
     so a reader never mixes two generations.
     """
 
-    def __init__(self, settings: Settings, index):
+    def __init__(self, settings: Settings, index, disk_key: tuple | None | object = _NOW):
+        from .index import disk_generation_key
+
         self.settings = settings
         self.index = index
+        # What `refresh` compares with: taken before loading by `open`, so a generation swapped in while
+        # this one loads is seen as new.
+        self._disk_key = disk_generation_key(settings.index_dir) if disk_key is _NOW else disk_key
+        self._refresh_lock = threading.Lock()
 
     @classmethod
     def open(cls, settings: Settings, embedder, progress: Progress = _quiet) -> "EmbeddedStore":
-        from .index import ensure_index
+        from .index import disk_generation_key, ensure_index
 
-        return cls(settings, ensure_index(settings, embedder, progress))
+        disk_key = disk_generation_key(settings.index_dir)
+        return cls(settings, ensure_index(settings, embedder, progress), disk_key)
+
+    def refresh(self, embedder_name: str) -> bool:
+        """Switch to the index generation on disk if another process (`qa add`, `qa index`) wrote a new one.
+
+        Costs two `stat` calls when nothing changed. Only one thread loads; the others keep answering
+        from the generation they have, and a question already started finishes on its own snapshot. A
+        generation that cannot be loaded (corrupt, another model) is logged and skipped: the store
+        keeps the one it has. True if it switched.
+        """
+        from .errors import QAError
+        from .index import disk_generation_key, load_index
+
+        key = disk_generation_key(self.settings.index_dir)
+        if key is None or key == self._disk_key:
+            return False  # unchanged, or mid-swap (no folder for an instant): look again next time
+        if not self._refresh_lock.acquire(blocking=False):
+            return False  # another thread is loading it
+        try:
+            if key == self._disk_key:
+                return False
+            try:
+                index = load_index(self.settings.index_dir, self.settings, embedder_name)
+            except QAError as exc:
+                log.warning("keeping the index in use: the new one on disk cannot be loaded (%s)", exc)
+                self._disk_key = key
+                return False
+            self._disk_key = key
+            if index.manifest.get("generation") == self.index.manifest.get("generation"):
+                return False
+            self.index = index
+            log.info("switched to index generation %s (%d articles)", index.manifest.get("generation"), len(index.articles))
+            return True
+        finally:
+            self._refresh_lock.release()
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[EmbeddedView]:
