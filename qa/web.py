@@ -540,20 +540,12 @@ def queue_limits() -> tuple[int, int]:
     return values[0], values[1]
 
 
-def cited_articles(qa: "QA", answer: Answer, index: "StoreView | Index | None" = None) -> dict[str, str]:
-    """The exact text of each article the answer cites (doc -> text), for the source viewer.
-
-    From the snapshot that answered (`index`) when given. Otherwise read now: if a writer replaced an
-    article in between, its new text no longer holds the quote at the cited offsets, so the page shows
-    no article view for it rather than a wrong one.
-    """
-    if index is not None:
-        view = view_of(index)
-        articles = {doc: view.article(doc) for doc in {c.doc for c in answer.citations}}
-        return {doc: a.text for doc, a in articles.items() if a is not None}
-    texts = {doc: qa.article_text(doc) for doc in {c.doc for c in answer.citations}}
-    return {c.doc: texts[c.doc] for c in answer.citations
-            if texts[c.doc] is not None and texts[c.doc][c.start:c.end] == c.quote}
+def cited_articles(answer: Answer, index: "StoreView | Index") -> dict[str, str]:
+    """The exact text of each article the answer cites (doc -> text), for the source viewer, from the
+    snapshot that answered (`index`): a writer replacing an article meanwhile never shifts the offsets."""
+    view = view_of(index)
+    articles = {doc: view.article(doc) for doc in {c.doc for c in answer.citations}}
+    return {doc: a.text for doc, a in articles.items() if a is not None}
 
 
 def answer_for(qa: "QA", question: object, k: object = None, mode: object = None,
@@ -580,7 +572,7 @@ def ask_page(qa: "QA", question: object, k: object = None, mode: object = None, 
             raise InputError(f"unknown interface language {language!r}: choose one of {', '.join(UI_LANGUAGES)}")
         with refreshed(qa).store.snapshot() as view:  # the answer and the viewer's articles from one snapshot
             answer = answer_for(qa, question, k, mode, view)
-            return answer_html(answer, cited_articles(qa, answer, view), ui_language(answer, language))
+            return answer_html(answer, cited_articles(answer, view), ui_language(answer, language))
     except InputError as exc:
         return error_html(str(exc), question, language)
     except Exception:  # anything else is logged here and shown without internals

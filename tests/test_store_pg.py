@@ -392,8 +392,10 @@ def test_the_page_serves_from_the_pg_store(stores):
 
     embedded, pg = stores
     assert web.corpus_summary(pg.store) == web.corpus_summary(embedded.store)
-    answer = web.answer_for(pg, "À quoi sert l’héliostat ?", 5, "hybrid")
-    texts = web.cited_articles(pg, answer)
+    with pg.store.snapshot() as view:
+        answer = web.answer_for(pg, "À quoi sert l’héliostat ?", 5, "hybrid", view)
+        texts = web.cited_articles(answer, view)
     assert texts and all(texts[c.doc][c.start:c.end] == c.quote for c in answer.citations if c.doc in texts)
-    assert web.answer_html(answer, texts) == web.answer_html(web.answer_for(embedded, "À quoi sert l’héliostat ?", 5, "hybrid"),
-                                                             web.cited_articles(embedded, answer))
+    with embedded.store.snapshot() as view:
+        assert web.answer_html(answer, texts) == web.answer_html(web.answer_for(embedded, "À quoi sert l’héliostat ?", 5, "hybrid", view),
+                                                                 web.cited_articles(answer, view))
