@@ -308,7 +308,7 @@ print(json.dumps({"load_s": load_s, "encode_ms": 1000 * statistics.median(times)
 def section_physical(args) -> dict:
     import torch
 
-    from qa.embed import DirectBertEmbedder, SentenceTransformerEmbedder, resolve_model
+    from qa.embed import DirectBertEmbedder
 
     qa = get_qa()
     embedder = qa.embedder
@@ -1310,6 +1310,17 @@ def _footer(fig, m: dict) -> None:
     fig.text(0.01, 0.005, meta_line(m), fontsize=7, color="#555555", ha="left", va="bottom")
 
 
+def _save(fig, m: dict, name: str, top: float = 1.0) -> str:
+    """Lay out a figure above its machine/versions footer, write bench/NAME and close it; returns NAME."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout(rect=(0, 0.03, 1, top))
+    _footer(fig, m)
+    fig.savefig(BENCH / name, dpi=120)
+    plt.close(fig)
+    return name
+
+
 def plot_all(results: dict) -> list[str]:
     import matplotlib
     import matplotlib.ticker
@@ -1343,11 +1354,7 @@ def plot_all(results: dict) -> list[str]:
         ax.set_title(f"Query latency by stage, seed corpus ({lat['passages']} passages, {lat['samples']} questions asked, "
                      f"hybrid, k={lat['k']})", fontsize=10)
         ax.legend(fontsize=8)
-        fig.tight_layout(rect=(0, 0.03, 1, 1))
-        _footer(fig, sm)
-        fig.savefig(BENCH / "latency_breakdown.png", dpi=120)
-        plt.close(fig)
-        written.append("latency_breakdown.png")
+        written.append(_save(fig, sm, "latency_breakdown.png"))
 
     scale = results.get("scale")
     if scale and (scale.get("random") or scale.get("clustered")):
@@ -1397,11 +1404,7 @@ def plot_all(results: dict) -> list[str]:
             ax.grid(True, which="both", alpha=0.3)
             ax.legend(fontsize=7)
         fig.suptitle("FAISS index types vs corpus size (dim 384; solid = random vectors, dashed = clustered)", fontsize=10)
-        fig.tight_layout(rect=(0, 0.03, 1, 0.96))
-        _footer(fig, sm)
-        fig.savefig(BENCH / "scale.png", dpi=120)
-        plt.close(fig)
-        written.append("scale.png")
+        written.append(_save(fig, sm, "scale.png", top=0.96))
 
     thr = results.get("throughput")
     if thr and "library_threads" in thr:
@@ -1426,11 +1429,7 @@ def plot_all(results: dict) -> list[str]:
         ax.set_ylim(bottom=0)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
-        fig.tight_layout(rect=(0, 0.03, 1, 1))
-        _footer(fig, sm)
-        fig.savefig(BENCH / "throughput.png", dpi=120)
-        plt.close(fig)
-        written.append("throughput.png")
+        written.append(_save(fig, sm, "throughput.png"))
 
     ing = results.get("ingest")
     if ing and ing.get("builds"):
@@ -1444,11 +1443,7 @@ def plot_all(results: dict) -> list[str]:
                title=f"Index build with the real model ({ing['embedding']['passages_per_s']:.0f} passages/s embedded)")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
-        fig.tight_layout(rect=(0, 0.03, 1, 1))
-        _footer(fig, sm)
-        fig.savefig(BENCH / "ingest.png", dpi=120)
-        plt.close(fig)
-        written.append("ingest.png")
+        written.append(_save(fig, sm, "ingest.png"))
     return written
 
 
