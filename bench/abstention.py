@@ -18,8 +18,14 @@ from qa.settings import Settings
 RULES = {
     "cosine >= 0.80 alone": lambda e: e["dense_top"] >= 0.80,
     "+ question words present in the articles": lambda e: e["dense_top"] >= 0.80 and e["term_coverage"] > 0,
-    "+ words present + >= 30 % of the IDF weight in one passage (shipped)":
+    "+ words present + >= 30 % of the IDF weight in one passage":
         lambda e: e["dense_top"] >= 0.80 and e["term_coverage"] > 0 and e["passage_coverage"] >= 0.3,
+    "+ a specific shared word when a question word is missing (shipped)":
+        lambda e: e["dense_top"] >= 0.80 and e["term_coverage"] > 0 and e["passage_coverage"] >= 0.3
+        and (not e["unsure_words"] or e["specific_overlap"]),
+    "+ a specific shared word always":
+        lambda e: e["dense_top"] >= 0.80 and e["term_coverage"] > 0 and e["passage_coverage"] >= 0.3
+        and e["specific_overlap"],
     "+ answer type present in the top 3": lambda e: e["dense_top"] >= 0.80 and e["type_match"],
     "+ >= 40 % of the question's IDF weight in one passage": lambda e: e["dense_top"] >= 0.80 and e["passage_coverage"] >= 0.4,
     "+ no uncovered question word": lambda e: e["dense_top"] >= 0.80 and not e["uncovered"],

@@ -6,13 +6,13 @@ import re
 
 import numpy as np
 
-from .answer_types import has_answer_type, question_type
+from .answer_types import ANSWER_FRAME_WORDS, has_answer_type, question_type
 from .chunk import split_sentences
 from .records import Answer, Citation, Hit, Span
 from .retrieve import Query
 from .settings import Settings
 from .store import StoreView, view_of
-from .text import terms
+from .text import fold, terms
 
 MESSAGES = {
     "fr": {
@@ -53,7 +53,26 @@ def passage_coverage(index: StoreView, query: Query, hits: list[Hit]) -> float:
     return best
 
 
-def evidence(index: StoreView, query: Query, hits: list[Hit]) -> dict:
+def specific_overlap(index: StoreView, query: Query, hits: list[Hit], max_share: float) -> bool:
+    """Whether a top passage shares with the question a specific word: one the articles contain as the
+    question spells it (or with a typo fixed, or translated by the glossary) and that occurs in fewer
+    than `max_share` of all passages.
+
+    Words every article uses (here CNIL, Microsoft, données) only say the passage is on topic; a
+    question about something the articles lack ("Qui dirige le Health Data Hub ?") shares nothing else.
+    """
+    index = view_of(index)
+    n = max(index.n_passages, 1)
+    specific = {m.term for m in query.matches if m.term and m.how in SURE_MATCHES
+                and index.document_frequency(m.term) / n < max_share}
+    return any(specific & set(terms(hit.passage.text)) for hit in hits)
+
+
+# How a question word is matched when the match is known rather than guessed by resemblance.
+SURE_MATCHES = ("exact", "spelling", "glossary")
+
+
+def evidence(index: StoreView, query: Query, hits: list[Hit], settings: Settings) -> dict:
     """The measured signals that decide whether the articles answer (see README, 'Abstention')."""
     index = view_of(index)
     cosines = index.vectors([h.passage.id for h in hits]) @ query.vector if hits else np.zeros(0)
@@ -63,26 +82,35 @@ def evidence(index: StoreView, query: Query, hits: list[Hit]) -> dict:
         "dense_top": float(cosines.max()) if len(cosines) else 0.0,
         "term_coverage": query.coverage,
         "uncovered": uncovered,
+        # Question words the articles lack, or that only resemble a corpus word (embedding bridge),
+        # other than words naming the kind of answer ("année", "name").
+        "unsure_words": [m.word for m in query.matches if m.how not in SURE_MATCHES and fold(m.word) not in ANSWER_FRAME_WORDS],
         "n_words": len(query.matches),
         "passage_coverage": passage_coverage(index, query, hits[:3]),
+        "specific_overlap": specific_overlap(index, query, hits[:3], settings.specific_term_max_share),
         "question_type": kind,
         "type_match": any(has_answer_type(h.passage.text, kind) for h in hits[:3]),
     }
 
 
-def decide_found(signals: dict, settings: Settings) -> bool:
+def decide_found(signals: dict, settings: Settings, language: str = "fr") -> bool:
     """Whether the retrieved passages answer the question, from the measured signals.
 
     Calibrated on eval/dev.jsonl with bench/abstention.py (README, 'Abstention'): the best passage's
     cosine must reach `min_dense_score`, some of the question's words must occur in the articles (as
-    spelt, corrected or translated), and one of the top passages must hold at least
-    `min_passage_coverage` of the question's IDF weight. The answer-type signal is computed and
-    reported but left out: on the dev set it refused answerable questions without catching more
-    unanswerable ones.
+    spelt, corrected or translated), one of the top passages must hold at least
+    `min_passage_coverage` of the question's IDF weight, and when some question words are missing
+    from the articles (or only resemble one), a top passage must share a specific word with the
+    question — else the passages match the topic, not what is asked. The answer-type signal is
+    computed and reported but left out: on the dev set it refused answerable questions without
+    catching more unanswerable ones. An English question's cosines with French passages run lower
+    than a French question's, so it has its own threshold, `min_dense_score_en`.
     """
-    return (signals["dense_top"] >= settings.min_dense_score
+    min_dense = settings.min_dense_score_en if language == "en" else settings.min_dense_score
+    return (signals["dense_top"] >= min_dense
             and signals["term_coverage"] >= settings.min_term_coverage
-            and signals["passage_coverage"] >= settings.min_passage_coverage)
+            and signals["passage_coverage"] >= settings.min_passage_coverage
+            and (not settings.require_specific_overlap or not signals["unsure_words"] or signals["specific_overlap"]))
 
 
 def best_sentence(index: StoreView, hit: Hit, query: Query) -> Span:
@@ -125,8 +153,8 @@ def citations_for(index: StoreView, hits: list[Hit]) -> list[Citation]:
 def compose(index: StoreView, query: Query, hits: list[Hit], settings: Settings, question: str) -> Answer:
     """The Answer for a question: quoted sentences with [n] markers, or a plain 'not answered' sentence."""
     index = view_of(index)
-    signals = evidence(index, query, hits)
-    found = bool(hits) and decide_found(signals, settings)
+    signals = evidence(index, query, hits, settings)
+    found = bool(hits) and decide_found(signals, settings, query.language)
     messages = MESSAGES[query.language]
     citations = citations_for(index, hits)
     if not found:

@@ -31,6 +31,14 @@ _ABOUT_ARTICLE = re.compile(r"\b(article|auteur|autrice|ecrit|ecrite|redige|sign
                             r"author|wrote|written|writer|byline|published|publication|journalist|piece|reporter)\b")
 
 
+# Words that name the kind of answer asked for ("En quelle année…", "What is the name of…"): the
+# passage that answers holds the year or the name itself, rarely the word, so their absence from the
+# articles says nothing about whether the articles answer.
+ANSWER_FRAME_WORDS = frozenset({"annee", "annees", "date", "dates", "jour", "jours", "mois", "heure", "nom", "noms",
+                                "nombre", "year", "years", "day", "days", "month", "months", "time", "name", "names",
+                                "number"})
+
+
 def asks_about_article(question: str) -> bool:
     """Whether a question is about an article itself (its author, its publication date), which bylines answer."""
     return bool(_ABOUT_ARTICLE.search(fold(question)))

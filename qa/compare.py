@@ -21,12 +21,15 @@ from .settings import Settings
 
 # What `--sweep` may change, beside `k` (passages cited per question, an option of `qa eval`).
 SWEEPABLE = ("mode", "fusion", "lexical_weight_max", "rrf_k", "answer_type_boost", "candidates",
-             "passage_max_chars", "embed_context")
+             "use_glossary", "glossary_threshold", "bridge_threshold", "min_dense_score", "min_dense_score_en", "min_passage_coverage",
+             "require_specific_overlap", "specific_term_max_share", "passage_max_chars", "embed_context")
 # The comparison `--compare` runs when no `--sweep` is given: each retriever alone, the other fusion,
-# a lighter and a heavier lexical share, shorter and longer passages, and fewer citations.
+# a lighter and a heavier lexical share, without the glossary, without the specific-word abstention
+# check, shorter and longer passages, and fewer citations.
 # Knobs that only act under one fusion.
 _FUSION_OF = {"rrf_k": "rrf", "lexical_weight_max": "cc"}
-DEFAULT_SWEEPS = ("mode=dense,lexical", "fusion=rrf", "lexical_weight_max=0.3,0.9", "passage_max_chars=250,600", "k=5")
+DEFAULT_SWEEPS = ("mode=dense,lexical", "fusion=rrf", "lexical_weight_max=0.3,0.9", "use_glossary=false",
+                  "require_specific_overlap=false", "passage_max_chars=250,600", "k=5")
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,10 @@ def _default_name(base: Settings) -> str:
 
 def _convert(key: str, raw: str, kind) -> object:
     kind = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
+    if "bool" in kind:
+        if raw.strip().lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+            raise InputError(f"--sweep {key}: {raw!r} is not true or false")
+        return raw.strip().lower() in ("true", "1", "yes", "on")
     try:
         if "float" in kind:
             return float(raw)

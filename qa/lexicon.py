@@ -52,6 +52,19 @@ class Lexicon:
         vectors = np.array([reuse[w] if w in reuse else fresh[w] for w in words], dtype=np.float32).reshape(len(words), dim)
         return cls(words, stems, vectors)
 
+    def term_similarity(self, vector: np.ndarray, term: str) -> float:
+        """The best cosine between a query-word vector and the corpus words whose BM25 term is `term` (0 if none)."""
+        rows = self._rows_by_term().get(term)
+        return float((self.vectors[rows] @ vector).max()) if rows else 0.0
+
+    def _rows_by_term(self) -> dict[str, list[int]]:
+        if getattr(self, "_by_term", None) is None:
+            by_term: dict[str, list[int]] = {}
+            for row, stem in enumerate(self.stems):
+                by_term.setdefault(stem, []).append(row)
+            self._by_term = by_term
+        return self._by_term
+
     def nearest(self, vectors: np.ndarray) -> list[tuple[str, str, float]]:
         """For each query-word vector, the nearest corpus word, its term and the cosine."""
         if not len(self.words) or not len(vectors):

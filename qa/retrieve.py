@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .answer_types import asks_about_article, has_answer_type, question_type
+from .glossary import translations
+from .lexicon import content_words
 from .records import Hit
 from .settings import Settings
 from .store import StoreView, view_of
@@ -68,9 +70,33 @@ def spelled_match(index: StoreView, word: str) -> TermMatch | None:
     return TermMatch(word, index.folded_words[close[0]], "spelling", 0.85) if close else None
 
 
+# Verbs that carry little meaning in glossary phrases ("faire appel", "être d'accord", "donner son accord").
+LIGHT_VERBS = frozenset({"etre", "avoir", "faire", "aller", "mettre", "donner", "prendre", "devenir", "rendre", "tenir"})
+
+
+def glossary_match(index: StoreView, word: str, vector: np.ndarray, threshold: float) -> TermMatch | None:
+    """Match an English word through the glossary: of its French translations that the articles use, the one
+    whose words' embeddings are nearest the word's, if that cosine reaches `threshold`; else None.
+
+    The dictionary proposes the senses ("appeal" → "faire appel", "recours"), the embedding picks the
+    one these articles use; the threshold, lower than the embedding bridge's, keeps a translation
+    whose every sense is far from the word's meaning here from being matched.
+    """
+    index = view_of(index)
+    candidates = {term for french in translations(word) for french_word in content_words(french)
+                  if fold(french_word) not in LIGHT_VERBS for term in terms(french_word) if index.has_term(term)}
+    if not candidates:
+        return None
+    scored = sorted(((index.lexicon.term_similarity(vector, term), term) for term in candidates), reverse=True)
+    similarity, term = scored[0]
+    return TermMatch(word, term, "glossary", similarity) if similarity >= threshold else None
+
+
 def match_words(index: StoreView, words: list[str], word_vectors: dict[str, np.ndarray], bridge_threshold: float,
-                spelled: dict[str, TermMatch | None] | None = None) -> list[TermMatch]:
-    """Map question words to index terms: as spelt, else the closest spelling, else the nearest corpus word.
+                spelled: dict[str, TermMatch | None] | None = None,
+                glossary_threshold: float | None = None) -> list[TermMatch]:
+    """Map question words to index terms: as spelt, else the closest spelling, else a glossary translation
+    (when `glossary_threshold` is given: English questions), else the nearest corpus word.
 
     Typos ("hebergemnt") and English words ("insurance") miss BM25's vocabulary; the corpus word whose
     embedding is nearest (`word_vectors` holds the question words' vectors) stands in for them when the
@@ -81,6 +107,8 @@ def match_words(index: StoreView, words: list[str], word_vectors: dict[str, np.n
     out = []
     for word in words:
         match = spelled[word] if spelled is not None and word in spelled else spelled_match(index, word)
+        if match is None and glossary_threshold is not None:
+            match = glossary_match(index, word, word_vectors[word], glossary_threshold)
         if match is None:
             _corpus_word, term, similarity = index.lexicon.nearest(word_vectors[word].reshape(1, -1))[0]
             ok = similarity >= bridge_threshold and index.has_term(term)
@@ -113,13 +141,13 @@ def lexical_share(query: Query, settings: Settings) -> float:
     """The lexical share of the convex-combination score for this question, between 0 and lexical_weight_max.
 
     BM25 can only be trusted as far as it sees the question: its share grows with the share of the
-    question's content words found in the articles as spelt or with a typo fixed (words matched only
-    through the embedding lexicon are guesses and do not count). This needs no language detection,
-    which is unreliable on short questions.
+    question's content words found in the articles as spelt, with a typo fixed or translated by the
+    glossary (words matched only through the embedding lexicon are guesses and do not count). This
+    needs no language detection, which is unreliable on short questions.
     """
     if not query.matches:
         return settings.lexical_weight_max
-    seen = sum(m.how in ("exact", "spelling") for m in query.matches)
+    seen = sum(m.how in ("exact", "spelling", "glossary") for m in query.matches)
     return settings.lexical_weight_max * seen / len(query.matches)
 
 

@@ -98,10 +98,13 @@ class QA:
         word_vectors = dict(zip(unknown, vectors[len(questions):]))
         queries = []
         for text, vector, question_words in zip(questions, vectors, words):
-            matches = match_words(index, question_words, word_vectors, self.settings.bridge_threshold, spelled)
+            language = detect_language(text)
+            # The glossary is English → French: a French word missing from the articles is not English.
+            glossary = self.settings.glossary_threshold if language == "en" and self.settings.use_glossary else None
+            matches = match_words(index, question_words, word_vectors, self.settings.bridge_threshold, spelled, glossary)
             question_terms = terms(text)
             matched = [m.term for m in matches if m.term] + [t for t in question_terms if t.isdigit()]
-            queries.append(Query(text, detect_language(text), vector, tuple(question_terms), tuple(matched), tuple(matches)))
+            queries.append(Query(text, language, vector, tuple(question_terms), tuple(matched), tuple(matches)))
         return queries
 
     def answer(self, query: Query, question: str, k: int | None = None, mode: str | None = None,

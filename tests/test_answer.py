@@ -7,7 +7,7 @@ import re
 import pytest
 
 from conftest import ANSWER_KEYS, CITATION_KEYS, FakeEmbedder, make_settings, write_corpus
-from qa.answer import MESSAGES, _same_fact, best_sentence, decide_found
+from qa.answer import MESSAGES, _same_fact, best_sentence, decide_found, specific_overlap
 from qa.answer_types import has_answer_type, question_type
 from qa.records import Span
 from qa.retrieve import retrieve
@@ -29,15 +29,16 @@ MARKER = re.compile(r"\[(\d+)\]")
 @pytest.fixture
 def answering_qa(tmp_path, corpus_dir):
     """The made-up corpus, with abstention off so that every question gets a quoted answer."""
-    return QA(make_settings(corpus_dir, tmp_path / "index", min_dense_score=-1.0, min_term_coverage=0.0,
-                            min_passage_coverage=0.0),
+    return QA(make_settings(corpus_dir, tmp_path / "index", min_dense_score=-1.0, min_dense_score_en=-1.0, min_term_coverage=0.0,
+                            min_passage_coverage=0.0, require_specific_overlap=False),
               embedder=FakeEmbedder())
 
 
 @pytest.fixture
 def refusing_qa(tmp_path, corpus_dir):
     """The made-up corpus, with a cosine threshold no passage can reach: every answer is 'not found'."""
-    return QA(make_settings(corpus_dir, tmp_path / "index", min_dense_score=1.01), embedder=FakeEmbedder())
+    return QA(make_settings(corpus_dir, tmp_path / "index", min_dense_score=1.01, min_dense_score_en=1.01),
+              embedder=FakeEmbedder())
 
 
 # ------------------------------------------------------------------ answer types
@@ -98,16 +99,36 @@ def test_has_answer_type_reason_with_unelided_connectives(text):
 
 # ------------------------------------------------------------------ the abstention rule
 
-@pytest.mark.parametrize("dense_top, coverage, passage_coverage, found", [
-    (0.85, 0.5, 0.6, True),
-    (0.80, 0.02, 0.3, True),
-    (0.79, 1.0, 1.0, False),   # too far from every passage
-    (0.95, 0.0, 1.0, False),   # no question word anywhere in the articles
-    (0.95, 1.0, 0.29, False),  # the question's key words never meet in one passage
+@pytest.mark.parametrize("dense_top, coverage, passage_coverage, unsure, specific, found", [
+    (0.85, 0.5, 0.6, ["budget"], True, True),
+    (0.80, 0.02, 0.3, [], False, True),          # every word sure: no specific word needed
+    (0.79, 1.0, 1.0, [], True, False),           # too far from every passage
+    (0.95, 0.0, 1.0, [], True, False),           # no question word anywhere in the articles
+    (0.95, 1.0, 0.29, [], True, False),          # the question's key words never meet in one passage
+    (0.95, 0.8, 1.0, ["dirige"], False, False),  # a word the articles lack, and only topic words shared
 ])
-def test_decide_found(settings, dense_top, coverage, passage_coverage, found):
-    signals = {"dense_top": dense_top, "term_coverage": coverage, "passage_coverage": passage_coverage}
+def test_decide_found(settings, dense_top, coverage, passage_coverage, unsure, specific, found):
+    signals = {"dense_top": dense_top, "term_coverage": coverage, "passage_coverage": passage_coverage,
+               "unsure_words": unsure, "specific_overlap": specific}
     assert decide_found(signals, settings) is found
+    # English questions have their own cosine threshold (cross-lingual cosines run lower).
+    assert decide_found(signals, settings.with_(min_dense_score_en=0.99), "en") is (found and dense_top >= 0.99)
+    # With the specific-word check off, only the last case changes.
+    assert decide_found(signals, settings.with_(require_specific_overlap=False)) is (found or unsure == ["dirige"])
+
+
+def test_specific_overlap_ignores_words_every_passage_has(tmp_path):
+    articles = {f"a{i}.txt": f"Le budget de la métropole augmente en {2000 + i}. Le budget du tramway {word} aussi.\n"
+                for i, word in enumerate(["baisse", "stagne", "double", "explose", "varie",
+                                                                 "recule", "grimpe", "chute", "flambe", "plonge"])}
+    qa = QA(make_settings(write_corpus(tmp_path / "c", articles), tmp_path / "i"), embedder=FakeEmbedder())
+    topical = qa.prepare(["Le budget du tramway baisse-t-il ?"])[0]
+    hits = retrieve(qa.index, topical, qa.settings)
+    assert specific_overlap(qa.index, topical, hits[:3], max_share=0.2)          # "baisse": one passage in ten
+    assert not specific_overlap(qa.index, topical, hits[:3], max_share=0.01)     # nothing is that rare
+    only_topic = qa.prepare(["Qui dirige le budget du tramway ?"])[0]
+    assert [m.word for m in only_topic.matches if m.how == "none" or m.how == "embedding"] == ["dirige"]
+    assert not specific_overlap(qa.index, only_topic, retrieve(qa.index, only_topic, qa.settings)[:3], max_share=0.2)
 
 
 # ------------------------------------------------------------------ citations and markers

@@ -369,7 +369,8 @@ def test_eval_compare_scores_every_default_variant_with_temporary_indexes(fake_c
     assert result.exit_code == 0, result.stderr
     [metrics] = read_jsonl(result.stdout)
     assert list(metrics) == ["hybrid", "dense", "lexical", "fusion=rrf", "lexical_weight_max=0.3",
-                             "lexical_weight_max=0.9", "passage_max_chars=250", "passage_max_chars=600", "k=5"]
+                             "lexical_weight_max=0.9", "use_glossary=False", "require_specific_overlap=False",
+                             "passage_max_chars=250", "passage_max_chars=600", "k=5"]
     assert "Building a temporary index for passage_max_chars=250" in result.stderr
     assert not list(scratch.iterdir()), "temporary indexes are removed"
     rows = read_jsonl((out / "per_question.jsonl").read_text(encoding="utf-8"))
@@ -395,6 +396,7 @@ def test_eval_sweep_table_has_a_row_per_variant(fake_cli, built, tmp_path):
     ("fusion=max", "unknown fusion"),
     ("passage_max_chars", "expected SETTING=VALUE"),
     ("k=0", "k must be between 1 and 100"),
+    ("use_glossary=maybe", "is not true or false"),
 ])
 def test_eval_bad_sweep_exits_2_before_running(fake_cli, built, tmp_path, sweep, words):
     result = invoke(fake_cli, ["eval", _eval_file(tmp_path), "--sweep", sweep, *built["opts"]])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import FakeEmbedder, make_settings, write_corpus
-from qa.retrieve import (combine, fuse, lexical_ranking, lexical_share, lexical_weight, match_words, retrieve,
+from qa.retrieve import (combine, fuse, glossary_match, lexical_ranking, lexical_share, lexical_weight, match_words, retrieve,
                          spelled_match, standardized)
 from qa.service import QA
 from qa.text import terms
@@ -168,6 +168,43 @@ def test_embedding_bridge_maps_an_unknown_word_to_the_nearest_corpus_word(qa):
     assert (bridged.term, bridged.how) == (lexicon.stems[i], "embedding")
     assert bridged.similarity == pytest.approx(1.0, abs=1e-5)
     assert (missed.term, missed.how) == (None, "none")
+
+
+GLOSSARY = {"heatwave": ("vague de chaleur", "canicule"), "shut": ("faire", "fermer"), "bike": ("bicyclette",)}
+
+
+@pytest.fixture
+def made_up_glossary(monkeypatch):
+    monkeypatch.setattr("qa.retrieve.translations", lambda word: GLOSSARY.get(word.lower(), ()))
+
+
+def test_glossary_matches_the_translation_the_articles_use(qa, made_up_glossary):
+    lexicon = qa.index.lexicon
+    i = lexicon.words.index("canicule")
+    match = glossary_match(qa.index, "heatwave", lexicon.vectors[i], threshold=0.9)
+    assert (match.term, match.how) == (lexicon.stems[i], "glossary")
+    assert match.similarity == pytest.approx(1.0, abs=1e-5)
+    # The embedding vetoes a translation far from the word's meaning here.
+    away = -lexicon.vectors[i]
+    assert glossary_match(qa.index, "heatwave", away, threshold=0.9) is None
+    # Translations the articles never use, and light verbs ("faire"), are no candidates.
+    assert glossary_match(qa.index, "bike", lexicon.vectors[i], threshold=-1.0) is None
+    j = lexicon.words.index("fermer")
+    assert glossary_match(qa.index, "shut", lexicon.vectors[lexicon.words.index("faire")], threshold=-1.0).term == lexicon.stems[j]
+
+
+def test_glossary_is_consulted_for_english_questions_only(qa, made_up_glossary):
+    english = query(qa, "What did the heatwave change for the schools in Bordeaux?")
+    assert english.language == "en"
+    loose = qa.settings.with_(glossary_threshold=-1.0)
+    qa.settings = loose
+    english = query(qa, "What did the heatwave change for the schools in Bordeaux?")
+    assert [(m.term, m.how) for m in english.matches if m.word == "heatwave"] == [("canicul", "glossary")]
+    french = query(qa, "Pourquoi la heatwave a-t-elle fermé les écoles de Bordeaux cette semaine ?")
+    assert french.language == "fr"
+    assert all(m.how != "glossary" for m in french.matches)
+    qa.settings = loose.with_(use_glossary=False)
+    assert all(m.how != "glossary" for m in query(qa, "What did the heatwave change for the schools in Bordeaux?").matches)
 
 
 def test_query_coverage(qa):

@@ -84,7 +84,7 @@ def make_qa(folder: Path):
     for name, text in CORPUS.items():
         (corpus / name).write_text(text, encoding="utf-8")
     settings = replace(Settings(), corpus_dir=corpus, index_dir=folder / "index", model=FAKE_MODEL,
-                       min_dense_score=0.1)
+                       min_dense_score=0.1, min_dense_score_en=0.1)
     return QA(settings, embedder=FakeEmbedder())
 
 

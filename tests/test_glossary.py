@@ -1,0 +1,93 @@
+"""qa.glossary: the FreeDict conversion, the shipped English → French file, and lookups by English stem."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from qa.glossary import GLOSSARY_PATH, _B64, english_key, glossary_lines, load_glossary, main, read_dictd, translations
+
+
+def _b64(number: int) -> str:
+    digits = ""
+    while True:
+        digits = _B64[number % 64] + digits
+        number //= 64
+        if not number:
+            return digits
+
+
+def write_dictd(folder: Path, name: str, entries: dict[str, str]) -> None:
+    """A dictd dictionary in FreeDict's layout: gzip'd bodies, an index of base-64 offsets and lengths."""
+    data, index = b"00-database-info\nmade up\n", []
+    for headword, body in entries.items():
+        entry = f"{headword} /x/\n{body}\n".encode("utf-8")
+        index.append(f"{headword}\t{_b64(len(data))}\t{_b64(len(entry))}")
+        data += entry
+    index.insert(0, f"00-database-info\t{_b64(0)}\t{_b64(25)}")
+    (folder / f"{name}.dict.dz").write_bytes(gzip.compress(data))
+    (folder / f"{name}.index").write_text("\n".join(index) + "\n", encoding="utf-8")
+
+
+@pytest.fixture
+def dictd(tmp_path):
+    write_dictd(tmp_path, "freedict-eng-fra", {
+        "appeal": "1. faire appel\n2. recours",
+        "lawyer": "avocat, avocat conseil",
+        "court": "1. cour (de justice)\n2. tribunal",
+    })
+    write_dictd(tmp_path, "freedict-fra-eng", {
+        "hébergement": "1. accommodation\n2. hosting",
+        "entrepôt": "warehouse, store house",
+        "recours": "appeal",
+    })
+    return tmp_path
+
+
+def test_read_dictd_splits_senses_and_drops_notes(dictd):
+    entries = read_dictd(dictd / "freedict-eng-fra.index", dictd / "freedict-eng-fra.dict.dz")
+    assert entries == {"appeal": ["faire appel", "recours"], "lawyer": ["avocat", "avocat conseil"],
+                       "court": ["cour", "tribunal"]}
+
+
+def test_glossary_lines_merge_both_directions(dictd):
+    lines = glossary_lines(dictd)
+    assert lines[0].startswith("#") and lines[1].startswith("#")
+    rows = dict(line.split("\t") for line in lines[2:])
+    assert rows["appeal"] == "faire appel|recours"          # eng-fra first, the inverted pair not repeated
+    assert rows["hosting"] == "hébergement"                 # from fra-eng, inverted
+    assert rows["warehouse"] == "entrepôt"
+    assert "store house" not in rows                        # multi-word English sides are not keys
+
+
+def test_main_writes_the_file_it_loads(dictd, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "out" / "glossary.tsv"
+    monkeypatch.setattr("qa.glossary.GLOSSARY_PATH", out)
+    assert main([str(dictd)]) == 0
+    assert "English headwords" in capsys.readouterr().err
+    assert translations("appeals", out) == ("faire appel", "recours")  # any inflection: stem lookup
+    assert translations("hosted", out) == ("hébergement",)
+    assert translations("zebra", out) == ()
+
+
+def test_main_refuses_a_missing_folder(tmp_path, capsys):
+    assert main([str(tmp_path / "nope")]) == 2
+    assert "usage" in capsys.readouterr().err
+
+
+def test_missing_glossary_file_means_no_translations(tmp_path):
+    assert load_glossary(tmp_path / "absent.tsv") == {}
+
+
+def test_english_key_is_the_stem():
+    assert english_key("Hosting") == english_key("hosted") == english_key("host")
+
+
+def test_shipped_glossary_is_the_freedict_conversion():
+    header = GLOSSARY_PATH.read_text(encoding="utf-8").splitlines()[:2]
+    assert "FreeDict" in header[0] and "python -m qa.glossary" in header[1]
+    assert len(load_glossary()) > 8000
+    assert "recours" in translations("appeal")
+    assert "avocat" in translations("lawyers")
