@@ -9,7 +9,7 @@ import numpy as np
 from .answer_types import ANSWER_FRAME_WORDS, has_answer_type, question_type
 from .chunk import split_sentences
 from .records import Answer, Citation, Hit, Span
-from .retrieve import Query
+from .retrieve import SURE_MATCHES, Query
 from .settings import Settings
 from .store import StoreView, view_of
 from .text import fold, terms
@@ -66,10 +66,6 @@ def specific_overlap(index: StoreView, query: Query, hits: list[Hit], max_share:
     specific = {m.term for m in query.matches if m.term and m.how in SURE_MATCHES
                 and index.document_frequency(m.term) / n < max_share}
     return any(specific & set(terms(hit.passage.text)) for hit in hits)
-
-
-# How a question word is matched when the match is known rather than guessed by resemblance.
-SURE_MATCHES = ("exact", "spelling", "glossary")
 
 
 def evidence(index: StoreView, query: Query, hits: list[Hit], settings: Settings) -> dict:

@@ -50,6 +50,11 @@ class TermMatch:
     similarity: float = 1.0
 
 
+# How a question word is matched when the match is known rather than guessed by resemblance (the
+# embedding bridge): the words BM25 is trusted to see, and that abstention counts as present.
+SURE_MATCHES = ("exact", "spelling", "glossary")
+
+
 def spelled_match(index: StoreView, word: str) -> TermMatch | None:
     """Match a word by spelling alone: its term as is, or the closest indexed spelling; None if neither."""
     index = view_of(index)
@@ -87,8 +92,7 @@ def glossary_match(index: StoreView, word: str, vector: np.ndarray, threshold: f
                   if fold(french_word) not in LIGHT_VERBS for term in terms(french_word) if index.has_term(term)}
     if not candidates:
         return None
-    scored = sorted(((index.lexicon.term_similarity(vector, term), term) for term in candidates), reverse=True)
-    similarity, term = scored[0]
+    similarity, term = max((index.lexicon.term_similarity(vector, term), term) for term in candidates)
     return TermMatch(word, term, "glossary", similarity) if similarity >= threshold else None
 
 
@@ -147,7 +151,7 @@ def lexical_share(query: Query, settings: Settings) -> float:
     """
     if not query.matches:
         return settings.lexical_weight_max
-    seen = sum(m.how in ("exact", "spelling", "glossary") for m in query.matches)
+    seen = sum(m.how in SURE_MATCHES for m in query.matches)
     return settings.lexical_weight_max * seen / len(query.matches)
 
 
