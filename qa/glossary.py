@@ -22,6 +22,8 @@ _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 # Sense numbers ("1. aubergiste 2. hôte") and grammatical notes in parentheses are not translations.
 _SENSE = re.compile(r"(?:^|\s)\d+\.\s")
 _NOTE = re.compile(r"\([^)]*\)")
+# An entry's first line is its headword, then its pronunciation between slashes.
+_PRONUNCIATION = re.compile(r"\s/[^/]*/.*$")
 
 
 @lru_cache(maxsize=1)
@@ -68,13 +70,22 @@ def read_dictd(index_path: Path, dict_path: Path) -> dict[str, list[str]]:
     """Headword → translations of a dictd dictionary (FreeDict's format: headword line, then numbered senses)."""
     data = gzip.open(dict_path, "rb").read() if dict_path.suffix == ".dz" else dict_path.read_bytes()
     entries: dict[str, list[str]] = {}
+    blocks = set()
     for line in index_path.read_text(encoding="utf-8").splitlines():
         fields = line.split("\t")
-        if len(fields) < 3 or fields[0].startswith("00-database"):
+        # dictd's own entries ("00-database-info", "00databaseinfo") describe the dictionary.
+        if len(fields) < 3 or fields[0].startswith("00"):
             continue
         start, length = _decode_offset(fields[1]), _decode_offset(fields[2])
-        body = " ".join(data[start:start + length].decode("utf-8").split("\n")[1:])
-        found = entries.setdefault(fields[0].strip().lower(), [])
+        # dictd also indexes an entry under its headword stripped of punctuation ("quelquun" for
+        # "quelqu'un"): read each entry once, under the headword its own first line spells.
+        if (start, length) in blocks:
+            continue
+        blocks.add((start, length))
+        headword_line, *senses = data[start:start + length].decode("utf-8").split("\n")
+        headword = _PRONUNCIATION.sub("", headword_line).strip().lower() or fields[0].strip().lower()
+        body = " ".join(senses)
+        found = entries.setdefault(headword, [])
         for sense in _SENSE.split(_NOTE.sub(" ", body)):
             for translation in sense.split(","):
                 translation = " ".join(translation.split())
@@ -92,7 +103,8 @@ def glossary_lines(dictd_dir: Path) -> list[str]:
     pairs: dict[str, list[str]] = {}
 
     def add(english: str, french: str) -> None:
-        if "\t" in english or "|" in french or "\t" in french:
+        # Tabs and bars are the file's separators; "..." marks a slot ("... ago" → "il y a ..."), no word.
+        if any(mark in text for text in (english, french) for mark in ("\t", "|", "...")):
             return
         bucket = pairs.setdefault(english, [])
         if french not in bucket:

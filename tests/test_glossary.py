@@ -52,6 +52,26 @@ def test_read_dictd_splits_senses_and_drops_notes(dictd):
                        "court": ["cour", "tribunal"]}
 
 
+def test_read_dictd_reads_each_entry_once_under_its_own_headword(tmp_path):
+    # dictd also indexes entries under punctuation-free aliases ("quelquun", "00databaseinfo"),
+    # pointing at the same block: they must not become headwords of their own.
+    write_dictd(tmp_path, "freedict-fra-eng", {"quelqu'un": "somebody, one", "recours": "appeal"})
+    index = tmp_path / "freedict-fra-eng.index"
+    lines = index.read_text(encoding="utf-8").splitlines()
+    alias = lines[1].replace("quelqu'un", "quelquun", 1)
+    info = lines[0].replace("00-database-info", "00databaseinfo", 1)
+    index.write_text("\n".join(lines[:1] + [info, alias] + lines[1:]) + "\n", encoding="utf-8")
+    entries = read_dictd(index, tmp_path / "freedict-fra-eng.dict.dz")
+    assert entries == {"quelqu'un": ["somebody", "one"], "recours": ["appeal"]}
+
+
+def test_slot_entries_are_left_out(tmp_path):
+    write_dictd(tmp_path, "freedict-eng-fra", {"... ago": "il y a ...", "ago": "il y a"})
+    write_dictd(tmp_path, "freedict-fra-eng", {})
+    rows = dict(line.split("\t") for line in glossary_lines(tmp_path)[2:])
+    assert rows == {"ago": "il y a"}
+
+
 def test_glossary_lines_merge_both_directions(dictd):
     lines = glossary_lines(dictd)
     assert lines[0].startswith("#") and lines[1].startswith("#")
@@ -91,3 +111,5 @@ def test_shipped_glossary_is_the_freedict_conversion():
     assert len(load_glossary()) > 8000
     assert "recours" in translations("appeal")
     assert "avocat" in translations("lawyers")
+    text = GLOSSARY_PATH.read_text(encoding="utf-8")
+    assert "\n00" not in text and "quelquun" not in text and "..." not in text
