@@ -4,13 +4,18 @@ The embedding lexicon (qa.lexicon) bridges some English words to French ones, bu
 resemblance: "appeal" lands on "appliqué", not on "recours". A bilingual dictionary knows the
 translations; the embedding then tells which sense the articles use (qa.retrieve.match_words).
 
-The data is FreeDict's English–French and French–English dictionaries (GPL-2.0-or-later, see
-qa/data/GLOSSARY.md), converted once by `python -m qa.glossary DICTD_DIR` into the plain
-tab-separated file shipped beside this module: an English headword, then its French translations.
+Two plain tab-separated files ship beside this module (an English headword, then its French
+translations), merged on loading (see qa/data/GLOSSARY.md):
+- glossary_en_fr.tsv: FreeDict's English–French and French–English dictionaries (GPL-2.0-or-later),
+  converted by `python -m qa.glossary DICTD_DIR`. Old and small (travel vocabulary): it lacks
+  everyday words such as "host", "store" or "provider" in their modern senses.
+- common_en_fr.tsv: the project's own list for the 12,000 most frequent English words (wordfreq's
+  ranking, names and function words left out), written for this project.
 """
 
 from __future__ import annotations
 
+import difflib
 import gzip
 import re
 import sys
@@ -18,6 +23,8 @@ from functools import lru_cache
 from pathlib import Path
 
 GLOSSARY_PATH = Path(__file__).parent / "data" / "glossary_en_fr.tsv"
+COMMON_WORDS_PATH = Path(__file__).parent / "data" / "common_en_fr.tsv"
+GLOSSARY_PATHS = (GLOSSARY_PATH, COMMON_WORDS_PATH)
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 # Sense numbers ("1. aubergiste 2. hôte") and grammatical notes in parentheses are not translations.
 _SENSE = re.compile(r"(?:^|\s)\d+\.\s")
@@ -39,23 +46,44 @@ def english_key(word: str) -> str:
 
 
 @lru_cache(maxsize=4)
-def load_glossary(path: Path = GLOSSARY_PATH) -> dict[str, tuple[str, ...]]:
-    """English stem → French translations (words or short phrases); empty if the file is absent."""
+def load_glossary(paths: tuple[Path, ...] = GLOSSARY_PATHS) -> dict[str, tuple[str, ...]]:
+    """English stem → French translations (words or short phrases) from the files given; a missing file adds none."""
     glossary: dict[str, list[str]] = {}
-    if not path.is_file():
-        return {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line or line.startswith("#"):
+    for path in paths:
+        if not path.is_file():
             continue
-        english, _, french = line.partition("\t")
-        bucket = glossary.setdefault(english_key(english), [])
-        bucket.extend(t for t in french.split("|") if t and t not in bucket)
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line or line.startswith("#"):
+                continue
+            english, _, french = line.partition("\t")
+            bucket = glossary.setdefault(english_key(english), [])
+            bucket.extend(t for t in french.split("|") if t and t not in bucket)
     return {key: tuple(values) for key, values in glossary.items()}
 
 
-def translations(word: str, path: Path = GLOSSARY_PATH) -> tuple[str, ...]:
+def translations(word: str, paths: tuple[Path, ...] = GLOSSARY_PATHS) -> tuple[str, ...]:
     """The French translations the glossary gives for an English word (any inflection), or ()."""
-    return load_glossary(path).get(english_key(word), ())
+    return load_glossary(paths).get(english_key(word), ())
+
+
+@lru_cache(maxsize=4)
+def _keys_by_initial(paths: tuple[Path, ...]) -> dict[str, list[str]]:
+    by_initial: dict[str, list[str]] = {}
+    for key in load_glossary(paths):
+        by_initial.setdefault(key[:1], []).append(key)
+    return by_initial
+
+
+def english_spelling(word: str, paths: tuple[Path, ...] = GLOSSARY_PATHS) -> str | None:
+    """The glossary key nearest a misspelt English word ("lenght" → "length"), or None.
+
+    A word the glossary knows is left as it is. Candidates share the word's first letter (typos
+    rarely touch it, and it keeps the search to a few hundred keys) and must be close (ratio ≥ 0.8)."""
+    key = english_key(word)
+    if len(key) < 4 or key in load_glossary(paths):
+        return None
+    close = difflib.get_close_matches(key, _keys_by_initial(paths).get(key[:1], []), n=1, cutoff=0.8)
+    return close[0] if close else None
 
 
 def _decode_offset(text: str) -> int:

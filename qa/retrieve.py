@@ -8,12 +8,13 @@ loaded `Index` is accepted too and viewed through the embedded store.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from .answer_types import asks_about_article, has_answer_type, question_type
-from .glossary import translations
+from .glossary import english_spelling, translations
 from .lexicon import content_words
 from .records import Hit
 from .settings import Settings
@@ -79,40 +80,63 @@ def spelled_match(index: StoreView, word: str) -> TermMatch | None:
 LIGHT_VERBS = frozenset({"etre", "avoir", "faire", "aller", "mettre", "donner", "prendre", "devenir", "rendre", "tenir"})
 
 
-def glossary_match(index: StoreView, word: str, vector: np.ndarray, threshold: float) -> TermMatch | None:
-    """Match an English word through the glossary: of its French translations that the articles use, the one
-    whose words' embeddings are nearest the word's, if that cosine reaches `threshold`; else None.
+def glossary_match(index: StoreView, word: str, vector: np.ndarray | None, threshold: float,
+                   context: Mapping[str, int] | None = None, context_threshold: float | None = None,
+                   typo: bool = False) -> TermMatch | None:
+    """Match an English word through the glossary to one of its French translations that the articles use.
 
-    The dictionary proposes the senses ("appeal" → "faire appel", "recours"), the embedding picks the
-    one these articles use; the threshold, lower than the embedding bridge's, keeps a translation
-    whose every sense is far from the word's meaning here from being matched.
+    The dictionary proposes the senses ("appeal" → "faire appel", "recours"); the embedding picks the
+    one these articles use: the translation whose words' embeddings are nearest the word's, if that
+    cosine reaches `threshold`. Word embeddings are dominated by spelling, so that bar is high; a
+    translation that the passages nearest the question use (`context`: term → how many of them hold
+    it) needs only `context_threshold`. With `typo`, a misspelt English word ("lenght") is looked up
+    as the nearest glossary word.
     """
     index = view_of(index)
-    candidates = {term for french in translations(word) for french_word in content_words(french)
+    french = translations(word)
+    if not french and typo:
+        corrected = english_spelling(word)
+        french = translations(corrected) if corrected else ()
+    candidates = {term for phrase in french for french_word in content_words(phrase)
                   if fold(french_word) not in LIGHT_VERBS for term in terms(french_word) if index.has_term(term)}
-    if not candidates:
+    if not candidates or vector is None:
         return None
-    similarity, term = max((index.lexicon.term_similarity(vector, term), term) for term in candidates)
-    return TermMatch(word, term, "glossary", similarity) if similarity >= threshold else None
+    passing = []
+    for term in candidates:
+        similarity = index.lexicon.term_similarity(vector, term)
+        in_context = context_threshold is not None and context and context.get(term)
+        bar = min(threshold, context_threshold) if in_context else threshold
+        if similarity >= bar:
+            passing.append((similarity, term))
+    if not passing:
+        return None
+    similarity, term = max(passing)
+    return TermMatch(word, term, "glossary", similarity)
 
 
 def match_words(index: StoreView, words: list[str], word_vectors: dict[str, np.ndarray], bridge_threshold: float,
                 spelled: dict[str, TermMatch | None] | None = None,
-                glossary_threshold: float | None = None) -> list[TermMatch]:
-    """Map question words to index terms: as spelt, else the closest spelling, else a glossary translation
-    (when `glossary_threshold` is given: English questions), else the nearest corpus word.
+                glossary_threshold: float | None = None, context: Mapping[str, int] | None = None,
+                context_threshold: float | None = None) -> list[TermMatch]:
+    """Map question words to index terms: as spelt, else a glossary translation (when `glossary_threshold`
+    is given: English questions), else the closest spelling, else the nearest corpus word.
 
-    Typos ("hebergemnt") and English words ("insurance") miss BM25's vocabulary; the corpus word whose
-    embedding is nearest (`word_vectors` holds the question words' vectors) stands in for them when the
-    cosine reaches `bridge_threshold`, so unrelated words are not matched. `spelled` holds
-    `spelled_match` results the caller already computed (the spelling search is the costly part).
+    Typos ("hebergemnt") and English words ("insurance") miss BM25's vocabulary. For an English
+    question the glossary comes before the spelling search, which would match English words to
+    French look-alikes ("provider" → "poids"). The corpus word whose embedding is nearest
+    (`word_vectors` holds the question words' vectors) stands in for a word nothing else matched
+    when the cosine reaches `bridge_threshold`, so unrelated words are not matched. `spelled` holds
+    `spelled_match` results the caller already computed (the spelling search is the costly part);
+    `context` counts the terms of the passages nearest the question (see glossary_match).
     """
     index = view_of(index)
     out = []
     for word in words:
         match = spelled[word] if spelled is not None and word in spelled else spelled_match(index, word)
-        if match is None and glossary_threshold is not None:
-            match = glossary_match(index, word, word_vectors[word], glossary_threshold)
+        if glossary_threshold is not None and (match is None or match.how == "spelling"):
+            translated = glossary_match(index, word, word_vectors.get(word), glossary_threshold, context,
+                                        context_threshold, typo=match is None)
+            match = translated or match
         if match is None:
             _corpus_word, term, similarity = index.lexicon.nearest(word_vectors[word].reshape(1, -1))[0]
             ok = similarity >= bridge_threshold and index.has_term(term)
@@ -121,9 +145,47 @@ def match_words(index: StoreView, words: list[str], word_vectors: dict[str, np.n
     return out
 
 
+def context_terms(index: StoreView, vector: np.ndarray, n: int) -> dict[str, int]:
+    """Term → how many of the n passages nearest a query vector hold it: the senses the articles use there."""
+    index = view_of(index)
+    pids = [pid for pid, _score in index.dense_search(vector, n)]
+    counts: dict[str, int] = {}
+    for passage in index.passages(pids).values():
+        for term in set(terms(passage.text)):
+            counts[term] = counts.get(term, 0) + 1
+    return counts
+
+
 def dense_ranking(index: StoreView, vector: np.ndarray, n: int) -> list[tuple[int, float]]:
     """(passage id, cosine) of the n nearest passages."""
     return view_of(index).dense_search(vector, n)
+
+
+def discount_hubs(index: StoreView, ranking: list[tuple[int, float]], weight: float, neighbours: int) -> list[tuple[int, float]]:
+    """The dense ranking re-scored as cosine − weight × centrality, best first.
+
+    A passage's centrality is its mean cosine with its `neighbours` nearest fellow candidates. In
+    cross-lingual retrieval, generic passages that resemble every other passage on the topic ("hubs":
+    the one summing up the whole story) come out nearest to many questions they do not answer;
+    CSLS (Conneau et al. 2018) discounts such hubs the same way. It is computed over the candidates
+    only, so it costs one small matrix product and works on any store.
+    """
+    if weight == 0 or len(ranking) < 2:
+        return ranking
+    ids = [pid for pid, _score in ranking]
+    vectors = view_of(index).vectors(ids)
+    similarities = vectors @ vectors.T
+    np.fill_diagonal(similarities, -np.inf)
+    k = min(neighbours, len(ids) - 1)
+    centrality = np.sort(similarities, axis=1)[:, -k:].mean(axis=1)
+    rescored = [(pid, score - weight * float(c)) for (pid, score), c in zip(ranking, centrality)]
+    return sorted(rescored, key=lambda item: (-item[1], item[0]))
+
+
+def hub_weight(query: Query, settings: Settings) -> float:
+    """How much hub discounting applies to this question: measured to help English questions (cross-lingual
+    cosines favour hubs) and to change nothing for French ones (README, 'Cross-lingual matching')."""
+    return settings.hub_discount_en if query.language == "en" else settings.hub_discount_fr
 
 
 def lexical_ranking(index: StoreView, query_terms: list[str], n: int) -> list[tuple[int, float]]:
@@ -195,16 +257,18 @@ def retrieve(index: StoreView, query: Query, settings: Settings, k: int | None =
     dense = dense_ranking(index, query.vector, n) if mode in ("hybrid", "dense") else []
     lexical = lexical_ranking(index, list(query.matched_terms), n) if mode in ("hybrid", "lexical") else []
     passages = index.passages(list(dict.fromkeys([pid for pid, _ in dense] + [pid for pid, _ in lexical])))
+    # Ranks with hubs discounted; the hits keep the plain cosines (shown as scores, read by abstention).
+    ranked_dense = discount_hubs(index, dense, hub_weight(query, settings), settings.hub_neighbours)
     if mode == "dense":
-        fused = {pid: score for pid, score in dense}
+        fused = {pid: score for pid, score in ranked_dense}
     elif mode == "lexical":
         fused = {pid: score for pid, score in lexical}
     else:
         if settings.fusion == "rrf":
-            fused = fuse([(dense, 1.0), (lexical, lexical_weight(query, settings))], settings.rrf_k)
+            fused = fuse([(ranked_dense, 1.0), (lexical, lexical_weight(query, settings))], settings.rrf_k)
             boost = settings.rrf_answer_type_boost
         else:
-            fused = combine(dense, lexical, lexical_share(query, settings))
+            fused = combine(ranked_dense, lexical, lexical_share(query, settings))
             boost = settings.answer_type_boost
         kind = question_type(query.text)
         if kind and boost:
@@ -216,7 +280,8 @@ def retrieve(index: StoreView, query: Query, settings: Settings, k: int | None =
     if not asks_about_article(query.text):
         # A byline only answers "who wrote the article / when was it published".
         fused = {pid: score for pid, score in fused.items() if passages[pid].kind != "byline"}
-    dense_info = {pid: (rank, score) for rank, (pid, score) in enumerate(dense, start=1)}
+    cosines = dict(dense)
+    dense_info = {pid: (rank, cosines[pid]) for rank, (pid, _score) in enumerate(ranked_dense, start=1)}
     lexical_info = {pid: (rank, score) for rank, (pid, score) in enumerate(lexical, start=1)}
     ordered = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
     hits = []

@@ -15,7 +15,7 @@ from .index import Index
 from .lang import detect_language
 from .records import Answer
 from .lexicon import content_words
-from .retrieve import Query, match_words, retrieve, spelled_match
+from .retrieve import Query, context_terms, match_words, retrieve, spelled_match
 from .settings import Settings
 from .store import EmbeddedStore, Store, StoreView, open_store, view_of
 from .text import clean_input, terms
@@ -93,7 +93,8 @@ class QA:
         index = view_of(index)
         words = [content_words(text) for text in questions]
         spelled = {w: spelled_match(index, w) for ws in words for w in ws}
-        unknown = sorted(w for w, match in spelled.items() if match is None)
+        # Words not found as spelt need a vector: for the embedding bridge, or to choose a glossary sense.
+        unknown = sorted(w for w, match in spelled.items() if match is None or match.how == "spelling")
         vectors = self.embedder.encode_queries(questions + unknown) if questions else np.zeros((0, 1), np.float32)
         word_vectors = dict(zip(unknown, vectors[len(questions):]))
         queries = []
@@ -101,7 +102,10 @@ class QA:
             language = detect_language(text)
             # The glossary is English → French: a French word missing from the articles is not English.
             glossary = self.settings.glossary_threshold if language == "en" and self.settings.use_glossary else None
-            matches = match_words(index, question_words, word_vectors, self.settings.bridge_threshold, spelled, glossary)
+            context = (context_terms(index, vector, self.settings.glossary_context_passages)
+                       if glossary is not None and self.settings.glossary_context_passages else None)
+            matches = match_words(index, question_words, word_vectors, self.settings.bridge_threshold, spelled,
+                                  glossary, context, self.settings.glossary_context_threshold)
             question_terms = terms(text)
             matched = [m.term for m in matches if m.term] + [t for t in question_terms if t.isdigit()]
             queries.append(Query(text, language, vector, tuple(question_terms), tuple(matched), tuple(matches)))

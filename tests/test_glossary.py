@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.glossary import GLOSSARY_PATH, _B64, english_key, glossary_lines, load_glossary, main, read_dictd, translations
+from qa.glossary import COMMON_WORDS_PATH, GLOSSARY_PATH, _B64, english_key, english_spelling, glossary_lines, load_glossary, main, read_dictd, translations
 
 
 def _b64(number: int) -> str:
@@ -87,9 +87,9 @@ def test_main_writes_the_file_it_loads(dictd, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("qa.glossary.GLOSSARY_PATH", out)
     assert main([str(dictd)]) == 0
     assert "English headwords" in capsys.readouterr().err
-    assert translations("appeals", out) == ("faire appel", "recours")  # any inflection: stem lookup
-    assert translations("hosted", out) == ("hébergement",)
-    assert translations("zebra", out) == ()
+    assert translations("appeals", (out,)) == ("faire appel", "recours")  # any inflection: stem lookup
+    assert translations("hosted", (out,)) == ("hébergement",)
+    assert translations("zebra", (out,)) == ()
 
 
 def test_main_refuses_a_missing_folder(tmp_path, capsys):
@@ -98,7 +98,28 @@ def test_main_refuses_a_missing_folder(tmp_path, capsys):
 
 
 def test_missing_glossary_file_means_no_translations(tmp_path):
-    assert load_glossary(tmp_path / "absent.tsv") == {}
+    assert load_glossary((tmp_path / "absent.tsv",)) == {}
+
+
+def test_glossary_files_are_merged_in_order(tmp_path):
+    first, second = tmp_path / "a.tsv", tmp_path / "b.tsv"
+    first.write_text("# header\nhost\thôte|aubergiste\n", encoding="utf-8")
+    second.write_text("host\thôte|héberger\nhosting\thébergement\nstore\tmagasin|stocker\n", encoding="utf-8")
+    paths = (first, second, tmp_path / "absent.tsv")
+    assert translations("hosted", paths) == ("hôte", "aubergiste", "héberger", "hébergement")
+    assert translations("stored", paths) == ("magasin", "stocker")
+
+
+@pytest.mark.parametrize("typed, expected", [("lenght", "length"), ("storred", "store"), ("hostng", "host"),
+                                             ("length", None),   # known: left as it is
+                                             ("xylophone", None),  # nothing close
+                                             ("nagazine", None),   # a wrong first letter is not searched for
+                                             ("lnt", None)])       # too short to correct
+def test_english_spelling_corrects_to_the_nearest_glossary_word(tmp_path, typed, expected):
+    path = tmp_path / "g.tsv"
+    path.write_text("length\tlongueur|durée\nstore\tmagasin\nhost\thôte\nmagazine\tmagazine|revue\n", encoding="utf-8")
+    corrected = english_spelling(typed, (path,))
+    assert corrected == (english_key(expected) if expected else None)
 
 
 def test_english_key_is_the_stem():
@@ -113,3 +134,15 @@ def test_shipped_glossary_is_the_freedict_conversion():
     assert "avocat" in translations("lawyers")
     text = GLOSSARY_PATH.read_text(encoding="utf-8")
     assert "\n00" not in text and "quelquun" not in text and "..." not in text
+
+
+def test_shipped_common_word_list_is_well_formed_and_merged():
+    lines = COMMON_WORDS_PATH.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("#") and "12,000 most frequent English words" in lines[0]
+    rows = [line.split("\t") for line in lines if not line.startswith("#")]
+    assert len(rows) > 10000
+    assert all(len(row) == 2 and row[0].isalpha() and row[0].islower() and all(row[1].split("|")) for row in rows)
+    assert len({row[0] for row in rows}) == len(rows)
+    # Senses FreeDict lacks reach the merged glossary.
+    assert "héberger" in translations("hosted") and "stocker" in translations("storing")
+    assert "hôte" in translations("host")  # FreeDict's own entry is kept

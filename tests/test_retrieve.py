@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from conftest import FakeEmbedder, make_settings, write_corpus
-from qa.retrieve import (combine, fuse, glossary_match, lexical_ranking, lexical_share, lexical_weight, match_words, retrieve,
-                         spelled_match, standardized)
+from qa.retrieve import (combine, discount_hubs, fuse, glossary_match, hub_weight, lexical_ranking, lexical_share, lexical_weight, match_words, retrieve,
+                         spelled_match, standardized, TermMatch)
 from qa.service import QA
 from qa.text import terms
 
@@ -193,6 +193,41 @@ def test_glossary_matches_the_translation_the_articles_use(qa, made_up_glossary)
     assert glossary_match(qa.index, "shut", lexicon.vectors[lexicon.words.index("faire")], threshold=-1.0).term == lexicon.stems[j]
 
 
+def test_glossary_needs_less_resemblance_for_a_translation_the_nearby_passages_use(qa, made_up_glossary):
+    lexicon = qa.index.lexicon
+    i = lexicon.words.index("canicule")
+    # A vector at cosine 0.85 from "canicule": below the plain bar (0.9), above the context bar (0.8).
+    other = lexicon.vectors[lexicon.words.index("écoles")]
+    orthogonal = other - (other @ lexicon.vectors[i]) * lexicon.vectors[i]
+    vector = 0.85 * lexicon.vectors[i] + np.sqrt(1 - 0.85 ** 2) * orthogonal / np.linalg.norm(orthogonal)
+    term = lexicon.stems[i]
+    assert lexicon.term_similarity(vector, term) == pytest.approx(0.85, abs=1e-3)
+    assert glossary_match(qa.index, "heatwave", vector, threshold=0.9) is None
+    assert glossary_match(qa.index, "heatwave", vector, 0.9, context={"autre": 3}, context_threshold=0.8) is None
+    match = glossary_match(qa.index, "heatwave", vector, 0.9, context={term: 2}, context_threshold=0.8)
+    assert (match.term, match.how) == (term, "glossary")
+
+
+def test_glossary_looks_up_a_misspelt_english_word_only_when_asked(qa, made_up_glossary, monkeypatch):
+    monkeypatch.setattr("qa.retrieve.english_spelling", lambda word: {"heatwav": "heatwave"}.get(word))
+    vector = qa.index.lexicon.vectors[qa.index.lexicon.words.index("canicule")]
+    assert glossary_match(qa.index, "heatwav", vector, threshold=0.9) is None
+    assert glossary_match(qa.index, "heatwav", vector, threshold=0.9, typo=True).term == "canicul"
+
+
+def test_glossary_comes_before_a_spelling_match_for_english_questions(qa, made_up_glossary):
+    vector = qa.index.lexicon.vectors[qa.index.lexicon.words.index("canicule")]
+    look_alike = TermMatch("heatwave", "ecol", "spelling", 0.8)
+    spelled = {"heatwave": look_alike}
+    [french] = match_words(qa.index, ["heatwave"], {"heatwave": vector}, 0.92, spelled)
+    assert french == look_alike
+    [english] = match_words(qa.index, ["heatwave"], {"heatwave": vector}, 0.92, spelled, glossary_threshold=0.9)
+    assert (english.term, english.how) == ("canicul", "glossary")
+    # No translation the articles use: the spelling match stands.
+    spelled = {"bike": TermMatch("bike", "ecol", "spelling", 0.8)}
+    assert match_words(qa.index, ["bike"], {"bike": vector}, 0.92, spelled, glossary_threshold=0.9) == [spelled["bike"]]
+
+
 def test_glossary_is_consulted_for_english_questions_only(qa, made_up_glossary):
     english = query(qa, "What did the heatwave change for the schools in Bordeaux?")
     assert english.language == "en"
@@ -275,3 +310,46 @@ def test_unknown_fusion_is_refused():
         Settings(fusion="max")
     with pytest.raises(InputError, match="lexical_weight_max"):
         Settings(lexical_weight_max=1.5)
+
+
+class _Vectors:
+    """A stand-in store view that only serves passage vectors."""
+
+    def __init__(self, vectors):
+        self._vectors = np.asarray(vectors, dtype=np.float32)
+
+    def vectors(self, ids):
+        return self._vectors[list(ids)]
+
+
+def _unit(*values):
+    v = np.array(values, dtype=np.float32)
+    return v / np.linalg.norm(v)
+
+
+def test_discount_hubs_demotes_the_passage_that_resembles_all_the_others():
+    # Passages 1, 2, 3 point three ways; passage 0 (the hub) sits between them all.
+    view = _Vectors([_unit(1, 1, 1), _unit(1, 0, 0), _unit(0, 1, 0), _unit(0, 0, 1)])
+    ranking = [(0, 0.90), (1, 0.88), (2, 0.50), (3, 0.40)]
+    assert discount_hubs(view, ranking, 0.0, 2) == ranking
+    rescored = discount_hubs(view, ranking, 0.6, 2)
+    assert [pid for pid, _ in rescored][:2] == [1, 0]
+    # cosine − 0.6 × mean cosine with its 2 nearest fellow candidates
+    hub_centrality = (1 / np.sqrt(3) + 1 / np.sqrt(3)) / 2
+    assert dict(rescored)[0] == pytest.approx(0.90 - 0.6 * hub_centrality, abs=1e-6)
+    assert discount_hubs(view, ranking[:1], 0.6, 2) == ranking[:1]
+
+
+def test_hub_discount_depends_on_the_question_language(qa):
+    settings = qa.settings.with_(hub_discount_en=0.6, hub_discount_fr=0.0)
+    assert hub_weight(query(qa, "What did the heatwave change for the schools in Bordeaux?"), settings) == 0.6
+    assert hub_weight(query(qa, "Pourquoi Bordeaux a-t-elle fermé ses écoles cette semaine ?"), settings) == 0.0
+
+
+def test_hits_keep_plain_cosines_when_hubs_are_discounted(qa):
+    q = query(qa, "What did the heatwave change for the schools in Bordeaux?")
+    settings = qa.settings.with_(hub_discount_en=0.6, hub_discount_fr=0.6)
+    hits = retrieve(qa.index, q, settings, k=5, mode="dense")
+    assert hits
+    for hit in hits:
+        assert hit.dense_score == pytest.approx(float(qa.index.embeddings[hit.passage.id] @ q.vector), abs=1e-5)
