@@ -174,7 +174,9 @@ def discount_hubs(index: StoreView, ranking: list[tuple[int, float]], weight: fl
         return ranking
     ids = [pid for pid, _score in ranking]
     vectors = view_of(index).vectors(ids)
-    similarities = vectors @ vectors.T
+    # einsum, not `@`: a BLAS matrix product wakes OpenBLAS's threads, which then spin on the cores the
+    # embedding model needs for the next question (measured: +85 ms per English question on 2 cores).
+    similarities = np.einsum("id,jd->ij", vectors, vectors)
     np.fill_diagonal(similarities, -np.inf)
     k = min(neighbours, len(ids) - 1)
     centrality = np.sort(similarities, axis=1)[:, -k:].mean(axis=1)

@@ -15,6 +15,7 @@ from .index import Index
 from .lang import detect_language
 from .records import Answer
 from .lexicon import content_words
+from .glossary import translations
 from .retrieve import Query, context_terms, match_words, retrieve, spelled_match
 from .settings import Settings
 from .store import EmbeddedStore, Store, StoreView, open_store, view_of
@@ -86,20 +87,23 @@ class QA:
         return article.text if article is not None else None
 
     def prepare(self, questions: list[str], index: StoreView | Index | None = None) -> list[Query]:
-        """Queries for already-validated questions: one embedding pass for the questions and their unknown words."""
+        """Queries for already-validated questions: one embedding pass for the questions and the words that need a vector."""
         if index is None:
             with self.store.snapshot() as view:
                 return self.prepare(questions, view)
         index = view_of(index)
         words = [content_words(text) for text in questions]
+        languages = [detect_language(text) for text in questions]
         spelled = {w: spelled_match(index, w) for ws in words for w in ws}
-        # Words not found as spelt need a vector: for the embedding bridge, or to choose a glossary sense.
-        unknown = sorted(w for w, match in spelled.items() if match is None or match.how == "spelling")
+        # A vector is needed for a word nothing matched (the embedding bridge, a glossary sense) and, in an
+        # English question, for a word the glossary may translate instead of its spelling match.
+        unknown = sorted({w for ws, language in zip(words, languages) for w in ws
+                          if spelled[w] is None or (language == "en" and self.settings.use_glossary
+                                                    and spelled[w].how == "spelling" and translations(w))})
         vectors = self.embedder.encode_queries(questions + unknown) if questions else np.zeros((0, 1), np.float32)
         word_vectors = dict(zip(unknown, vectors[len(questions):]))
         queries = []
-        for text, vector, question_words in zip(questions, vectors, words):
-            language = detect_language(text)
+        for text, vector, question_words, language in zip(questions, vectors, words, languages):
             # The glossary is English → French: a French word missing from the articles is not English.
             glossary = self.settings.glossary_threshold if language == "en" and self.settings.use_glossary else None
             context = (context_terms(index, vector, self.settings.glossary_context_passages)
