@@ -6,8 +6,9 @@ import re
 
 import numpy as np
 
-from .answer_types import ANSWER_FRAME_WORDS, has_answer_type, question_type
+from .answer_types import ANSWER_FRAME_WORDS, counted_word, counts, has_answer_type, question_type
 from .chunk import split_sentences
+from .glossary import translations
 from .records import Answer, Citation, Hit, Span
 from .retrieve import SURE_MATCHES, Query
 from .settings import Settings
@@ -68,6 +69,23 @@ def specific_overlap(index: StoreView, query: Query, hits: list[Hit], max_share:
     return any(specific & set(terms(hit.passage.text)) for hit in hits)
 
 
+def counted_in_passages(query: Query, hits: list[Hit]) -> bool | None:
+    """For a "how many X / combien de X" question, whether a top passage gives a number of X ("quatre
+    grands hôpitaux"); None for other questions. X must be found in the articles (as spelt, corrected
+    or translated): "Combien de patients…" is not answered by "les données de patients fournies par
+    quatre hôpitaux", nor "How many employees…" by a passage without any.
+    """
+    counted = counted_word(query.text)
+    if counted is None:
+        return None
+    matches = [m for m in query.matches if m.term and m.how in SURE_MATCHES and fold(m.word) == counted]
+    wanted = {m.term for m in matches}
+    # A translated word counts under any of its translations: "hospitals" was matched to the articles'
+    # "hospitaliers", and "quatre grands hôpitaux" answers it.
+    wanted |= {t for m in matches if m.how == "glossary" for french in translations(m.word) for t in terms(french)}
+    return bool(wanted) and any(counts(hit.passage.text, wanted) for hit in hits)
+
+
 def evidence(index: StoreView, query: Query, hits: list[Hit], settings: Settings) -> dict:
     """The measured signals that decide whether the articles answer (see README, 'Abstention')."""
     index = view_of(index)
@@ -86,6 +104,7 @@ def evidence(index: StoreView, query: Query, hits: list[Hit], settings: Settings
         "specific_overlap": specific_overlap(index, query, hits[:3], settings.specific_term_max_share),
         "question_type": kind,
         "type_match": any(has_answer_type(h.passage.text, kind) for h in hits[:3]),
+        "counted": counted_in_passages(query, hits[:3]),
     }
 
 
@@ -97,7 +116,8 @@ def decide_found(signals: dict, settings: Settings, language: str = "fr") -> boo
     spelt, corrected or translated), one of the top passages must hold at least
     `min_passage_coverage` of the question's IDF weight, and when some question words are missing
     from the articles (or only resemble one), a top passage must share a specific word with the
-    question — else the passages match the topic, not what is asked. The answer-type signal is
+    question — else the passages match the topic, not what is asked. A "how many X" question needs a
+    top passage that gives a number of X (`require_count`). The answer-type signal is
     computed and reported but left out: on the dev set it refused answerable questions without
     catching more unanswerable ones. An English question's cosines with French passages run lower
     than a French question's, so it has its own threshold, `min_dense_score_en`.
@@ -106,7 +126,8 @@ def decide_found(signals: dict, settings: Settings, language: str = "fr") -> boo
     return (signals["dense_top"] >= min_dense
             and signals["term_coverage"] >= settings.min_term_coverage
             and signals["passage_coverage"] >= settings.min_passage_coverage
-            and (not settings.require_specific_overlap or not signals["unsure_words"] or signals["specific_overlap"]))
+            and (not settings.require_specific_overlap or not signals["unsure_words"] or signals["specific_overlap"])
+            and (not settings.require_count or signals.get("counted") is not False))
 
 
 def best_sentence(index: StoreView, hit: Hit, query: Query) -> Span:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .text import fold
+from .text import fold, terms, words
 
 # What kind of answer a question asks for, recognised on its folded text.
 _QUESTION_TYPES = {
@@ -15,9 +15,12 @@ _QUESTION_TYPES = {
     "person": re.compile(r"^(qui|who|whom)\b|\b(qui (?:a|est|sont|dirige|preside)|who (?:is|was|are|filed|said|leads|heads|runs|did))\b"),
 }
 # "un"/"une" are articles far more often than numbers: left out.
-_NUMBER_WORDS = ("deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix", "douze", "quinze",
-                 "vingt", "trente", "cent", "mille", "million", "milliard",
-                 "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "hundred", "thousand")
+_NUMBER_WORDS = ("deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix", "onze", "douze", "treize",
+                 "quatorze", "quinze", "seize", "vingt", "trente", "quarante", "cinquante", "soixante", "cent",
+                 "mille", "million", "milliard", "dizaine", "douzaine", "quinzaine", "vingtaine", "trentaine",
+                 "centaine", "millier",
+                 "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+                 "fifteen", "twenty", "thirty", "forty", "fifty", "hundred", "thousand", "billion", "dozen")
 _HAS_NUMBER = re.compile(r"\d|\b(" + "|".join(_NUMBER_WORDS) + r")s?\b")
 _HAS_REASON = re.compile(r"\b(?:faute d|parce qu|puisqu|en raison d|a cause d|du fait d|afin d)|"
                          r"\b(?:car|grace a|pour que|raison|because|due to|since|as a result|in order to)\b")
@@ -37,6 +40,37 @@ _ABOUT_ARTICLE = re.compile(r"\b(article|auteur|autrice|ecrit|ecrite|redige|sign
 ANSWER_FRAME_WORDS = frozenset({"annee", "annees", "date", "dates", "jour", "jours", "mois", "heure", "nom", "noms",
                                 "nombre", "year", "years", "day", "days", "month", "months", "time", "name", "names",
                                 "number"})
+
+
+# "Combien de patients…", "How many employees…": the word after them names what is counted.
+_COUNT_QUESTION = re.compile(r"\b(?:combien\s+d(?:e\s+|es\s+|')|how\s+many\s+)([^\W\d_]+)")
+# Counted "words" whose answer is not "N <word>": a duration or an amount of money.
+_NOT_COUNTED = frozenset({"temps", "argent", "time", "money"})
+# How many words may stand between a number and the counted word ("quatre grands hôpitaux").
+COUNT_WINDOW = 2
+
+
+def counted_word(question: str) -> str | None:
+    """The word a "how many / combien de" question counts ('patients'), or None for other questions."""
+    match = _COUNT_QUESTION.search(fold(question))
+    return match.group(1) if match and match.group(1) not in _NOT_COUNTED else None
+
+
+def _is_number(token: str) -> bool:
+    return token.isdigit() or bool(_HAS_NUMBER.fullmatch(token))
+
+
+def counts(text: str, counted: set[str]) -> bool:
+    """Whether a number stands before a word of `text` whose index term is in `counted`, with at most
+    COUNT_WINDOW words between them: "quatre grands hôpitaux" counts hôpitaux; "les données de
+    patients fournies par quatre hôpitaux" does not count patients.
+    """
+    tokens = words(text)
+    for i, token in enumerate(tokens):
+        if token[:1].isalpha() and set(terms(token)) & counted \
+                and any(_is_number(t) for t in tokens[max(0, i - COUNT_WINDOW - 1):i]):
+            return True
+    return False
 
 
 def asks_about_article(question: str) -> bool:

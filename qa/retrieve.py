@@ -76,6 +76,14 @@ def spelled_match(index: StoreView, word: str) -> TermMatch | None:
     return TermMatch(word, index.folded_words[close[0]], "spelling", 0.85) if close else None
 
 
+def is_known_word(word: str, language: str, min_zipf: float) -> bool:
+    """Whether a word is common in `language` (wordfreq's Zipf frequency ≥ `min_zipf`): spelt right, so
+    the closest corpus spelling is another word ("ministre" → "ministère", "appelle" → "Apple"), not a fix."""
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(word, language) >= min_zipf
+
+
 # Verbs that carry little meaning in glossary phrases ("faire appel", "être d'accord", "donner son accord").
 LIGHT_VERBS = frozenset({"etre", "avoir", "faire", "aller", "mettre", "donner", "prendre", "devenir", "rendre", "tenir"})
 

@@ -61,6 +61,9 @@ class Settings:
     rrf_k: int = 60
     lexical_weight_fr: float = 2.0
     lexical_weight_en: float = 1.0
+    # In a French question, a word at least this common in French (wordfreq Zipf) is spelt right: it is
+    # not "corrected" to the closest corpus spelling ("ministre" ≠ "ministère"). None: always corrected.
+    known_word_zipf: float | None = 3.0
     # A question word absent from the articles is matched to the nearest corpus word at this cosine or more.
     bridge_threshold: float = 0.92
     # English question words missing from the articles are first looked up in the English → French
@@ -100,6 +103,8 @@ class Settings:
     # words: in fewer than this share of all passages (the same result from 0.15 to 0.25 on the dev set).
     require_specific_overlap: bool = True
     specific_term_max_share: float = 0.20
+    # ... and a "how many X / combien de X" question needs a top passage with a number just before X.
+    require_count: bool = True
     # Dense index structure (see INDEX_TYPES). Exact search costs about 11 ms per 100k passages per
     # query on one core here; bench/README.md puts the switch to IVF at 250k passages, where IVF keeps
     # a measured recall@10 >= `index_target_recall` against exact search at a fraction of the time.

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from conftest import ANSWER_KEYS, CITATION_KEYS, FakeEmbedder, make_settings, write_corpus
-from qa.answer import MESSAGES, _same_fact, best_sentence, decide_found, specific_overlap
-from qa.answer_types import has_answer_type, question_type
+from qa.answer import MESSAGES, _same_fact, best_sentence, counted_in_passages, decide_found, specific_overlap
+from qa.answer_types import counted_word, counts, has_answer_type, question_type
 from qa.records import Span
 from qa.retrieve import retrieve
 from qa.service import QA
@@ -97,6 +97,50 @@ def test_has_answer_type_reason_with_unelided_connectives(text):
     assert has_answer_type(text, "reason") is True
 
 
+@pytest.mark.parametrize("question, counted", [
+    ("Combien de patients sont concernés ?", "patients"),
+    ("combien d’hôpitaux fournissent des données", "hopitaux"),   # typographic apostrophe, accents folded
+    ("Combien des salariés sont partis ?", "salaries"),
+    ("How many employees does the hub have?", "employees"),
+    ("Pour combien de temps ?", None),                            # a duration, not "N temps"
+    ("How much money?", None),
+    ("Combien coûte le contrat ?", None),
+    ("Quand la CNIL a-t-elle décidé ?", None),
+])
+def test_counted_word(question, counted):
+    assert counted_word(question) == counted
+
+
+@pytest.mark.parametrize("text, counted, expected", [
+    ("quatre grands hôpitaux français", "hôpitaux", True),        # up to two words between
+    ("les données de patients fournies par quatre hôpitaux", "patients", False),  # the number counts hospitals
+    ("un article de 1453 mots", "mots", True),
+    ("2 millions de patients", "patients", True),
+    ("une dizaine d'hôpitaux", "hôpital", True),
+    ("quatre très très grands hôpitaux", "hôpitaux", False),     # too far apart
+    ("des hôpitaux", "hôpitaux", False),
+])
+def test_counts(text, counted, expected):
+    from qa.text import terms
+
+    assert counts(text, set(terms(counted))) is expected
+
+
+def test_counted_in_passages_needs_a_number_of_the_counted_thing(tmp_path):
+    articles = {"a.txt": "# Vélos\n\nLa ville compte désormais quatre cents vélos en libre-service. Les cyclistes saluent la mesure.\n",
+                "b.txt": "# Parcs\n\nLes cyclistes demandent des parcs à vélos près des gares de la métropole lyonnaise.\n"}
+    qa = QA(make_settings(write_corpus(tmp_path / "c", articles), tmp_path / "i"), embedder=FakeEmbedder())
+
+    def counted(question):
+        query = qa.prepare([question])[0]
+        return counted_in_passages(query, retrieve(qa.index, query, qa.settings)[:3])
+
+    assert counted("Combien de vélos en libre-service ?") is True
+    assert counted("Combien de cyclistes ?") is False       # cyclists are named, never counted
+    assert counted("Combien de trottinettes ?") is False    # not in the articles at all
+    assert counted("Pourquoi les cyclistes demandent-ils des parcs ?") is None
+
+
 # ------------------------------------------------------------------ the abstention rule
 
 @pytest.mark.parametrize("dense_top, coverage, passage_coverage, unsure, specific, found", [
@@ -115,6 +159,12 @@ def test_decide_found(settings, dense_top, coverage, passage_coverage, unsure, s
     assert decide_found(signals, settings.with_(min_dense_score_en=0.99), "en") is (found and dense_top >= 0.99)
     # With the specific-word check off, only the last case changes.
     assert decide_found(signals, settings.with_(require_specific_overlap=False)) is (found or unsure == ["dirige"])
+    # A "how many" question whose passages give no number of what it counts is refused; other
+    # questions (counted None, or evidence from before the signal existed) are not affected.
+    assert decide_found({**signals, "counted": None}, settings) is found
+    assert decide_found({**signals, "counted": True}, settings) is found
+    assert decide_found({**signals, "counted": False}, settings) is False
+    assert decide_found({**signals, "counted": False}, settings.with_(require_count=False)) is found
 
 
 def test_specific_overlap_ignores_words_every_passage_has(tmp_path):
