@@ -33,9 +33,10 @@ RULES = {
     "cosine alone": cosine_ok,
     "+ question words present in the articles": lambda e, l: cosine_ok(e, l) and e["term_coverage"] > 0,
     "+ words present + >= 30 % of the IDF weight in one passage": words_and_weight,
-    "+ a specific shared word when a question word is missing (shipped)":
-        lambda e, l: decide_found(e, SETTINGS, l),
+    "+ a specific shared word when a question word is missing":
+        lambda e, l: words_and_weight(e, l) and (not e["unsure_words"] or e["specific_overlap"]),
     "+ a specific shared word always": lambda e, l: words_and_weight(e, l) and e["specific_overlap"],
+    "+ a 'how many X' question needs a number of X (shipped)": lambda e, l: decide_found(e, SETTINGS, l),
     "+ answer type present in the top 3": lambda e, l: decide_found(e, SETTINGS, l) and e["type_match"],
     "+ >= 40 % of the question's IDF weight in one passage":
         lambda e, l: decide_found(e, SETTINGS, l) and e["passage_coverage"] >= 0.4,
