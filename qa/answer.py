@@ -105,9 +105,6 @@ def evidence(index: StoreView, query: Query, hits: list[Hit], settings: Settings
         "question_type": kind,
         "type_match": any(has_answer_type(h.passage.text, kind) for h in hits[:3]),
         "counted": counted_in_passages(query, hits[:3]),
-        # Years and other numbers of three digits or more that the articles never mention ("la coupe
-        # du monde 2018"): whatever the question asks about them, the articles cannot say.
-        "missing_numbers": [t for t in dict.fromkeys(query.terms) if t.isdigit() and len(t) >= 3 and not index.has_term(t)],
     }
 
 
@@ -120,8 +117,7 @@ def decide_found(signals: dict, settings: Settings, language: str = "fr") -> boo
     `min_passage_coverage` of the question's IDF weight, and when some question words are missing
     from the articles (or only resemble one), a top passage must share a specific word with the
     question — else the passages match the topic, not what is asked. A "how many X" question needs a
-    top passage that gives a number of X (`require_count`), and a question naming a year or number the
-    articles never mention is refused (`refuse_missing_numbers`). The answer-type signal is
+    top passage that gives a number of X (`require_count`). The answer-type signal is
     computed and reported but left out: on the dev set it refused answerable questions without
     catching more unanswerable ones. An English question's cosines with French passages run lower
     than a French question's, so it has its own threshold, `min_dense_score_en`.
@@ -131,8 +127,7 @@ def decide_found(signals: dict, settings: Settings, language: str = "fr") -> boo
             and signals["term_coverage"] >= settings.min_term_coverage
             and signals["passage_coverage"] >= settings.min_passage_coverage
             and (not settings.require_specific_overlap or not signals["unsure_words"] or signals["specific_overlap"])
-            and (not settings.require_count or signals.get("counted") is not False)
-            and not (settings.refuse_missing_numbers and signals.get("missing_numbers")))
+            and (not settings.require_count or signals.get("counted") is not False))
 
 
 def best_sentence(index: StoreView, hit: Hit, query: Query) -> Span:

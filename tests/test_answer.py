@@ -165,10 +165,6 @@ def test_decide_found(settings, dense_top, coverage, passage_coverage, unsure, s
     assert decide_found({**signals, "counted": True}, settings) is found
     assert decide_found({**signals, "counted": False}, settings) is False
     assert decide_found({**signals, "counted": False}, settings.with_(require_count=False)) is found
-    # A question naming a year the articles never mention is refused.
-    assert decide_found({**signals, "missing_numbers": []}, settings) is found
-    assert decide_found({**signals, "missing_numbers": ["2031"]}, settings) is False
-    assert decide_found({**signals, "missing_numbers": ["2031"]}, settings.with_(refuse_missing_numbers=False)) is found
 
 
 def test_specific_overlap_ignores_words_every_passage_has(tmp_path):
@@ -314,10 +310,3 @@ def test_best_sentence_prefers_the_sentence_with_the_question_terms(answering_qa
     text = qa.index.articles[hits[0].passage.doc].text
     assert text[span.start:span.end].startswith("Le budget atteint 45\u00a0millions")
     assert isinstance(span, Span)
-
-
-def test_missing_numbers_are_years_the_articles_never_mention(tmp_path):
-    articles = {"a.txt": "# Tramway\n\nLa ligne 9 du tramway ouvrira en 2026 après trois ans de travaux.\n"}
-    qa = QA(make_settings(write_corpus(tmp_path / "c", articles), tmp_path / "i"), embedder=FakeEmbedder())
-    assert qa.ask("Quand la ligne ouvrira-t-elle, en 2026 ?").evidence["missing_numbers"] == []
-    assert qa.ask("Le tramway de 2031 et la ligne 12 ?").evidence["missing_numbers"] == ["2031"]  # 12: too short to tell
