@@ -36,7 +36,11 @@ RULES = {
     "+ a specific shared word when a question word is missing":
         lambda e, l: words_and_weight(e, l) and (not e["unsure_words"] or e["specific_overlap"]),
     "+ a specific shared word always": lambda e, l: words_and_weight(e, l) and e["specific_overlap"],
-    "+ a 'how many X' question needs a number of X (shipped)": lambda e, l: decide_found(e, SETTINGS, l),
+    "+ a 'how many X' question needs a number of X":
+        lambda e, l: words_and_weight(e, l) and (not e["unsure_words"] or e["specific_overlap"])
+        and e["counted"] is not False,
+    "+ a money question needs an amount; a byline ranked first answers a question about the article (shipped)":
+        lambda e, l: decide_found(e, SETTINGS, l),
     "+ answer type present in the top 3": lambda e, l: decide_found(e, SETTINGS, l) and e["type_match"],
     "+ >= 40 % of the question's IDF weight in one passage":
         lambda e, l: decide_found(e, SETTINGS, l) and e["passage_coverage"] >= 0.4,

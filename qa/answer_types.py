@@ -8,6 +8,15 @@ from .text import fold, terms, words
 
 # What kind of answer a question asks for, recognised on its folded text.
 _QUESTION_TYPES = {
+    # An amount of money: checked before "number", which "combien" and "how much" also open.
+    "money": re.compile(r"\bcombien\b.*\b(?:coute|coutent|coutera|vaut|valent|paie|paye|payera|rapporte|gagne|touche|"
+                        r"touchera|facture|debourse)\b|"
+                        r"\b(?:quel|quelle|quels)(?: est| etait| sera| serait| a ete)?(?: le| la| les| l')? ?"
+                        r"(?:prix|montant|budget|salaire|tarif|cout|remuneration|amende)\b|"
+                        r"\bhow (?:much|big|large|high)\b.*\b(?:cost|costs|costed|pay|pays|paid|charge|charges|charged|"
+                        r"earn|earns|worth|spend|spends|spent|money|fine|penalty)\b|"
+                        r"\bwhat (?:is|was|will be|would be) the (?:cost|price|amount|budget|salary|fee|value|fine|penalty)\b|"
+                        r"\b(?:what|which) (?:fine|penalty|price|amount|salary|budget|fee)\b"),
     "date": re.compile(r"\b(quand|a quelle date|quelle date|en quelle annee|quelle annee|depuis quand|jusqu.a quand|"
                        r"quel jour|la date|when|what date|which date|the date|what day|what year|which year|since when|until when)\b"),
     "number": re.compile(r"\b(combien|quel nombre|quelle duree|how many|how much|how long|what number|what percentage)\b"),
@@ -24,6 +33,7 @@ _NUMBER_WORDS = ("deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf
 _HAS_NUMBER = re.compile(r"\d|\b(" + "|".join(_NUMBER_WORDS) + r")s?\b")
 _HAS_REASON = re.compile(r"\b(?:faute d|parce qu|puisqu|en raison d|a cause d|du fait d|afin d)|"
                          r"\b(?:car|grace a|pour que|raison|because|due to|since|as a result|in order to)\b")
+_HAS_MONEY = re.compile(r"[€$£]|\b(?:euros?|dollars?|eur|usd|livres sterling|pounds?)\b")
 _HAS_DATE = re.compile(r"\b(1[89]\d\d|20\d\d)\b|\b(janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|"
                        r"novembre|decembre|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|hier|aujourd.hui)\b")
 # A name or body: a capitalised word that does not start the sentence, or an acronym.
@@ -79,7 +89,7 @@ def asks_about_article(question: str) -> bool:
 
 
 def question_type(question: str) -> str | None:
-    """'date', 'number', 'person' or None, from the question's interrogative words."""
+    """'money', 'date', 'number', 'reason', 'person' or None, from the question's interrogative words."""
     folded = fold(question)
     for kind, pattern in _QUESTION_TYPES.items():
         if pattern.search(folded):
@@ -93,6 +103,9 @@ def has_answer_type(text: str, kind: str | None) -> bool:
         return bool(_HAS_DATE.search(fold(text)))
     if kind == "number":
         return bool(_HAS_NUMBER.search(fold(text)))
+    if kind == "money":
+        folded = fold(text)
+        return bool(_HAS_MONEY.search(folded) and _HAS_NUMBER.search(folded))
     if kind == "reason":
         return bool(_HAS_REASON.search(fold(text)))
     if kind == "person":

@@ -105,6 +105,8 @@ class Settings:
     specific_term_max_share: float = 0.20
     # ... and a "how many X / combien de X" question needs a top passage with a number just before X.
     require_count: bool = True
+    # ... and a question about a price, cost, budget or salary needs a top passage with an amount of money.
+    require_amount: bool = True
     # Dense index structure (see INDEX_TYPES). Exact search costs about 11 ms per 100k passages per
     # query on one core here; bench/README.md puts the switch to IVF at 250k passages, where IVF keeps
     # a measured recall@10 >= `index_target_recall` against exact search at a fraction of the time.

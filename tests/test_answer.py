@@ -59,6 +59,16 @@ def refusing_qa(tmp_path, corpus_dir):
     ("Qui a déposé un recours ?", "person"),
     ("Who filed an appeal?", "person"),
     ("Qui préside l'ISOC ?", "person"),
+    ("Combien coûte le contrat ?", "money"),
+    ("Combien Microsoft touche-t-il pour héberger les données ?", "money"),
+    ("Quel est le budget annuel du Health Data Hub ?", "money"),
+    ("Quelle amende la Cnil a-t-elle infligée ?", "money"),
+    ("How much does Microsoft charge for hosting?", "money"),
+    ("How big was the fine?", "money"),
+    ("What is the salary of the president?", "money"),
+    ("What fine did the CNIL impose?", "money"),
+    ("How much data is stored?", "number"),
+    ("Pourquoi le coût augmente-t-il ?", "reason"),
     ("Que demande l'ISOC ?", None),
     ("What is EMC2?", None),
     ("hébergement Microsoft", None),
@@ -80,6 +90,11 @@ def test_question_type(question, kind):
     ("Le recours a été déposé par Nicolas Chagny.", "person", True),
     ("L'ISOC a déposé un recours.", "person", True),
     ("un recours a été déposé hier.", "person", False),
+    ("Le contrat s'élève à 2 millions d'euros.", "money", True),
+    ("Un abonnement de 45 € par mois.", "money", True),
+    ("It cost $3 billion.", "money", True),
+    ("Le budget atteint 45 millions.", "money", False),     # a number, but of what?
+    ("Le prix du contrat reste secret.", "money", False),
     ("N'importe quel texte.", None, True),
 ])
 def test_has_answer_type(text, kind, expected):
@@ -165,6 +180,14 @@ def test_decide_found(settings, dense_top, coverage, passage_coverage, unsure, s
     assert decide_found({**signals, "counted": True}, settings) is found
     assert decide_found({**signals, "counted": False}, settings) is False
     assert decide_found({**signals, "counted": False}, settings.with_(require_count=False)) is found
+    # A question about an amount of money needs one in the top passages; other types are not required.
+    money = {**signals, "question_type": "money", "type_match": False}
+    assert decide_found(money, settings) is False
+    assert decide_found(money, settings.with_(require_amount=False)) is found
+    assert decide_found({**money, "type_match": True}, settings) is found
+    assert decide_found({**signals, "question_type": "date", "type_match": False}, settings) is found
+    # A byline ranked first for a question about the article answers it, whatever the cosine.
+    assert decide_found({**signals, "byline_first": True}, settings) is True
 
 
 def test_specific_overlap_ignores_words_every_passage_has(tmp_path):
@@ -310,3 +333,16 @@ def test_best_sentence_prefers_the_sentence_with_the_question_terms(answering_qa
     text = qa.index.articles[hits[0].passage.doc].text
     assert text[span.start:span.end].startswith("Le budget atteint 45\u00a0millions")
     assert isinstance(span, Span)
+
+
+def test_a_byline_ranked_first_answers_a_question_about_the_article(tmp_path):
+    articles = {"tram.txt": "# Le tramway de Lyon prolongé\n\nécrit par Jeanne Martin | 3 mars 2024\n\n"
+                            "La ligne T9 du tramway sera prolongée de quatre stations vers le nord de la ville.\n"}
+    settings = make_settings(write_corpus(tmp_path / "c", articles), tmp_path / "i", min_dense_score=0.99,
+                             min_dense_score_en=0.99)
+    qa = QA(settings, embedder=FakeEmbedder())
+    answer = qa.ask("Qui a écrit l'article sur le tramway de Lyon ?")
+    assert answer.citations[0].quote.startswith("écrit par Jeanne Martin")
+    assert answer.evidence["byline_first"] is True and answer.found
+    other = qa.ask("Combien de stations la ligne T9 gagne-t-elle ?")
+    assert other.evidence["byline_first"] is False and not other.found   # the cosine bar still applies
