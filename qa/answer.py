@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 
-from .answer_types import ANSWER_FRAME_WORDS, asks_about_article, counted_word, counts, has_answer_type, question_type
+from .answer_types import ANSWER_FRAME_WORDS, asks_about_article, counted_word, counts, has_answer_type
 from .chunk import split_sentences
 from .glossary import translations
 from .records import Answer, Citation, Hit, Span
@@ -90,7 +90,7 @@ def evidence(index: StoreView, query: Query, hits: list[Hit], settings: Settings
     """The measured signals that decide whether the articles answer (see README, 'Abstention')."""
     index = view_of(index)
     cosines = index.vectors([h.passage.id for h in hits]) @ query.vector if hits else np.zeros(0)
-    kind = question_type(query.text)
+    kind = query.kind
     uncovered = [m.word for m in query.matches if m.term is None]
     return {
         "dense_top": float(cosines.max()) if len(cosines) else 0.0,
@@ -145,7 +145,7 @@ def best_sentence(index: StoreView, hit: Hit, query: Query) -> Span:
     if len(sentences) <= 1:
         return Span(hit.passage.start, hit.passage.end)
     wanted = set(query.matched_terms)
-    kind = question_type(query.text)
+    kind = query.kind
 
     def score(span: Span) -> tuple[float, int]:
         sentence_terms = set(terms(text[span.start:span.end]))

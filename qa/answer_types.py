@@ -48,8 +48,9 @@ _ABOUT_ARTICLE = re.compile(r"\b(article|auteur|autrice|ecrit|ecrite|redige|sign
 # passage that answers holds the year or the name itself, rarely the word, so their absence from the
 # articles says nothing about whether the articles answer.
 ANSWER_FRAME_WORDS = frozenset({"annee", "annees", "date", "dates", "jour", "jours", "mois", "heure", "nom", "noms",
-                                "nombre", "year", "years", "day", "days", "month", "months", "time", "name", "names",
-                                "number"})
+                                "nombre", "appelle", "appellent", "appele", "appelee", "appeles", "appelees",
+                                "year", "years", "day", "days", "month", "months", "time", "name", "names",
+                                "number", "called", "named"})
 
 
 # "Combien de patients…", "How many employees…": the word after them names what is counted.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -34,6 +35,11 @@ class Query:
     matched_terms: tuple[str, ...]
     # How each content word of the question was matched (for abstention and explanations).
     matches: tuple = ()
+
+    @cached_property
+    def kind(self) -> str | None:
+        """The kind of answer asked for (a date, a number, an amount, a person, a reason), read once per question."""
+        return question_type(self.text)
 
     @property
     def coverage(self) -> float:
@@ -280,7 +286,7 @@ def retrieve(index: StoreView, query: Query, settings: Settings, k: int | None =
         else:
             fused = combine(ranked_dense, lexical, lexical_share(query, settings))
             boost = settings.answer_type_boost
-        kind = question_type(query.text)
+        kind = query.kind
         if kind and boost:
             # A passage that holds the kind of answer asked for (a date for "quand", a cause for
             # "pourquoi") moves up a few places among the candidates.
