@@ -122,8 +122,8 @@ def decide_found(signals: dict, settings: Settings, language: str = "fr") -> boo
     top passage that gives a number of X (`require_count`), and a question about a price, cost, budget
     or salary one that gives an amount of money (`require_amount`). The other answer types (date,
     number, name, cause) are computed and reported but left out: on the dev set they refused
-    answerable questions without catching more unanswerable ones. An English question's cosines with French passages run lower
-    than a French question's, so it has its own threshold, `min_dense_score_en`.
+    answerable questions without catching more unanswerable ones. An English question's cosines with
+    French passages run lower than a French question's, so it has its own threshold, `min_dense_score_en`.
     """
     if signals.get("byline_first"):
         # Bylines are a few words beside their title, so their cosines run low; yet a byline ranked first

@@ -82,12 +82,36 @@ def spelled_match(index: StoreView, word: str) -> TermMatch | None:
     return TermMatch(word, index.folded_words[close[0]], "spelling", 0.85) if close else None
 
 
-def is_known_word(word: str, language: str, min_zipf: float) -> bool:
-    """Whether a word is common in `language` (wordfreq's Zipf frequency ≥ `min_zipf`): spelt right, so
-    the closest corpus spelling is another word ("ministre" → "ministère", "appelle" → "Apple"), not a fix."""
+def _is_known_word(word: str, language: str, min_zipf: float) -> bool:
+    """Whether a word is common in `language` (wordfreq's Zipf frequency ≥ `min_zipf`), so spelt right."""
     from wordfreq import zipf_frequency
 
     return zipf_frequency(word, language) >= min_zipf
+
+
+def _same_family(stem: str, term: str) -> bool:
+    """Whether two stems are of one word family: one extends the other ("presid" → "president"), over a
+    shared start of five letters at least, six when the corpus's is the shorter ("contrat" ≠ "contr")."""
+    return (len(stem) >= 5 and term.startswith(stem)) or (len(term) >= 6 and stem.startswith(term))
+
+
+def spelling_for(words: list[str], language: str, found: Mapping[str, TermMatch | None],
+                 known_word_zipf: float | None) -> dict[str, TermMatch | None]:
+    """A question's spelling matches (`found`: spelled_match of each word), kept or dropped for its language.
+
+    In a French question a common French word (Zipf ≥ `known_word_zipf`) is spelt right, so its
+    "correction" to another corpus word ("ministre" → "ministère", "appelle" → "Apple") is dropped and
+    the word counts as missing, unless the two stems are of one family ("préside" → "président").
+    English words go through the glossary instead (match_words); None keeps every correction.
+    """
+    if language != "fr" or known_word_zipf is None:
+        return {w: found[w] for w in words}
+
+    def other_word(word: str, match: TermMatch | None) -> bool:
+        return (match is not None and match.how == "spelling" and not _same_family((terms(word) or [""])[0], match.term)
+                and _is_known_word(word, "fr", known_word_zipf))
+
+    return {w: None if other_word(w, found[w]) else found[w] for w in words}
 
 
 # Verbs that carry little meaning in glossary phrases ("faire appel", "être d'accord", "donner son accord").
@@ -200,7 +224,7 @@ def discount_hubs(index: StoreView, ranking: list[tuple[int, float]], weight: fl
 
 def hub_weight(query: Query, settings: Settings) -> float:
     """How much hub discounting applies to this question: measured to help English questions (cross-lingual
-    cosines favour hubs) and to change nothing for French ones (README, 'Cross-lingual matching')."""
+    cosines favour hubs) and to change nothing for French ones (README, 'How it works', step 6)."""
     return settings.hub_discount_en if query.language == "en" else settings.hub_discount_fr
 
 

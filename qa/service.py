@@ -16,7 +16,7 @@ from .lang import detect_language
 from .records import Answer
 from .lexicon import content_words
 from .glossary import translations
-from .retrieve import Query, TermMatch, context_terms, is_known_word, match_words, retrieve, spelled_match
+from .retrieve import Query, context_terms, match_words, retrieve, spelled_match, spelling_for
 from .settings import Settings
 from .store import EmbeddedStore, Store, StoreView, open_store, view_of
 from .text import clean_input, terms
@@ -95,44 +95,27 @@ class QA:
         words = [content_words(text) for text in questions]
         languages = [detect_language(text) for text in questions]
         found = {w: spelled_match(index, w) for ws in words for w in ws}
-        spelled = [self._spelling_for(question_words, language, found) for question_words, language in zip(words, languages)]
+        spelled = [spelling_for(question_words, language, found, self.settings.known_word_zipf)
+                   for question_words, language in zip(words, languages)]
         # A vector is needed for a word nothing matched (the embedding bridge, a glossary sense) and, in an
         # English question, for a word the glossary may translate instead of its spelling match.
-        unknown = sorted({w for ws, language, matched in zip(words, languages, spelled) for w in ws
-                          if matched[w] is None or (language == "en" and self.settings.use_glossary
-                                                    and matched[w].how == "spelling" and translations(w))})
+        unknown = sorted({w for ws, language, spelling in zip(words, languages, spelled) for w in ws
+                          if spelling[w] is None or (language == "en" and self.settings.use_glossary
+                                                     and spelling[w].how == "spelling" and translations(w))})
         vectors = self.embedder.encode_queries(questions + unknown) if questions else np.zeros((0, 1), np.float32)
         word_vectors = dict(zip(unknown, vectors[len(questions):]))
         queries = []
-        for text, vector, question_words, language, matched in zip(questions, vectors, words, languages, spelled):
+        for text, vector, question_words, language, spelling in zip(questions, vectors, words, languages, spelled):
             # The glossary is English → French: a French word missing from the articles is not English.
             glossary = self.settings.glossary_threshold if language == "en" and self.settings.use_glossary else None
             context = (context_terms(index, vector, self.settings.glossary_context_passages)
                        if glossary is not None and self.settings.glossary_context_passages else None)
-            matches = match_words(index, question_words, word_vectors, self.settings.bridge_threshold, matched,
+            matches = match_words(index, question_words, word_vectors, self.settings.bridge_threshold, spelling,
                                   glossary, context, self.settings.glossary_context_threshold)
             question_terms = terms(text)
             matched = [m.term for m in matches if m.term] + [t for t in question_terms if t.isdigit()]
             queries.append(Query(text, language, vector, tuple(question_terms), tuple(matched), tuple(matches)))
         return queries
-
-    def _spelling_for(self, words: list[str], language: str, found: dict[str, TermMatch | None]) -> dict[str, TermMatch | None]:
-        """A question's spelling matches: in a French question, a common French word is spelt right, so a
-        "correction" to a different corpus word is dropped (the word then counts as missing), unless the
-        two stems are of one family: one extends the other ("préside" → "président", "interdite" →
-        "interdit"; a shared start of five letters at least, six when the corpus's is the shorter, so
-        that "contrat" does not become "contre")."""
-        if language != "fr" or self.settings.known_word_zipf is None:
-            return {w: found[w] for w in words}
-
-        def family(stem: str, term: str) -> bool:
-            return (len(stem) >= 5 and term.startswith(stem)) or (len(term) >= 6 and stem.startswith(term))
-
-        def other_word(word: str, match: TermMatch | None) -> bool:
-            return (match is not None and match.how == "spelling" and not family((terms(word) or [""])[0], match.term)
-                    and is_known_word(word, "fr", self.settings.known_word_zipf))
-
-        return {w: None if other_word(w, found[w]) else found[w] for w in words}
 
     def answer(self, query: Query, question: str, k: int | None = None, mode: str | None = None,
                index: StoreView | Index | None = None) -> Answer:

@@ -68,7 +68,7 @@ class Settings:
     bridge_threshold: float = 0.92
     # English question words missing from the articles are first looked up in the English → French
     # glossary (qa.glossary); a translation the articles use is matched when its embedding is at
-    # least this close to the English word's (README, 'Cross-lingual matching').
+    # least this close to the English word's (README, 'How it works', step 6).
     use_glossary: bool = True
     glossary_threshold: float = 0.87
     # A translation that the n passages nearest the question use needs only this cosine (n = 0: none does).

@@ -7,8 +7,9 @@ import pytest
 
 from conftest import FakeEmbedder, make_settings, write_corpus
 from qa.retrieve import (combine, discount_hubs, fuse, glossary_match, hub_weight, lexical_ranking, lexical_share, lexical_weight, match_words, retrieve,
-                         spelled_match, standardized, TermMatch)
+                         spelled_match, spelling_for, standardized, TermMatch)
 from qa.service import QA
+from qa.settings import Settings
 from qa.text import terms
 
 
@@ -353,3 +354,24 @@ def test_hits_keep_plain_cosines_when_hubs_are_discounted(qa):
     assert hits
     for hit in hits:
         assert hit.dense_score == pytest.approx(float(qa.index.embeddings[hit.passage.id] @ q.vector), abs=1e-5)
+
+
+def test_a_common_french_word_is_not_corrected_to_another_word():
+    found = {
+        "ministre": TermMatch("ministre", "minister", "spelling", 0.8),      # ministère: another word
+        "appelle": TermMatch("appelle", "apple", "spelling", 0.8),
+        "hebergemnt": TermMatch("hebergemnt", "heberg", "spelling", 0.85),  # a typo: corrected
+        "préside": TermMatch("préside", "president", "spelling", 0.8),      # the same family: kept
+        "interdite": TermMatch("interdite", "interd", "spelling", 0.8),     # the same family, shorter stem
+        "contrat": TermMatch("contrat", "contr", "spelling", 0.8),          # "contre": too short to be family
+        "écoles": TermMatch("écoles", "ecol", "exact"),
+    }
+    words = list(found)
+    zipf = Settings().known_word_zipf
+    french = spelling_for(words, "fr", found, zipf)
+    assert french["ministre"] is None and french["appelle"] is None and french["contrat"] is None
+    assert french["hebergemnt"] == found["hebergemnt"] and french["préside"] == found["préside"]
+    assert french["interdite"] == found["interdite"]
+    assert french["écoles"] == found["écoles"]
+    assert spelling_for(words, "en", found, zipf) == found          # English words go through the glossary
+    assert spelling_for(words, "fr", found, None) == found

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from conftest import FakeEmbedder
@@ -143,29 +141,6 @@ def test_ask_many_edge_cases(qa):
     results = qa.ask_many(["", "  "])
     assert all(isinstance(r, InputError) for r in results)
     assert isinstance(qa.ask_many(iter(["budget des pistes"]))[0], Answer)
-
-
-def test_a_common_french_word_is_not_corrected_to_another_word(qa):
-    from qa.retrieve import TermMatch
-
-    found = {
-        "ministre": TermMatch("ministre", "minister", "spelling", 0.8),      # ministère: another word
-        "appelle": TermMatch("appelle", "apple", "spelling", 0.8),
-        "hebergemnt": TermMatch("hebergemnt", "heberg", "spelling", 0.85),  # a typo: corrected
-        "préside": TermMatch("préside", "president", "spelling", 0.8),      # the same family: kept
-        "interdite": TermMatch("interdite", "interd", "spelling", 0.8),     # the same family, shorter stem
-        "contrat": TermMatch("contrat", "contr", "spelling", 0.8),          # "contre": too short to be family
-        "écoles": TermMatch("écoles", "ecol", "exact"),
-    }
-    words = list(found)
-    french = qa._spelling_for(words, "fr", found)
-    assert french["ministre"] is None and french["appelle"] is None and french["contrat"] is None
-    assert french["hebergemnt"] == found["hebergemnt"] and french["préside"] == found["préside"]
-    assert french["interdite"] == found["interdite"]
-    assert french["écoles"] == found["écoles"]
-    assert qa._spelling_for(words, "en", found) == found          # English words go through the glossary
-    qa.settings = replace(qa.settings, known_word_zipf=None)
-    assert qa._spelling_for(words, "fr", found) == found
 
 
 def test_a_dropped_correction_leaves_the_word_missing(qa):
