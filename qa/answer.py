@@ -8,9 +8,8 @@ import numpy as np
 
 from .answer_types import ANSWER_FRAME_WORDS, asks_about_article, counted_word, counts, has_answer_type
 from .chunk import split_sentences
-from .glossary import translations
 from .records import Answer, Citation, Hit, Span
-from .retrieve import SURE_MATCHES, Query
+from .retrieve import SURE_MATCHES, Query, translation_terms
 from .settings import Settings
 from .store import StoreView, view_of
 from .text import fold, terms
@@ -82,7 +81,7 @@ def counted_in_passages(query: Query, hits: list[Hit]) -> bool | None:
     wanted = {m.term for m in matches}
     # A translated word counts under any of its translations: "hospitals" was matched to the articles'
     # "hospitaliers", and "quatre grands hôpitaux" answers it.
-    wanted |= {t for m in matches if m.how == "glossary" for french in translations(m.word) for t in terms(french)}
+    wanted |= {t for m in matches if m.how == "glossary" for t in translation_terms(m.word)}
     return bool(wanted) and any(counts(hit.passage.text, wanted) for hit in hits)
 
 

@@ -118,6 +118,18 @@ def spelling_for(words: list[str], language: str, found: Mapping[str, TermMatch 
 LIGHT_VERBS = frozenset({"etre", "avoir", "faire", "aller", "mettre", "donner", "prendre", "devenir", "rendre", "tenir"})
 
 
+def translation_terms(word: str, typo: bool = False) -> set[str]:
+    """The index terms of an English word's French translations, the light verbs of phrases left out
+    ("appeal" → recour, appel). With `typo`, a word the glossary lacks is looked up as the nearest
+    glossary word ("lenght" → "length")."""
+    french = translations(word)
+    if not french and typo:
+        corrected = english_spelling(word)
+        french = translations(corrected) if corrected else ()
+    return {term for phrase in french for french_word in content_words(phrase)
+            if fold(french_word) not in LIGHT_VERBS for term in terms(french_word)}
+
+
 def glossary_match(index: StoreView, word: str, vector: np.ndarray | None, threshold: float,
                    context: Mapping[str, int] | None = None, context_threshold: float | None = None,
                    typo: bool = False) -> TermMatch | None:
@@ -131,12 +143,7 @@ def glossary_match(index: StoreView, word: str, vector: np.ndarray | None, thres
     as the nearest glossary word.
     """
     index = view_of(index)
-    french = translations(word)
-    if not french and typo:
-        corrected = english_spelling(word)
-        french = translations(corrected) if corrected else ()
-    candidates = {term for phrase in french for french_word in content_words(phrase)
-                  if fold(french_word) not in LIGHT_VERBS for term in terms(french_word) if index.has_term(term)}
+    candidates = {term for term in translation_terms(word, typo) if index.has_term(term)}
     if not candidates or vector is None:
         return None
     passing = []
