@@ -349,13 +349,6 @@ def db_migrate_command(store, target):
 @reports_errors
 def db_status_command(store, model):
     """Print the schema version and what the database holds, as one JSON object."""
-    from .pgstore import SCHEMA_VERSION, connect, redact, schema_version
+    from .pgstore import describe
 
-    settings = _database_settings(store, model)
-    with connect(settings.store) as conn:
-        version = schema_version(conn)
-        counts = conn.execute("SELECT model, n_passages, (SELECT count(*) FROM articles) FROM qa_meta").fetchone() if version else None
-    record = {"store": redact(settings.store), "schema_version": version, "latest_schema_version": SCHEMA_VERSION}
-    if counts:
-        record.update(model=counts[0], n_passages=int(counts[1]), n_articles=int(counts[2]))
-    click.echo(json.dumps(record))
+    click.echo(json.dumps(describe(_database_settings(store, model).store)))

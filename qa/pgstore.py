@@ -103,6 +103,18 @@ def schema_version(conn) -> int:
     return int(conn.execute("SELECT coalesce(max(version), 0) FROM qa_schema").fetchone()[0])
 
 
+def describe(url: str) -> dict:
+    """What `qa db status` reports: the schema version (0: none yet), the latest one, and, once the
+    schema exists, the model and how many articles and passages the database holds."""
+    with connect(url) as conn:
+        version = schema_version(conn)
+        counts = conn.execute("SELECT model, n_passages, (SELECT count(*) FROM articles) FROM qa_meta").fetchone() if version else None
+    record = {"store": redact(url), "schema_version": version, "latest_schema_version": SCHEMA_VERSION}
+    if counts:
+        record.update(model=counts[0], n_passages=int(counts[1]), n_articles=int(counts[2]))
+    return record
+
+
 # ---------------------------------------------------------------- schema and migrations
 
 def _migration_1(cur, dim: int, model: str, params: dict) -> None:
