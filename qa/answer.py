@@ -12,7 +12,7 @@ from .records import Answer, Citation, Hit, Span
 from .retrieve import SURE_MATCHES, Query, translation_terms
 from .settings import Settings
 from .store import StoreView, view_of
-from .text import fold, terms
+from .text import fold, terms, words
 
 MESSAGES = {
     "fr": {
@@ -137,20 +137,37 @@ def decide_found(signals: dict, settings: Settings, language: str = "fr") -> boo
             and not (settings.require_amount and signals.get("question_type") == "money" and not signals.get("type_match")))
 
 
+# A sentence this short ("Une première.") means little quoted alone: its neighbour comes with it.
+MIN_QUOTE_WORDS = 4
+
+
 def best_sentence(index: StoreView, hit: Hit, query: Query) -> Span:
-    """The sentence of a passage that shares the most (rarest) question terms; the first one on a tie."""
-    text = view_of(index).article(hit.passage.doc).text
+    """The sentence of a passage that shares the most (rarest) question terms; the first one on a tie.
+
+    A very short sentence is quoted with the sentence before it (after it, when it opens the passage),
+    still one exact slice of the article.
+    """
+    index = view_of(index)
+    text = index.article(hit.passage.doc).text
     sentences = split_sentences(text, Span(hit.passage.start, hit.passage.end))
     if len(sentences) <= 1:
         return Span(hit.passage.start, hit.passage.end)
-    wanted = set(query.matched_terms)
+    weights = {t: _idf(index, t) for t in set(query.matched_terms) if index.has_term(t)}
     kind = query.kind
 
-    def score(span: Span) -> tuple[float, int]:
-        sentence_terms = set(terms(text[span.start:span.end]))
-        return (len(wanted & sentence_terms) + 0.5 * has_answer_type(text[span.start:span.end], kind), -span.start)
+    def score(span: Span) -> tuple[float, float, int]:
+        sentence = text[span.start:span.end]
+        shared = weights.keys() & set(terms(sentence))
+        # Between sentences sharing as many terms, the rarer ones decide: "accepté" picks the sentence
+        # that answers "pourquoi la CNIL a-t-elle accepté ?", "Cnil" (in every article) does not.
+        return (len(shared) + 0.5 * has_answer_type(sentence, kind), sum(weights[t] for t in shared), -span.start)
 
-    return max(sentences, key=score)
+    best = max(range(len(sentences)), key=lambda i: score(sentences[i]))
+    span = sentences[best]
+    if len(words(text[span.start:span.end])) < MIN_QUOTE_WORDS:
+        neighbour = sentences[best - 1] if best > 0 else sentences[best + 1]
+        span = Span(min(span.start, neighbour.start), max(span.end, neighbour.end))
+    return span
 
 
 def _same_fact(a: str, b: str) -> bool:

@@ -17,7 +17,8 @@ _QUESTION_TYPES = {
                         r"earn|earns|worth|spend|spends|spent|money|fine|penalty)\b|"
                         r"\bwhat (?:is|was|will be|would be) the (?:cost|price|amount|budget|salary|fee|value|fine|penalty)\b|"
                         r"\b(?:what|which) (?:fine|penalty|price|amount|salary|budget|fee)\b"),
-    "date": re.compile(r"\b(quand|a quelle date|quelle date|en quelle annee|quelle annee|depuis quand|jusqu.a quand|"
+    # "quand même" / "quand bien même" ("anyway", "even if") ask for no date.
+    "date": re.compile(r"\b(quand(?! (?:bien )?meme\b)|a quelle date|quelle date|en quelle annee|quelle annee|depuis quand|jusqu.a quand|"
                        r"quel jour|la date|when|what date|which date|the date|what day|what year|which year|since when|until when)\b"),
     "number": re.compile(r"\b(combien|quel nombre|quelle duree|how many|how much|how long|what number|what percentage)\b"),
     "reason": re.compile(r"\b(pourquoi|pour quelle raison|pour quelles raisons|why|for what reason)\b"),

@@ -69,6 +69,9 @@ def refusing_qa(tmp_path, corpus_dir):
     ("What fine did the CNIL impose?", "money"),
     ("How much data is stored?", "number"),
     ("Pourquoi le coût augmente-t-il ?", "reason"),
+    ("Pourquoi la Cnil a-t-elle quand même dit oui ?", "reason"),
+    ("La Cnil a-t-elle accepté quand bien même Microsoft est américain ?", None),
+    ("Quand la Cnil a-t-elle quand même accepté ?", "date"),
     ("Que demande l'ISOC ?", None),
     ("What is EMC2?", None),
     ("hébergement Microsoft", None),
@@ -333,6 +336,37 @@ def test_best_sentence_prefers_the_sentence_with_the_question_terms(answering_qa
     text = qa.index.articles[hits[0].passage.doc].text
     assert text[span.start:span.end].startswith("Le budget atteint 45\u00a0millions")
     assert isinstance(span, Span)
+
+
+@pytest.fixture
+def town_qa(tmp_path):
+    """Three articles that all name the town hall ("mairie"), one of them with a very short sentence."""
+    corpus = write_corpus(tmp_path / "corpus", {
+        "parking.txt": "La mairie publie son rapport annuel sur les transports. Le projet de parking souterrain a été "
+                       "refusé par le conseil municipal. Une première.\n",
+        "ecoles.txt": "La mairie rénove trois écoles primaires pendant l'été.\n",
+        "marche.txt": "La mairie déplace le marché du samedi vers la place centrale.\n",
+    })
+    settings = make_settings(corpus, tmp_path / "index", min_dense_score=-1.0, min_dense_score_en=-1.0,
+                             min_term_coverage=0.0, min_passage_coverage=0.0, require_specific_overlap=False)
+    return QA(settings, embedder=FakeEmbedder())
+
+
+def _quoted(qa, question: str) -> str:
+    [q] = qa.prepare([question])
+    [hit] = [h for h in retrieve(qa.index, q, qa.settings, k=10) if h.passage.doc == "parking.txt"]
+    span = best_sentence(qa.index, hit, q)
+    return qa.index.articles["parking.txt"].text[span.start:span.end]
+
+
+def test_best_sentence_breaks_ties_by_the_rarer_term(town_qa):
+    # One term each: "mairie" is in every article, "refusé" in one, so its sentence is quoted.
+    assert _quoted(town_qa, "La mairie a-t-elle refusé ?").startswith("Le projet de parking souterrain a été refusé")
+
+
+def test_a_very_short_best_sentence_is_quoted_with_the_one_before(town_qa):
+    quote = _quoted(town_qa, "Est-ce une première ?")
+    assert quote == "Le projet de parking souterrain a été refusé par le conseil municipal. Une première."
 
 
 def test_a_byline_ranked_first_answers_a_question_about_the_article(tmp_path):
