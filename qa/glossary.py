@@ -86,6 +86,18 @@ def english_spelling(word: str, paths: tuple[Path, ...] = GLOSSARY_PATHS) -> str
     return close[0] if close else None
 
 
+# English question phrases whose meaning is not their words': "how long" asks for a duration, and its
+# "long" would otherwise match the articles' "long" ("à long terme"). Each becomes the word it means.
+QUESTION_PHRASES = {"how long": "duration", "how old": "age", "how often": "frequency", "how far": "distance"}
+_QUESTION_PHRASE = re.compile(r"\b(" + "|".join(p.replace(" ", r"\s+") for p in QUESTION_PHRASES) + r")\b", re.IGNORECASE)
+
+
+def english_phrases(question: str) -> str:
+    """An English question with its idiomatic question phrases replaced by the word they mean, for
+    word matching only ("How long will…" → "duration will…"); the question itself is unchanged."""
+    return _QUESTION_PHRASE.sub(lambda m: QUESTION_PHRASES[" ".join(m.group(1).lower().split())], question)
+
+
 def _decode_offset(text: str) -> int:
     """dictd's index stores offsets and lengths in its own base-64 digits."""
     value = 0

@@ -15,7 +15,7 @@ from .index import Index
 from .lang import detect_language
 from .records import Answer
 from .lexicon import content_words
-from .glossary import translations
+from .glossary import english_phrases, translations
 from .retrieve import Query, context_terms, match_words, retrieve, spelled_match, spelling_for
 from .settings import Settings
 from .store import EmbeddedStore, Store, StoreView, open_store, view_of
@@ -92,8 +92,9 @@ class QA:
             with self.store.snapshot() as view:
                 return self.prepare(questions, view)
         index = view_of(index)
-        words = [content_words(text) for text in questions]
         languages = [detect_language(text) for text in questions]
+        words = [content_words(english_phrases(text) if language == "en" else text)
+                 for text, language in zip(questions, languages)]
         found = {w: spelled_match(index, w) for ws in words for w in ws}
         spelled = [spelling_for(question_words, language, found, self.settings.known_word_zipf)
                    for question_words, language in zip(words, languages)]

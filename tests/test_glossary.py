@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.glossary import COMMON_WORDS_PATH, GLOSSARY_PATH, _B64, english_key, english_spelling, glossary_lines, load_glossary, main, read_dictd, translations
+from qa.glossary import (COMMON_WORDS_PATH, GLOSSARY_PATH, _B64, english_key, english_phrases, english_spelling, glossary_lines,
+                         load_glossary, main, read_dictd, translations)
 
 
 def _b64(number: int) -> str:
@@ -146,3 +147,16 @@ def test_shipped_common_word_list_is_well_formed_and_merged():
     # Senses FreeDict lacks reach the merged glossary.
     assert "héberger" in translations("hosted") and "stocker" in translations("storing")
     assert "hôte" in translations("host")  # FreeDict's own entry is kept
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("How long will Microsoft host the data?", "duration will Microsoft host the data?"),
+    ("HOW  LONG is the authorisation", "duration is the authorisation"),
+    ("How often does the CNIL check?", "frequency does the CNIL check?"),
+    ("Is the deal long-term?", "Is the deal long-term?"),
+    ("How many hospitals?", "How many hospitals?"),
+])
+def test_english_question_phrases_become_the_word_they_mean(question, expected):
+    assert english_phrases(question) == expected
+    if expected != question:
+        assert translations(expected.split()[0])  # the glossary translates the word they become

@@ -154,3 +154,11 @@ def test_a_dropped_correction_leaves_the_word_missing(qa):
     assert spelled_match(qa.index, "temperatrue").how == "spelling"
     [typo] = [m for m in qa.prepare(["La temperatrue à Bordeaux ?"])[0].matches if m.word == "temperatrue"]
     assert (typo.how, typo.term) == ("spelling", "temperatur")
+
+
+def test_how_long_in_an_english_question_is_matched_as_a_duration(qa):
+    # "long" is an English question word there, not the French adjective; a French question keeps it.
+    english = [m.word for m in qa.prepare(["How long will the city build the tram line?"])[0].matches]
+    assert "duration" in english and "long" not in english
+    french = [m.word for m in qa.prepare(["Le tramway de Bordeaux est-il long ?"])[0].matches]
+    assert "long" in french
