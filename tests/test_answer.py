@@ -163,9 +163,10 @@ def test_counted_in_passages_needs_a_number_of_the_counted_thing(tmp_path):
 
 @pytest.mark.parametrize("dense_top, coverage, passage_coverage, unsure, specific, found", [
     (0.85, 0.5, 0.6, ["budget"], True, True),
-    (0.80, 0.02, 0.3, [], False, True),          # every word sure: no specific word needed
-    (0.79, 1.0, 1.0, [], True, False),           # too far from every passage
+    (0.81, 0.34, 0.3, [], False, True),          # every threshold just met; every word sure: no specific word needed
+    (0.80, 1.0, 1.0, [], True, False),           # too far from every passage
     (0.95, 0.0, 1.0, [], True, False),           # no question word anywhere in the articles
+    (0.95, 0.33, 1.0, [], True, False),          # two words of three missing ("boiling point of water")
     (0.95, 1.0, 0.29, [], True, False),          # the question's key words never meet in one passage
     (0.95, 0.8, 1.0, ["dirige"], False, False),  # a word the articles lack, and only topic words shared
 ])
