@@ -41,8 +41,11 @@ _HAS_DATE = re.compile(r"\b(1[89]\d\d|20\d\d)\b|\b(janvier|fevrier|mars|avril|ma
 _HAS_NAME = re.compile(r"(?<=[\w,;:»”\"’'] )[A-ZÀ-Ö][\w’'-]+|\b[A-Z]{2,}\b")
 
 
-_ABOUT_ARTICLE = re.compile(r"\b(article|auteur|autrice|ecrit|ecrite|redige|signe|publie|publiee|parution|journaliste|"
-                            r"author|wrote|written|writer|byline|published|publication|journalist|piece|reporter)\b")
+# Publication words alone ("publié", "published") are left out: most such questions ask when a decision
+# or a decree was published, which a byline's "Publié le…" does not answer; "l'article", "the piece" say
+# that the article itself is asked about.
+_ABOUT_ARTICLE = re.compile(r"\b(article|articles|auteur|autrice|ecrit|ecrite|redige|signe|journaliste|"
+                            r"author|wrote|written|writer|byline|journalist|piece|reporter)\b")
 
 
 # Words that name the kind of answer asked for ("En quelle année…", "What is the name of…"): the

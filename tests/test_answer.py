@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ANSWER_KEYS, CITATION_KEYS, FakeEmbedder, make_settings, write_corpus
 from qa.answer import MESSAGES, _same_fact, best_sentence, counted_in_passages, decide_found, specific_overlap
-from qa.answer_types import counted_word, counts, has_answer_type, question_type
+from qa.answer_types import asks_about_article, counted_word, counts, has_answer_type, question_type
 from qa.records import Span
 from qa.retrieve import retrieve
 from qa.service import QA
@@ -78,6 +78,19 @@ def refusing_qa(tmp_path, corpus_dir):
 ])
 def test_question_type(question, kind):
     assert question_type(question) == kind
+
+
+@pytest.mark.parametrize("question, about_article", [
+    ("Quand l'article de Clarisse Treilles a-t-il été publié ?", True),
+    ("Who wrote the France Soir piece?", True),
+    ("Qui est l'auteur ?", True),
+    # A decision or a decree is published too: a byline's "Publié le…" does not answer these.
+    ("Quand la délibération a-t-elle été publiée sur Légifrance ?", False),
+    ("Where was the approval officially published?", False),
+    ("Pourquoi la CNIL a-t-elle accepté ?", False),
+])
+def test_asks_about_article(question, about_article):
+    assert asks_about_article(question) is about_article
 
 
 @pytest.mark.parametrize("text, kind, expected", [
