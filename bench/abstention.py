@@ -21,17 +21,23 @@ SETTINGS = Settings.from_env()
 
 
 def cosine_ok(e: dict, language: str) -> bool:
-    """The shipped cosine threshold: 0.80, or 0.78 for an English question."""
+    """The shipped cosine thresholds (min_dense_score, min_dense_score_en for an English question)."""
     return e["dense_top"] >= (SETTINGS.min_dense_score_en if language == "en" else SETTINGS.min_dense_score)
 
 
+def words_present(e: dict, language: str) -> bool:
+    """The cosine, and the shipped share of the question's words found in the articles (a third)."""
+    return cosine_ok(e, language) and e["term_coverage"] >= SETTINGS.min_term_coverage
+
+
 def words_and_weight(e: dict, language: str) -> bool:
-    return cosine_ok(e, language) and e["term_coverage"] > 0 and e["passage_coverage"] >= 0.3
+    return words_present(e, language) and e["passage_coverage"] >= SETTINGS.min_passage_coverage
 
 
 RULES = {
     "cosine alone": cosine_ok,
-    "+ question words present in the articles": lambda e, l: cosine_ok(e, l) and e["term_coverage"] > 0,
+    "+ some question word present in the articles": lambda e, l: cosine_ok(e, l) and e["term_coverage"] > 0,
+    "+ a third of the question's words present in the articles": words_present,
     "+ words present + >= 30 % of the IDF weight in one passage": words_and_weight,
     "+ a specific shared word when a question word is missing":
         lambda e, l: words_and_weight(e, l) and (not e["unsure_words"] or e["specific_overlap"]),
