@@ -86,6 +86,8 @@ def _default_name(base: Settings) -> str:
 
 def _convert(key: str, raw: str, kind) -> object:
     kind = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
+    if "None" in kind and raw.strip().lower() in ("none", "off"):
+        return None  # an optional setting turned off (known_word_zipf=none)
     if "bool" in kind:
         if raw.strip().lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
             raise InputError(f"--sweep {key}: {raw!r} is not true or false")

@@ -177,8 +177,9 @@ class Settings:
         return cls(**values)
 
     def with_(self, **changes) -> "Settings":
-        """A copy with some fields changed (None values ignored)."""
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+        """A copy with the fields given changed and validated again; None is a value like any other
+        (`known_word_zipf=None` turns the known-word guard off)."""
+        return replace(self, **changes)
 
     def index_params(self) -> dict:
         """The settings that shape the stored index; a change to any of them makes the index stale."""

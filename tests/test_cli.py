@@ -390,8 +390,16 @@ def test_eval_sweep_table_has_a_row_per_variant(fake_cli, built, tmp_path):
         assert sum(line.split()[0] == name for line in lines if line.strip()) == 3  # overall, fr, en blocks
 
 
+def test_eval_sweep_can_turn_an_optional_setting_off(fake_cli, built, tmp_path):
+    result = invoke(fake_cli, ["eval", _eval_file(tmp_path), "--sweep", "known_word_zipf=none,4", *built["opts"]])
+    assert result.exit_code == 0, result.stderr
+    names = {line.split()[0] for line in result.stdout.splitlines() if line.strip()}
+    assert {"known_word_zipf=None", "known_word_zipf=4.0"} <= names
+
+
 @pytest.mark.parametrize("sweep, words", [
     ("colour=red", "unknown setting 'colour'"),
+    ("known_word_zipf=never", "is not a number"),
     ("rrf_k=ten", "is not a number"),
     ("fusion=max", "unknown fusion"),
     ("passage_max_chars", "expected SETTING=VALUE"),
