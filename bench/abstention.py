@@ -34,17 +34,20 @@ def words_and_weight(e: dict, language: str) -> bool:
     return words_present(e, language) and e["passage_coverage"] >= SETTINGS.min_passage_coverage
 
 
+def specific_when_missing(e: dict, language: str) -> bool:
+    """The rules above, and a specific shared word when a question word is missing from the articles."""
+    return words_and_weight(e, language) and (not e["unsure_words"] or e["specific_overlap"])
+
+
 RULES = {
     "cosine alone": cosine_ok,
     "+ some question word present in the articles": lambda e, l: cosine_ok(e, l) and e["term_coverage"] > 0,
     "+ a third of the question's words present in the articles": words_present,
     "+ words present + >= 30 % of the IDF weight in one passage": words_and_weight,
-    "+ a specific shared word when a question word is missing":
-        lambda e, l: words_and_weight(e, l) and (not e["unsure_words"] or e["specific_overlap"]),
+    "+ a specific shared word when a question word is missing": specific_when_missing,
     "+ a specific shared word always": lambda e, l: words_and_weight(e, l) and e["specific_overlap"],
     "+ a 'how many X' question needs a number of X":
-        lambda e, l: words_and_weight(e, l) and (not e["unsure_words"] or e["specific_overlap"])
-        and e["counted"] is not False,
+        lambda e, l: specific_when_missing(e, l) and e["counted"] is not False,
     "+ a money question needs an amount; a byline ranked first answers a question about the article (shipped)":
         lambda e, l: decide_found(e, SETTINGS, l),
     "+ answer type present in the top 3": lambda e, l: decide_found(e, SETTINGS, l) and e["type_match"],

@@ -85,10 +85,18 @@ def counted_in_passages(query: Query, hits: list[Hit]) -> bool | None:
     return bool(wanted) and any(counts(hit.passage.text, wanted) for hit in hits)
 
 
-def evidence(index: StoreView, query: Query, hits: list[Hit], settings: Settings) -> dict:
-    """The measured signals that decide whether the articles answer (see README, 'Abstention')."""
+def hit_cosines(index: StoreView, query: Query, hits: list[Hit]) -> np.ndarray:
+    """Each hit's cosine with the question (a lexical-only hit has no dense score of its own)."""
+    return view_of(index).vectors([h.passage.id for h in hits]) @ query.vector if hits else np.zeros(0)
+
+
+def evidence(index: StoreView, query: Query, hits: list[Hit], settings: Settings,
+             cosines: np.ndarray | None = None) -> dict:
+    """The measured signals that decide whether the articles answer (see README, 'Abstention').
+
+    `cosines` are the hits' cosines when the caller already has them (hit_cosines)."""
     index = view_of(index)
-    cosines = index.vectors([h.passage.id for h in hits]) @ query.vector if hits else np.zeros(0)
+    cosines = hit_cosines(index, query, hits) if cosines is None else cosines
     kind = query.kind
     uncovered = [m.word for m in query.matches if m.term is None]
     return {
@@ -194,7 +202,8 @@ def citations_for(index: StoreView, hits: list[Hit]) -> list[Citation]:
 def compose(index: StoreView, query: Query, hits: list[Hit], settings: Settings, question: str) -> Answer:
     """The Answer for a question: quoted sentences with [n] markers, or a plain 'not answered' sentence."""
     index = view_of(index)
-    signals = evidence(index, query, hits, settings)
+    cosines = hit_cosines(index, query, hits)
+    signals = evidence(index, query, hits, settings, cosines)
     found = bool(hits) and decide_found(signals, settings, query.language)
     messages = MESSAGES[query.language]
     citations = citations_for(index, hits)
@@ -202,10 +211,9 @@ def compose(index: StoreView, query: Query, hits: list[Hit], settings: Settings,
         return Answer(question, query.language, False, messages["not_found"], tuple(citations), signals)
     quotes: list[tuple[str, list[int]]] = []
     top = signals["dense_top"]
-    for hit, citation in zip(hits, citations):
+    for hit, citation, cosine in zip(hits, citations, cosines):
         if len(quotes) >= settings.answer_sentences:
             break
-        cosine = float(index.vectors([hit.passage.id])[0] @ query.vector)
         if citation.n > 1 and cosine < top - settings.answer_margin:
             continue
         span = best_sentence(index, hit, query)
