@@ -48,6 +48,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import cpu_busy  # noqa: E402  (bench/run.py: others' CPU load, noted beside timings)
+
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 DEV_SET = ROOT / "eval" / "dev.jsonl"
@@ -492,18 +495,6 @@ def percentile(values: list[float], q: float) -> float:
     k = (len(values) - 1) * q
     lo, hi = int(k), min(int(k) + 1, len(values) - 1)
     return values[lo] + (values[hi] - values[lo]) * (k - lo)
-
-
-def cpu_busy(seconds: float = 2.0) -> float:
-    """Share of all CPUs busy over `seconds` (others' load while we wait): noted beside timings on a shared machine."""
-    def read():
-        with open("/proc/stat") as f:
-            parts = [int(x) for x in f.readline().split()[1:]]
-        return sum(parts), parts[3] + parts[4]
-    t0, i0 = read()
-    time.sleep(seconds)
-    t1, i1 = read()
-    return round(1 - (i1 - i0) / max(1, t1 - t0), 3)
 
 
 def generations_used(results: list[Result], generations: dict[str, dict[str, dict]]) -> dict[str, int]:
