@@ -6,10 +6,10 @@ import re
 
 import numpy as np
 
-from .answer_types import ANSWER_FRAME_WORDS, asks_about_article, counted_word, counts, has_answer_type
+from .answer_types import ANSWER_FRAME_WORDS, asks_about_article, counted_word, counts, has_answer_type, names_article
 from .chunk import split_sentences
 from .records import Answer, Citation, Hit, Span
-from .retrieve import SURE_MATCHES, Query, translation_terms
+from .retrieve import SURE_MATCHES, Query, names_role_of, translation_terms
 from .settings import Settings
 from .store import StoreView, view_of
 from .text import fold, terms, words
@@ -112,8 +112,13 @@ def evidence(index: StoreView, query: Query, hits: list[Hit], settings: Settings
         "question_type": kind,
         "type_match": any(has_answer_type(h.passage.text, kind) for h in hits[:3]),
         "counted": counted_in_passages(query, hits[:3]),
-        # A question about the article itself ("who wrote the France Soir piece?") answered by a byline.
-        "byline_first": bool(hits) and hits[0].passage.kind == "byline" and asks_about_article(query.text),
+        # "Qui préside la CNIL ?": whether a top passage names a role in that body (None: not such a question).
+        "role_named": (None if query.role_body is None
+                       else any(names_role_of(index, h.passage, query.role_body) for h in hits[:3])),
+        # A question about the article itself ("who wrote the France Soir piece?") answered by a byline;
+        # one that does not name the article ("Qui a écrit Les Misérables ?") goes through the other signals.
+        "byline_first": (bool(hits) and hits[0].passage.kind == "byline" and asks_about_article(query.text)
+                         and names_article(query.text)),
     }
 
 
@@ -142,6 +147,7 @@ def decide_found(signals: dict, settings: Settings, language: str = "fr") -> boo
             and signals["passage_coverage"] >= settings.min_passage_coverage
             and (not settings.require_specific_overlap or not signals["unsure_words"] or signals["specific_overlap"])
             and (not settings.require_count or signals.get("counted") is not False)
+            and (not settings.require_role or signals.get("role_named") is not False)
             and not (settings.require_amount and signals.get("question_type") == "money" and not signals.get("type_match")))
 
 

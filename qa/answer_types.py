@@ -42,10 +42,11 @@ _HAS_NAME = re.compile(r"(?<=[\w,;:»”\"’'] )[A-ZÀ-Ö][\w’'-]+|\b[A-Z]{2,
 
 
 # Publication words alone ("publié", "published") are left out: most such questions ask when a decision
-# or a decree was published, which a byline's "Publié le…" does not answer; "l'article", "the piece" say
-# that the article itself is asked about.
-_ABOUT_ARTICLE = re.compile(r"\b(article|articles|auteur|autrice|ecrit|ecrite|redige|signe|journaliste|"
-                            r"author|wrote|written|writer|byline|journalist|piece|reporter)\b")
+# or a decree was published, which a byline's "Publié le…" does not answer.
+_AUTHORSHIP = re.compile(r"\b(auteur|autrice|ecrit|ecrite|redige|signe|journaliste|"
+                         r"author|wrote|written|writer|byline|journalist|reporter)\b")
+# "l'article", "the piece" name the article itself.
+_ARTICLE_NOUN = re.compile(r"\b(article|articles|piece|papier)\b")
 
 
 # Words that name the kind of answer asked for ("En quelle année…", "What is the name of…"): the
@@ -89,8 +90,16 @@ def counts(text: str, counted: set[str]) -> bool:
 
 
 def asks_about_article(question: str) -> bool:
-    """Whether a question is about an article itself (its author, its publication date), which bylines answer."""
-    return bool(_ABOUT_ARTICLE.search(fold(question)))
+    """Whether a question is about an article itself (its author, its publication date), which bylines answer.
+
+    "Which company does the article mention?" names the article but asks about its content."""
+    folded = fold(question)
+    return bool(_AUTHORSHIP.search(folded) or (_ARTICLE_NOUN.search(folded) and question_type(question) in ("person", "date")))
+
+
+def names_article(question: str) -> bool:
+    """Whether a question names the article ("l'article", "the piece"): "Qui a écrit Les Misérables ?" does not."""
+    return bool(_ARTICLE_NOUN.search(fold(question)))
 
 
 def question_type(question: str) -> str | None:
@@ -116,3 +125,81 @@ def has_answer_type(text: str, kind: str | None) -> bool:
     if kind == "person":
         return bool(_HAS_NAME.search(text))
     return True
+
+
+# Roles a person holds in a body, folded, French and English: the question words that ask who holds
+# one ("Qui préside la CNIL ?", "Who heads the Health Data Hub?") and the passage words that name one.
+ROLE_WORDS = frozenset({
+    "president", "presidente", "presidents", "presidentes", "preside", "presidee", "presider", "presidait",
+    "dirige", "dirigee", "diriger", "dirigeait", "dirigeant", "dirigeante", "dirigeants", "directeur", "directrice",
+    "directeurs", "ministre", "ministres", "pdg", "patron", "patronne", "chef", "cheffe", "fondateur", "fondatrice",
+    "fondateurs", "secretaire", "maire", "gouverneur", "commissaire",
+    "presides", "presided", "chair", "chairs", "chaired", "chairman", "chairwoman", "chairperson", "director",
+    "directors", "directs", "head", "heads", "headed", "leads", "leader", "runs", "ceo", "minister", "ministers",
+    "founder", "founders", "secretary", "spokesperson", "spokesman", "spokeswoman", "boss", "chief", "manager",
+    "mayor", "governor", "commissioner",
+})
+# Interrogative words: a question without any ("président cnil") is a keyword query.
+_INTERROGATIVES = frozenset({"qui", "que", "qu", "quoi", "quel", "quelle", "quels", "quelles", "lequel", "laquelle", "comment",
+                             "pourquoi", "quand", "ou", "combien", "what", "who", "whom", "whose", "why", "when",
+                             "where", "how", "which"})
+_NAME_WORDS = frozenset({"nom", "noms", "appelle", "name", "names", "called"})
+# How many words may stand between a role and its body: "président de l'ISOC", "ISOC president".
+ROLE_WINDOW = 4
+
+
+def asks_role_holder(question: str, kind: str | None) -> bool:
+    """Whether a question asks who holds a role ("Qui préside la CNIL ?", "name of the health minister",
+    or the keyword query "président isoc"), which only a passage naming that role in that body answers."""
+    tokens = set(words(question))
+    if not tokens & ROLE_WORDS:
+        return False
+    return kind == "person" or bool(tokens & _NAME_WORDS) or not tokens & _INTERROGATIVES
+
+
+def acronyms(text: str) -> dict[str, frozenset[str]]:
+    """Acronyms an article defines, "Internet Society France (ISOC)": acronym term → the long form's terms.
+
+    The long form is the shortest run of words before the parenthesis that starts with the acronym's
+    first letter and holds its letters in order (ISOC in "Internet SOCiety", CNIL in "Commission
+    Nationale de l'Informatique et des Libertés").
+    """
+    out: dict[str, frozenset[str]] = {}
+    for match in re.finditer(r"\(([A-Z][A-Za-z]{1,9})\)", text):
+        acronym = match.group(1).lower()
+        before = re.split(r"[.,;:!?()\n]", text[max(0, match.start() - 120):match.start()])[-1]
+        tokens = words(before)
+        for size in range(1, min(len(tokens), 10) + 1):
+            run = tokens[-size:]
+            if run[0][:1] == acronym[0] and _in_order(acronym, "".join(run)):
+                out[(terms(acronym) or [acronym])[0]] = frozenset(terms(" ".join(run)))
+                break
+    return out
+
+
+def _in_order(letters: str, text: str) -> bool:
+    rest = iter(text)
+    return all(letter in rest for letter in letters)
+
+
+def with_aliases(body: set[str] | frozenset[str], aliases: dict[str, frozenset[str]]) -> set[str]:
+    """A body's terms plus its other names in `aliases` (acronym ↔ long form): ISOC ↔ Internet Society France."""
+    out = set(body)
+    for acronym, long_form in aliases.items():
+        if acronym in body:
+            out |= long_form
+        elif long_form and len(body & long_form) >= min(2, len(long_form)):
+            out.add(acronym)
+    return out
+
+
+def names_role(text: str, body: set[str]) -> bool:
+    """Whether a text names a role next to one of the body's terms: "Nicolas Chagny, président de
+    l'ISOC" names ISOC's president; "le président d'ISOC … la CNIL" does not name the CNIL's."""
+    tokens = words(text)
+    for i, token in enumerate(tokens):
+        if token in ROLE_WORDS:
+            near = tokens[max(0, i - ROLE_WINDOW):i] + tokens[i + 1:i + 1 + ROLE_WINDOW]
+            if set(terms(" ".join(near))) & body:
+                return True
+    return False

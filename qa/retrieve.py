@@ -14,7 +14,8 @@ from functools import cached_property
 
 import numpy as np
 
-from .answer_types import asks_about_article, has_answer_type, question_type
+from .answer_types import (ANSWER_FRAME_WORDS, ROLE_WORDS, acronyms, asks_about_article, asks_role_holder,
+                           has_answer_type, names_role, question_type, with_aliases)
 from .glossary import english_spelling, translations
 from .lexicon import content_words
 from .records import Hit
@@ -41,6 +42,16 @@ class Query:
         """The kind of answer asked for (a date, a number, an amount, a person, a reason), read once per question."""
         return question_type(self.text)
 
+    @cached_property
+    def role_body(self) -> frozenset[str] | None:
+        """For a question asking who holds a role ("Qui préside la CNIL ?"), the index terms of the body
+        ("cnil"); None for other questions, or when the question names no body the articles know."""
+        if not asks_role_holder(self.text, self.kind):
+            return None
+        body = {m.term for m in self.matches if m.term and m.how in SURE_MATCHES
+                and fold(m.word) not in ROLE_WORDS and fold(m.word) not in ANSWER_FRAME_WORDS}
+        return frozenset(body) or None
+
     @property
     def coverage(self) -> float:
         """Share of the question's content words that the articles contain in some form."""
@@ -60,6 +71,14 @@ class TermMatch:
 # How a question word is matched when the match is known rather than guessed by resemblance (the
 # embedding bridge): the words BM25 is trusted to see, and that abstention counts as present.
 SURE_MATCHES = ("exact", "spelling", "glossary")
+
+
+def names_role_of(index: StoreView, passage, body: frozenset[str]) -> bool:
+    """Whether a passage names a role held in the body (under any name its article gives the body:
+    "président d'ISOC" for "Who heads Internet Society France?")."""
+    article = index.article(passage.doc)
+    aliases = acronyms(article.text) if article is not None else {}
+    return names_role(passage.text, with_aliases(body, aliases))
 
 
 def spelled_match(index: StoreView, word: str) -> TermMatch | None:
@@ -330,7 +349,11 @@ def retrieve(index: StoreView, query: Query, settings: Settings, k: int | None =
     cosines = dict(dense)
     dense_info = {pid: (rank, cosines[pid]) for rank, (pid, _score) in enumerate(ranked_dense, start=1)}
     lexical_info = {pid: (rank, score) for rank, (pid, score) in enumerate(lexical, start=1)}
-    ordered = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+    # "Who heads X?": passages naming a role of X ("président de X") answer it and come first, wherever
+    # the question's words ranked them ("Who heads Internet Society France?" ranked it 11th).
+    role_named = ({pid for pid in fused if names_role_of(index, passages[pid], query.role_body)}
+                  if query.role_body and mode == "hybrid" else set())
+    ordered = sorted(fused.items(), key=lambda item: (item[0] not in role_named, -item[1], item[0]))[:k]
     hits = []
     for pid, score in ordered:
         d_rank, d_score = dense_info.get(pid, (None, None))

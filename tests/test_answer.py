@@ -8,10 +8,12 @@ import pytest
 
 from conftest import ANSWER_KEYS, CITATION_KEYS, FakeEmbedder, make_settings, write_corpus
 from qa.answer import MESSAGES, _same_fact, best_sentence, counted_in_passages, decide_found, specific_overlap
-from qa.answer_types import asks_about_article, counted_word, counts, has_answer_type, question_type
+from qa.answer_types import (acronyms, asks_about_article, asks_role_holder, counted_word, counts, has_answer_type,
+                             names_role, question_type, with_aliases)
 from qa.records import Span
 from qa.retrieve import retrieve
 from qa.service import QA
+from qa.text import terms
 
 QUESTIONS = [
     "Quel est le budget des pistes cyclables à Lyon ?",
@@ -88,6 +90,9 @@ def test_question_type(question, kind):
     ("Quand la délibération a-t-elle été publiée sur Légifrance ?", False),
     ("Where was the approval officially published?", False),
     ("Pourquoi la CNIL a-t-elle accepté ?", False),
+    # Naming the article is not asking about it: the company is in its text, not its byline.
+    ("Which French hosting company does the article mention?", False),
+    ("author of the mind health article on EMC2", True),
 ])
 def test_asks_about_article(question, about_article):
     assert asks_about_article(question) is about_article
@@ -152,7 +157,6 @@ def test_counted_word(question, counted):
     ("des hôpitaux", "hôpitaux", False),
 ])
 def test_counts(text, counted, expected):
-    from qa.text import terms
 
     assert counts(text, set(terms(counted))) is expected
 
@@ -170,6 +174,55 @@ def test_counted_in_passages_needs_a_number_of_the_counted_thing(tmp_path):
     assert counted("Combien de cyclistes ?") is False       # cyclists are named, never counted
     assert counted("Combien de trottinettes ?") is False    # not in the articles at all
     assert counted("Pourquoi les cyclistes demandent-ils des parcs ?") is None
+
+
+@pytest.mark.parametrize("question, role_holder", [
+    ("Qui préside la CNIL ?", True),
+    ("Who is the director of the Health Data Hub?", True),
+    ("What is the name of the French health minister?", True),
+    ("président isoc", True),                                   # a keyword query
+    ("Qui est Nicolas Chagny ?", False),                        # names a person, asks for a role: no role word
+    ("Selon le président de l'ISOC, que regrette la CNIL ?", False),
+    ("Qu'a déclaré le ministre Cédric O devant les sénateurs ?", False),
+    ("What does ISOC's president hope the appeal will achieve?", False),
+])
+def test_asks_role_holder(question, role_holder):
+    assert asks_role_holder(question, question_type(question)) is role_holder
+
+
+def test_acronyms_pair_each_acronym_with_its_long_form():
+    text = ("Comme le rapporte le journal, l'ONG Internet Society France (ISOC) a déposé un recours. La Commission "
+            "Nationale de l’Informatique et des Libertés (Cnil) a répondu. Le projet (2024) avance (voir ci-dessous).")
+    found = acronyms(text)
+    assert found == {"isoc": frozenset(terms("Internet Society France")),
+                     "cnil": frozenset(terms("Commission Nationale de l’Informatique et des Libertés"))}
+    assert with_aliases({"isoc"}, found) >= set(terms("Internet Society France"))
+    assert "isoc" in with_aliases(set(terms("Internet Society")), found)
+    assert "isoc" not in with_aliases(set(terms("France")), found)   # one shared word is not the name
+
+
+@pytest.mark.parametrize("text, body, named", [
+    ("Nicolas Chagny, président de l’ISOC, a répondu.", "ISOC", True),
+    ("Le président d'ISOC, Nicolas Chagny, explique que dans sa délibération, la CNIL déplore un manque.", "CNIL", False),
+    ("CNIL president Marie-Laure Denis said so.", "CNIL", True),
+    ("La CNIL a rendu sa décision.", "CNIL", False),
+])
+def test_names_role(text, body, named):
+    assert names_role(text, set(terms(body))) is named
+
+
+def test_a_role_named_in_another_body_does_not_answer_who_holds_it(tmp_path):
+    articles = {"club.txt": "# Le club de voile\n\nLe président du club de voile, Jean Dupont, salue la décision de la "
+                            "mairie d'ouvrir le port. La mairie finance les travaux du port.\n",
+                "port.txt": "# Le port\n\nLa mairie agrandit le port de plaisance pour accueillir cent bateaux.\n"}
+    settings = make_settings(write_corpus(tmp_path / "c", articles), tmp_path / "i", min_dense_score=-1.0,
+                             min_term_coverage=0.0, min_passage_coverage=0.0, require_specific_overlap=False)
+    qa = QA(settings, embedder=FakeEmbedder())
+    club = qa.ask("Qui préside le club de voile ?")
+    assert club.found and club.evidence["role_named"] is True and club.citations[0].doc == "club.txt"
+    town = qa.ask("Qui préside la mairie ?")
+    assert town.evidence["role_named"] is False and not town.found
+    assert qa.ask("Pourquoi la mairie agrandit-elle le port ?").evidence["role_named"] is None
 
 
 # ------------------------------------------------------------------ the abstention rule
@@ -203,6 +256,11 @@ def test_decide_found(settings, dense_top, coverage, passage_coverage, unsure, s
     assert decide_found(money, settings.with_(require_amount=False)) is found
     assert decide_found({**money, "type_match": True}, settings) is found
     assert decide_found({**signals, "question_type": "date", "type_match": False}, settings) is found
+    # "Who heads X?" needs a top passage naming a role of X; other questions (None) are not affected.
+    assert decide_found({**signals, "role_named": False}, settings) is False
+    assert decide_found({**signals, "role_named": False}, settings.with_(require_role=False)) is found
+    assert decide_found({**signals, "role_named": True}, settings) is found
+    assert decide_found({**signals, "role_named": None}, settings) is found
     # A byline ranked first for a question about the article answers it, whatever the cosine.
     assert decide_found({**signals, "byline_first": True}, settings) is True
 
@@ -394,3 +452,6 @@ def test_a_byline_ranked_first_answers_a_question_about_the_article(tmp_path):
     assert answer.evidence["byline_first"] is True and answer.found
     other = qa.ask("Combien de stations la ligne T9 gagne-t-elle ?")
     assert other.evidence["byline_first"] is False and not other.found   # the cosine bar still applies
+    # Authorship without naming the article: a byline first proves nothing.
+    book = qa.ask("Qui a écrit Les Misérables ?")
+    assert book.evidence["byline_first"] is False and not book.found
