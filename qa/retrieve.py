@@ -200,6 +200,11 @@ def match_words(index: StoreView, words: list[str], word_vectors: dict[str, np.n
         if glossary_threshold is not None and (match is None or match.how == "spelling"):
             translated = glossary_match(index, word, word_vectors.get(word), glossary_threshold, context,
                                         context_threshold, typo=match is None)
+            if translated is None and match is not None and translations(word) \
+                    and not _same_family((terms(word) or [""])[0], match.term):
+                # An English word the glossary knows is spelt right: its French look-alike is another
+                # word ("green" → "revenu", "legal" → "égal", "doing" → "poing").
+                match = None
             match = translated or match
         if match is None:
             _corpus_word, term, similarity = index.lexicon.nearest(word_vectors[word].reshape(1, -1))[0]

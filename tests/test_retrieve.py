@@ -224,9 +224,14 @@ def test_glossary_comes_before_a_spelling_match_for_english_questions(qa, made_u
     assert french == look_alike
     [english] = match_words(qa.index, ["heatwave"], {"heatwave": vector}, 0.92, spelled, glossary_threshold=0.9)
     assert (english.term, english.how) == ("canicul", "glossary")
-    # No translation the articles use: the spelling match stands.
+    # No translation the articles use, and the glossary knows the word: it is spelt right, so its French
+    # look-alike is another word and the embedding bridge decides instead.
     spelled = {"bike": TermMatch("bike", "ecol", "spelling", 0.8)}
-    assert match_words(qa.index, ["bike"], {"bike": vector}, 0.92, spelled, glossary_threshold=0.9) == [spelled["bike"]]
+    [bike] = match_words(qa.index, ["bike"], {"bike": vector}, 0.92, spelled, glossary_threshold=0.9)
+    assert bike.how == "embedding" and bike.term == "canicul"
+    # A word the glossary does not know (a misspelt name) keeps its spelling match.
+    spelled = {"microsft": TermMatch("microsft", "ecol", "spelling", 0.8)}
+    assert match_words(qa.index, ["microsft"], {"microsft": vector}, 0.92, spelled, glossary_threshold=0.9) == [spelled["microsft"]]
 
 
 def test_glossary_is_consulted_for_english_questions_only(qa, made_up_glossary):
