@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from functools import lru_cache
+from types import MappingProxyType
 
 from .text import fold, terms, words
 
@@ -157,7 +160,8 @@ def asks_role_holder(question: str, kind: str | None) -> bool:
     return kind == "person" or bool(tokens & _NAME_WORDS) or not tokens & _INTERROGATIVES
 
 
-def acronyms(text: str) -> dict[str, frozenset[str]]:
+@lru_cache(maxsize=256)
+def acronyms(text: str) -> Mapping[str, frozenset[str]]:
     """Acronyms an article defines, "Internet Society France (ISOC)": acronym term → the long form's terms.
 
     The long form is the shortest run of words before the parenthesis that starts with the acronym's
@@ -174,7 +178,7 @@ def acronyms(text: str) -> dict[str, frozenset[str]]:
             if run[0][:1] == acronym[0] and _in_order(acronym, "".join(run)):
                 out[(terms(acronym) or [acronym])[0]] = frozenset(terms(" ".join(run)))
                 break
-    return out
+    return MappingProxyType(out)  # cached: read-only
 
 
 def _in_order(letters: str, text: str) -> bool:
@@ -182,7 +186,7 @@ def _in_order(letters: str, text: str) -> bool:
     return all(letter in rest for letter in letters)
 
 
-def with_aliases(body: set[str] | frozenset[str], aliases: dict[str, frozenset[str]]) -> set[str]:
+def with_aliases(body: set[str] | frozenset[str], aliases: Mapping[str, frozenset[str]]) -> set[str]:
     """A body's terms plus its other names in `aliases` (acronym ↔ long form): ISOC ↔ Internet Society France."""
     out = set(body)
     for acronym, long_form in aliases.items():

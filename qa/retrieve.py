@@ -21,7 +21,7 @@ from .lexicon import content_words
 from .records import Hit
 from .settings import Settings
 from .store import StoreView, view_of
-from .text import fold, terms
+from .text import fold, terms, words
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,8 @@ SURE_MATCHES = ("exact", "spelling", "glossary")
 def names_role_of(index: StoreView, passage, body: frozenset[str]) -> bool:
     """Whether a passage names a role held in the body (under any name its article gives the body:
     "président d'ISOC" for "Who heads Internet Society France?")."""
+    if not ROLE_WORDS.intersection(words(passage.text)):
+        return False  # most passages: no need to read the article (a query per passage in PostgreSQL)
     article = index.article(passage.doc)
     aliases = acronyms(article.text) if article is not None else {}
     return names_role(passage.text, with_aliases(body, aliases))
