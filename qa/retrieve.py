@@ -116,6 +116,13 @@ def _same_family(stem: str, term: str) -> bool:
     return (len(stem) >= 5 and term.startswith(stem)) or (len(term) >= 6 and stem.startswith(term))
 
 
+def _corrected_into_another_word(word: str, match: TermMatch | None) -> bool:
+    """Whether a spelling match turned the word into a corpus word outside its family ("ministre" →
+    "ministère", "green" → "revenu"): wrong whenever the word was spelt right in the first place."""
+    return (match is not None and match.how == "spelling"
+            and not _same_family((terms(word) or [""])[0], match.term))
+
+
 def spelling_for(words: list[str], language: str, found: Mapping[str, TermMatch | None],
                  known_word_zipf: float | None) -> dict[str, TermMatch | None]:
     """A question's spelling matches (`found`: spelled_match of each word), kept or dropped for its language.
@@ -129,8 +136,7 @@ def spelling_for(words: list[str], language: str, found: Mapping[str, TermMatch 
         return {w: found[w] for w in words}
 
     def other_word(word: str, match: TermMatch | None) -> bool:
-        return (match is not None and match.how == "spelling" and not _same_family((terms(word) or [""])[0], match.term)
-                and _is_known_word(word, "fr", known_word_zipf))
+        return _corrected_into_another_word(word, match) and _is_known_word(word, "fr", known_word_zipf)
 
     return {w: None if other_word(w, found[w]) else found[w] for w in words}
 
@@ -202,8 +208,7 @@ def match_words(index: StoreView, words: list[str], word_vectors: dict[str, np.n
         if glossary_threshold is not None and (match is None or match.how == "spelling"):
             translated = glossary_match(index, word, word_vectors.get(word), glossary_threshold, context,
                                         context_threshold, typo=match is None)
-            if translated is None and match is not None and translations(word) \
-                    and not _same_family((terms(word) or [""])[0], match.term):
+            if translated is None and translations(word) and _corrected_into_another_word(word, match):
                 # An English word the glossary knows is spelt right: its French look-alike is another
                 # word ("green" → "revenu", "legal" → "égal", "doing" → "poing").
                 match = None
