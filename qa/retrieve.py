@@ -16,6 +16,7 @@ import numpy as np
 
 from .answer_types import (ANSWER_FRAME_WORDS, ROLE_WORDS, acronyms, asks_about_article, asks_role_holder,
                            has_answer_type, names_role, question_type, with_aliases)
+from .entities import described_entities
 from .glossary import english_spelling, translations
 from .lexicon import content_words
 from .records import Hit
@@ -36,6 +37,9 @@ class Query:
     matched_terms: tuple[str, ...]
     # How each content word of the question was matched (for abstention and explanations).
     matches: tuple = ()
+    # Names of the entities the question describes without naming them (qa.entities): searched by BM25
+    # beside matched_terms, yet not the question's own words, so abstention does not weigh them.
+    entity_terms: tuple[str, ...] = ()
 
     @cached_property
     def kind(self) -> str | None:
@@ -81,6 +85,30 @@ def names_role_of(index: StoreView, passage, body: frozenset[str]) -> bool:
     article = index.article(passage.doc)
     aliases = acronyms(article.text) if article is not None else {}
     return names_role(passage.text, with_aliases(body, aliases))
+
+
+def described_entities_in(index: StoreView, question: str, max_share: float) -> tuple[list[str], list[str]]:
+    """For the entities a question describes without naming them ("a French cloud provider"): the index
+    terms of their names, for BM25, and the names that are specific to a few passages (in under
+    `max_share` of them), for the query embedding.
+
+    A name most passages hold (Microsoft, CNIL) adds nothing to the embedding's sense of the question
+    but pulls it toward the passages that merely mention the name; a rare one (OVH) is the answer's
+    only handle.
+    """
+    index = view_of(index)
+    n = max(index.n_passages, 1)
+    bm25_terms: list[str] = []
+    specific_names: list[str] = []
+    for entity in described_entities(question):
+        name_terms = sorted(entity.name_terms)
+        if not all(index.has_term(t) for t in name_terms):
+            continue  # a body the articles never name ("Scaleway"), or only in part ("conseil" without "État")
+        bm25_terms.extend(t for t in name_terms if t not in bm25_terms)
+        if all(index.document_frequency(t) / n < max_share for t in name_terms):
+            specific_names.append(entity.name)
+    question_terms = set(terms(question))
+    return [t for t in bm25_terms if t not in question_terms], specific_names
 
 
 def spelled_match(index: StoreView, word: str) -> TermMatch | None:
@@ -333,7 +361,8 @@ def retrieve(index: StoreView, query: Query, settings: Settings, k: int | None =
     mode = mode or settings.mode
     n = max(settings.candidates, k)
     dense = dense_ranking(index, query.vector, n) if mode in ("hybrid", "dense") else []
-    lexical = lexical_ranking(index, list(query.matched_terms), n) if mode in ("hybrid", "lexical") else []
+    lexical = (lexical_ranking(index, list(query.matched_terms) + list(query.entity_terms), n)
+               if mode in ("hybrid", "lexical") else [])
     passages = index.passages(list(dict.fromkeys([pid for pid, _ in dense] + [pid for pid, _ in lexical])))
     # Ranks with hubs discounted; the hits keep the plain cosines (shown as scores, read by abstention).
     ranked_dense = discount_hubs(index, dense, hub_weight(query, settings), settings.hub_neighbours)

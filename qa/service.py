@@ -16,7 +16,8 @@ from .lang import detect_language
 from .records import Answer
 from .lexicon import content_words
 from .glossary import english_phrases, translations
-from .retrieve import Query, context_terms, match_words, retrieve, spelled_match, spelling_for
+from .retrieve import (Query, context_terms, described_entities_in, match_words, retrieve, spelled_match,
+                       spelling_for)
 from .settings import Settings
 from .store import EmbeddedStore, Store, StoreView, open_store, view_of
 from .text import clean_input, terms
@@ -103,10 +104,14 @@ class QA:
         unknown = sorted({w for ws, language, spelling in zip(words, languages, spelled) for w in ws
                           if spelling[w] is None or (language == "en" and self.settings.use_glossary
                                                      and spelling[w].how == "spelling" and translations(w))})
-        vectors = self.embedder.encode_queries(questions + unknown) if questions else np.zeros((0, 1), np.float32)
+        # A question describing a rare entity ("a French cloud provider") is embedded with its name ("(OVH)").
+        described = [described_entities_in(index, text, self.settings.specific_term_max_share) for text in questions]
+        embedded = [text + "".join(f" ({name})" for name in names) for text, (_terms, names) in zip(questions, described)]
+        vectors = self.embedder.encode_queries(embedded + unknown) if questions else np.zeros((0, 1), np.float32)
         word_vectors = dict(zip(unknown, vectors[len(questions):]))
         queries = []
-        for text, vector, question_words, language, spelling in zip(questions, vectors, words, languages, spelled):
+        for text, vector, question_words, language, spelling, (entity_terms, _names) in zip(
+                questions, vectors, words, languages, spelled, described):
             # The glossary is English → French: a French word missing from the articles is not English.
             glossary = self.settings.glossary_threshold if language == "en" and self.settings.use_glossary else None
             context = (context_terms(index, vector, self.settings.glossary_context_passages)
@@ -115,7 +120,8 @@ class QA:
                                   glossary, context, self.settings.glossary_context_threshold)
             question_terms = terms(text)
             matched = [m.term for m in matches if m.term] + [t for t in question_terms if t.isdigit()]
-            queries.append(Query(text, language, vector, tuple(question_terms), tuple(matched), tuple(matches)))
+            queries.append(Query(text, language, vector, tuple(question_terms), tuple(matched), tuple(matches),
+                                 tuple(entity_terms)))
         return queries
 
     def answer(self, query: Query, question: str, k: int | None = None, mode: str | None = None,

@@ -1,0 +1,137 @@
+"""qa.entities: questions that describe a body or company instead of naming it, and how retrieval uses them."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import FakeEmbedder, make_settings, write_corpus
+from qa.answer import passage_coverage
+from qa.entities import ENTITIES_PATH, described_entities, entity_terms, holds, load_entities
+from qa.retrieve import described_entities_in, retrieve
+from qa.service import QA
+from qa.text import terms
+
+TABLE = (
+    "# a comment line, then a blank one\n"
+    "\n"
+    "Brezhost\thébergeur breton|Breton host|Breton hosting company\n"
+    "Conseil d'État\tplus haute juridiction administrative|highest administrative court\n"
+    "Nameless\t\n"
+)
+
+
+@pytest.fixture
+def table(tmp_path):
+    path = tmp_path / "entities.tsv"
+    path.write_text(TABLE, encoding="utf-8")
+    return load_entities(path)
+
+
+def test_table_lines_give_a_name_and_its_descriptions_as_index_terms(table):
+    assert [e.name for e in table] == ["Brezhost", "Conseil d'État"]  # comments, blanks, no description: skipped
+    brezhost = table[0]
+    assert brezhost.name_terms == frozenset(terms("Brezhost"))
+    assert brezhost.descriptions[0] == tuple(terms("hébergeur breton"))
+
+
+def test_a_missing_table_holds_no_entity(tmp_path):
+    assert load_entities(tmp_path / "absent.tsv") == ()
+
+
+@pytest.mark.parametrize("question, description, expected", [
+    ("french hosting company", "french hosting company", True),
+    ("hébergeur cloud français", "hébergeur français", True),  # one word between two of its words
+    ("hébergeur de cloud souverain français", "hébergeur français", False),  # two words between
+    ("host French health data", "French host", False),  # the wrong order
+    ("autre chose", "hébergeur", False),
+    ("hébergeur", "hébergeur", True),
+])
+def test_a_description_is_held_in_order_with_at_most_one_word_between(question, description, expected):
+    assert holds(terms(question), tuple(terms(description))) is expected
+
+
+@pytest.mark.parametrize("question, names", [
+    ("Quel hébergeur breton l'article cite-t-il ?", ["Brezhost"]),
+    ("Which Breton hosting company is mentioned?", ["Brezhost"]),
+    ("Qui a saisi la plus haute juridiction administrative ?", ["Conseil d'État"]),
+    ("Who went to France's highest administrative court?", ["Conseil d'État"]),
+    # Named already: nothing to add.
+    ("Brezhost est-il un hébergeur breton ?", []),
+    # The words, not the description: "host" does not follow "Breton".
+    ("Will they host Breton health data?", []),
+    ("Quelle est la capitale de l'Australie ?", []),
+])
+def test_questions_describing_an_entity(table, question, names):
+    assert [e.name for e in described_entities(question, table)] == names
+
+
+def test_entity_terms_are_the_name_terms_the_question_lacks(table):
+    assert entity_terms("Qui conteste devant la plus haute juridiction administrative ?", table) == sorted(terms("Conseil d'État"))
+    # "Conseil" is in the question already: only "État" is added.
+    assert entity_terms("Quel conseil, la plus haute juridiction administrative ?", table) == terms("État")
+
+
+@pytest.mark.parametrize("question, name", [
+    ("What is the date of the French data protection authority's deliberation?", "CNIL"),
+    ("Quelle organisation a saisi la plus haute juridiction administrative ?", "Conseil d'État"),
+    ("Which French cloud provider does the article mention?", "OVH"),
+    ("Why is hosting with an American company a risk?", "Microsoft"),
+])
+def test_the_shipped_table_knows_the_bodies_of_the_news(question, name):
+    assert ENTITIES_PATH.is_file()
+    assert name in [e.name for e in described_entities(question)]
+
+
+def test_the_shipped_table_leaves_plain_questions_alone():
+    for question in ("How long will Microsoft be allowed to host French health data?",
+                     "Quel risque court-on avec un hébergeur soumis à un droit extra-européen ?",
+                     "pourquoi la CNIL a-t-elle accepté ?"):
+        assert described_entities(question) == []
+
+
+# ------------------------------------------------------------------ in retrieval
+
+ARTICLES = {
+    "a.txt": "Le ministère a retenu un géant américain pour les données de santé des patients.\n\n"
+             "Les hôpitaux transmettent les données de santé chaque semaine au ministère.\n\n"
+             "Ce n'est pas comme si Brezhost n'existait pas en Bretagne.\n",
+    "b.txt": "Le conseil municipal de Rennes vote le budget des écoles.\n\n"
+             "Les élèves découvrent les métiers du numérique.\n",
+}
+
+
+@pytest.fixture
+def described_qa(tmp_path, table, monkeypatch):
+    monkeypatch.setattr("qa.retrieve.described_entities", lambda question: described_entities(question, table))
+    corpus = write_corpus(tmp_path / "corpus", ARTICLES)
+    return QA(make_settings(corpus, tmp_path / "index"), embedder=FakeEmbedder())
+
+
+def test_a_described_entity_is_searched_by_name(described_qa):
+    question = "Quel hébergeur breton pour le ministère ?"
+    [query] = described_qa.prepare([question])
+    assert query.entity_terms == tuple(terms("Brezhost"))
+    assert not set(query.entity_terms) & set(query.matched_terms)
+    hits = retrieve(described_qa.index, query, described_qa.settings, k=3, mode="lexical")
+    assert "Brezhost" in hits[0].passage.text
+    # Without the entity's name, BM25 finds only the passages about the ministry.
+    plain = query.__class__(query.text, query.language, query.vector, query.terms, query.matched_terms, query.matches)
+    assert "Brezhost" not in retrieve(described_qa.index, plain, described_qa.settings, k=3, mode="lexical")[0].passage.text
+
+
+def test_a_described_entity_does_not_count_in_abstention(described_qa):
+    """The name is the system's guess, not the question's words: passage coverage weighs the question's own."""
+    [query] = described_qa.prepare(["Quel hébergeur breton pour le ministère ?"])
+    hits = retrieve(described_qa.index, query, described_qa.settings, k=3, mode="lexical")
+    plain = query.__class__(query.text, query.language, query.vector, query.terms, query.matched_terms, query.matches)
+    assert passage_coverage(described_qa.index, query, hits) == passage_coverage(described_qa.index, plain, hits)
+
+
+def test_only_a_rare_name_joins_the_query_embedding(described_qa):
+    index = described_qa.index
+    bm25_terms, names = described_entities_in(index, "Quel hébergeur breton ?", max_share=0.5)
+    assert bm25_terms == terms("Brezhost") and names == ["Brezhost"]
+    # In at least max_share of the passages, the name only says the passage is on topic.
+    assert described_entities_in(index, "Quel hébergeur breton ?", max_share=0.1)[1] == []
+    # A name the articles never use in full adds nothing: they say "conseil", never "Conseil d'État".
+    assert described_entities_in(index, "Qui saisit la plus haute juridiction administrative ?", 0.5) == ([], [])
