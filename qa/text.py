@@ -62,13 +62,27 @@ def strip_accents(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+# Texts up to this long (questions, passages, sentences) are folded and split into terms once and
+# remembered: answering a question reads the same candidate passages many times (answer types, term
+# overlaps, best sentence). Longer ones (whole articles) are not kept, so the caches stay small.
+_CACHED_LENGTH = 2_000
+_CACHE_SIZE = 8_192
+
+
 def fold(text: str) -> str:
     """Case-, accent- and punctuation-variant-insensitive form used for every comparison of words.
 
     Built on clean_input, so a soft hyphen or zero-width space inside an article's word ("hé\u00adbergement")
     folds to the same word as the question's.
     """
+    return _fold_cached(text) if len(text) <= _CACHED_LENGTH else _fold(text)
+
+
+def _fold(text: str) -> str:
     return _SPACES.sub(" ", strip_accents(clean_input(text).translate(_APOSTROPHES)).lower()).strip()
+
+
+_fold_cached = lru_cache(maxsize=_CACHE_SIZE)(_fold)
 
 
 def words(text: str) -> list[str]:
@@ -105,5 +119,12 @@ def _stemmer():
 
 def terms(text: str) -> list[str]:
     """Index terms: folded words minus stop words, French-stemmed (Snowball), as BM25 sees them."""
+    return list(_terms_cached(text) if len(text) <= _CACHED_LENGTH else _terms(text))
+
+
+def _terms(text: str) -> tuple[str, ...]:
     stem = _stemmer().stemWord
-    return [stem(w) for w in words(text) if w not in stopwords() and not (len(w) == 1 and not w.isdigit())]
+    return tuple(stem(w) for w in words(text) if w not in stopwords() and not (len(w) == 1 and not w.isdigit()))
+
+
+_terms_cached = lru_cache(maxsize=_CACHE_SIZE)(_terms)
