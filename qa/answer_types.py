@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from types import MappingProxyType
 
@@ -114,6 +114,11 @@ def question_type(question: str) -> str | None:
     return None
 
 
+def name_terms(texts: Iterable[str]) -> set[str]:
+    """The index terms of the names in some texts: capitalised words inside a sentence, and acronyms."""
+    return {term for text in texts for match in _HAS_NAME.finditer(text) for term in terms(match.group(0))}
+
+
 def has_answer_type(text: str, kind: str | None) -> bool:
     """Whether a passage holds the kind of answer asked for (always true when no kind is asked)."""
     if kind == "date":
@@ -197,12 +202,40 @@ def with_aliases(body: set[str] | frozenset[str], aliases: Mapping[str, frozense
     return out
 
 
-def names_role(text: str, body: set[str]) -> bool:
+# What a person is, besides a role in a body: the words that answer "Qui est France Charruyer ?".
+PROFESSION_WORDS = frozenset({
+    "avocat", "avocate", "avocats", "associe", "associee", "journaliste", "chercheur", "chercheuse", "depute",
+    "deputee", "senateur", "senatrice", "expert", "experte", "porte", "fondateur", "fondatrice", "membre",
+    "lawyer", "attorney", "partner", "journalist", "researcher", "deputy", "senator", "expert", "member",
+})
+# "Qui est Nicolas Chagny ?", "who's France Charruyer": who a named person is. "Qui est le ministre…"
+# (a role: asks_role_holder) and "Who is behind…" are other questions.
+_IDENTITY = re.compile(r"^(?:qui (?:est|etait|sont)|c ?est qui|who(?: is| s| was| are))\s+(.+?)\s*$")
+_NOT_A_NAME_START = frozenset({"le", "la", "les", "l", "un", "une", "des", "du", "de", "d", "ce", "cette", "celui",
+                               "celle", "the", "a", "an", "this", "that", "behind", "responsible", "in", "on", "at",
+                               "to", "for", "derriere", "responsable", "en"})  # "a" is also "à" folded
+IDENTITY_MAX_WORDS = 4
+
+
+def identity_subject(question: str) -> list[str] | None:
+    """The words of the person a "who is X?" question asks about ("Qui est Nicolas Chagny ?" → nicolas,
+    chagny), or None for other questions."""
+    match = _IDENTITY.match(" ".join(words(question)))
+    if match is None:
+        return None
+    subject = match.group(1).split()
+    if (len(subject) > IDENTITY_MAX_WORDS or subject[0] in _NOT_A_NAME_START
+            or set(subject) & (ROLE_WORDS | _INTERROGATIVES)):
+        return None
+    return subject
+
+
+def names_role(text: str, body: set[str], roles: frozenset[str] = ROLE_WORDS) -> bool:
     """Whether a text names a role next to one of the body's terms: "Nicolas Chagny, président de
     l'ISOC" names ISOC's president; "le président d'ISOC … la CNIL" does not name the CNIL's."""
     tokens = words(text)
     for i, token in enumerate(tokens):
-        if token in ROLE_WORDS:
+        if token in roles:
             near = tokens[max(0, i - ROLE_WINDOW):i] + tokens[i + 1:i + 1 + ROLE_WINDOW]
             if set(terms(" ".join(near))) & body:
                 return True

@@ -14,8 +14,9 @@ from functools import cached_property
 
 import numpy as np
 
-from .answer_types import (ANSWER_FRAME_WORDS, ROLE_WORDS, acronyms, asks_about_article, asks_role_holder,
-                           has_answer_type, names_role, question_type, with_aliases)
+from .answer_types import (ANSWER_FRAME_WORDS, PROFESSION_WORDS, ROLE_WORDS, acronyms, asks_about_article,
+                           asks_role_holder, has_answer_type, identity_subject, name_terms, names_role, question_type,
+                           with_aliases)
 from .entities import described_entities
 from .glossary import english_spelling, translations
 from .lexicon import content_words
@@ -56,6 +57,15 @@ class Query:
                 and fold(m.word) not in ROLE_WORDS and fold(m.word) not in ANSWER_FRAME_WORDS}
         return frozenset(body) or None
 
+    @cached_property
+    def person_asked(self) -> frozenset[str] | None:
+        """For "Qui est Nicolas Chagny ?", the index terms of the person's name; None for other questions."""
+        subject = identity_subject(self.text)
+        if subject is None:
+            return None
+        named = {m.term for m in self.matches if m.term and m.how in SURE_MATCHES and fold(m.word) in subject}
+        return frozenset(named) or None
+
     @property
     def coverage(self) -> float:
         """Share of the question's content words that the articles contain in some form."""
@@ -77,14 +87,31 @@ class TermMatch:
 SURE_MATCHES = ("exact", "spelling", "glossary")
 
 
-def names_role_of(index: StoreView, passage, body: frozenset[str]) -> bool:
+def names_role_of(index: StoreView, passage, body: frozenset[str], roles: frozenset[str] = ROLE_WORDS) -> bool:
     """Whether a passage names a role held in the body (under any name its article gives the body:
     "président d'ISOC" for "Who heads Internet Society France?")."""
-    if not ROLE_WORDS.intersection(words(passage.text)):
+    if not roles.intersection(words(passage.text)):
         return False  # most passages: no need to read the article (a query per passage in PostgreSQL)
     article = index.article(passage.doc)
     aliases = acronyms(article.text) if article is not None else {}
-    return names_role(passage.text, with_aliases(body, aliases))
+    return names_role(passage.text, with_aliases(body, aliases), roles)
+
+
+def described_people(index: StoreView, query: Query, passages: Mapping[int, object], mode: str) -> set[int]:
+    """The passages that say what the person of a "Qui est Nicolas Chagny ?" question is, or what roles
+    they hold ("Nicolas Chagny, président de l'ISOC"; "France Charruyer, avocate associée"), and
+    those naming the holder of the role a "Qui préside la CNIL ?" question asks about: such passages
+    answer the question, so retrieval puts them first. Only when the words asked about are a name in
+    the candidate passages ("Who is behind the appeal?" is not about a person named "appeal")."""
+    if mode != "hybrid":
+        return set()
+    if query.role_body:
+        body, roles = query.role_body, ROLE_WORDS
+    elif query.person_asked and query.person_asked <= name_terms(p.text for p in passages.values()):
+        body, roles = query.person_asked, ROLE_WORDS | PROFESSION_WORDS
+    else:
+        return set()
+    return {pid for pid, passage in passages.items() if names_role_of(index, passage, body, roles)}
 
 
 def described_entities_in(index: StoreView, question: str, max_share: float) -> tuple[list[str], list[str]]:
@@ -392,8 +419,7 @@ def retrieve(index: StoreView, query: Query, settings: Settings, k: int | None =
     lexical_info = {pid: (rank, score) for rank, (pid, score) in enumerate(lexical, start=1)}
     # "Who heads X?": passages naming a role of X ("président de X") answer it and come first, wherever
     # the question's words ranked them ("Who heads Internet Society France?" ranked it 11th).
-    role_named = ({pid for pid in fused if names_role_of(index, passages[pid], query.role_body)}
-                  if query.role_body and mode == "hybrid" else set())
+    role_named = described_people(index, query, {pid: passages[pid] for pid in fused}, mode)
     ordered = sorted(fused.items(), key=lambda item: (item[0] not in role_named, -item[1], item[0]))[:k]
     hits = []
     for pid, score in ordered:

@@ -8,8 +8,9 @@ import pytest
 
 from conftest import ANSWER_KEYS, CITATION_KEYS, FakeEmbedder, make_settings, write_corpus
 from qa.answer import MESSAGES, _same_fact, best_sentence, counted_in_passages, decide_found, specific_overlap
-from qa.answer_types import (acronyms, asks_about_article, asks_role_holder, counted_word, counts, has_answer_type,
-                             names_role, question_type, with_aliases)
+from qa.answer_types import (PROFESSION_WORDS, ROLE_WORDS, acronyms, asks_about_article, asks_role_holder, counted_word,
+                             counts, has_answer_type, identity_subject, name_terms, names_role, question_type,
+                             with_aliases)
 from qa.records import Span
 from qa.retrieve import retrieve
 from qa.service import QA
@@ -209,6 +210,34 @@ def test_acronyms_pair_each_acronym_with_its_long_form():
 ])
 def test_names_role(text, body, named):
     assert names_role(text, set(terms(body))) is named
+
+
+@pytest.mark.parametrize("question, subject", [
+    ("Qui est Nicolas Chagny ?", ["nicolas", "chagny"]),
+    ("qui est france charruyer", ["france", "charruyer"]),
+    ("Who's France Charruyer?", ["france", "charruyer"]),
+    ("C'est qui Nicolas Chagny ?", ["nicolas", "chagny"]),
+    ("Qui est le ministre de la Santé ?", None),           # a role: asks_role_holder's question
+    ("Who is the president of the CNIL?", None),
+    ("Qui est l'auteur de l'article ?", None),
+    ("Who is behind the appeal?", None),
+    ("Qui est à l'origine du recours ?", None),
+    ("Who said ISOC should be praised?", None),
+    ("Qui est Jean Paul Marie Dupont de Nemours ?", None),  # five words and more: a description
+])
+def test_identity_subject(question, subject):
+    assert identity_subject(question) == subject
+
+
+def test_name_terms_are_capitalised_words_inside_a_sentence_and_acronyms():
+    assert name_terms(["Selon Jeanne Martin, avocate, la CNIL a tort.", "Les chats dorment."]) == \
+        set(terms("Jeanne Martin CNIL"))
+
+
+def test_names_role_with_professions():
+    text = "« Tout peut arriver », s’inquiète France Charruyer, avocate associée du cabinet."
+    assert not names_role(text, set(terms("France Charruyer")))
+    assert names_role(text, set(terms("France Charruyer")), ROLE_WORDS | PROFESSION_WORDS)
 
 
 def test_a_role_named_in_another_body_does_not_answer_who_holds_it(tmp_path):

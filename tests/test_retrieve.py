@@ -380,3 +380,22 @@ def test_a_common_french_word_is_not_corrected_to_another_word():
     assert french["écoles"] == found["écoles"]
     assert spelling_for(words, "en", found, zipf) == found          # English words go through the glossary
     assert spelling_for(words, "fr", found, None) == found
+
+
+# ------------------------------------------------------------------ who a person is
+
+def test_who_is_a_named_person_ranks_first_the_passage_saying_what_they_are(tmp_path):
+    articles = {"a.txt": "# Le port\n\nLe port sera agrandi, a répété Jeanne Martin devant le port et la mairie du port.\n\n"
+                         "Jeanne Martin, avocate du port, défend la mairie.\n\n"
+                         "Le port de plaisance accueillera cent bateaux l'été prochain.\n"}
+    qa = QA(make_settings(write_corpus(tmp_path / "c", articles), tmp_path / "i"), embedder=FakeEmbedder())
+    query = qa.prepare(["Qui est Jeanne Martin ?"])[0]
+    assert query.person_asked == frozenset(terms("Jeanne Martin"))
+    hits = retrieve(qa.index, query, qa.settings, k=3)
+    assert hits[0].passage.text.startswith("Jeanne Martin, avocate")
+    # Only hybrid retrieval reorders; the answer's abstention signal for role questions is not involved.
+    assert qa.ask("Qui est Jeanne Martin ?").evidence["role_named"] is None
+    # Words that are not a name in the passages ("port") are not a person.
+    assert qa.prepare(["Qui est port ?"])[0].person_asked == frozenset(terms("port"))
+    port_hits = retrieve(qa.index, qa.prepare(["Qui est port ?"])[0], qa.settings, k=3)
+    assert not port_hits[0].passage.text.startswith("Jeanne Martin, avocate")
