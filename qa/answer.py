@@ -38,7 +38,8 @@ def passage_coverage(index: StoreView, query: Query, hits: list[Hit]) -> float:
     """The largest IDF-weighted share of the question's matched terms found together in one top passage.
 
     On-topic questions the articles do not answer often match each of their words somewhere, but
-    not together: 'budget' and 'Health Data Hub' never share a passage.
+    not together: 'budget' and 'Health Data Hub' never share a passage. A passage naming an entity
+    the question describes ("OVH" for "a French cloud provider") holds the description's words.
     """
     index = view_of(index)
     matched = {t for t in query.matched_terms if index.has_term(t) and not t.isdigit()}
@@ -48,7 +49,13 @@ def passage_coverage(index: StoreView, query: Query, hits: list[Hit]) -> float:
     total = sum(weights.values())
     best = 0.0
     for hit in hits:
-        present = set(terms(hit.passage.text)) & matched
+        passage_terms = set(terms(hit.passage.text))
+        present = passage_terms & matched
+        for entity in query.entities:
+            if entity.name_terms <= passage_terms:
+                # "OVH" in the passage answers for the question's "French cloud provider".
+                present |= {m.term for m in query.matches if m.term in matched
+                            and set(terms(m.word)) & entity.description_terms}
         best = max(best, sum(weights[t] for t in present) / total)
     return best
 

@@ -66,19 +66,19 @@ def holds(question_terms: list[str], description: tuple[str, ...], gap: int = DE
     return False
 
 
-def described_entities(question: str, entities: tuple[Entity, ...] | None = None) -> list[Entity]:
-    """The entities a question describes without naming them: it holds one of their descriptions
-    ("Which French hosting company…" holds "French hosting company") and lacks some of the name's terms."""
+def description_held(question_terms: list[str], entity: Entity) -> tuple[str, ...] | None:
+    """The first of the entity's descriptions that the question's terms hold, or None."""
+    return next((d for d in entity.descriptions if holds(question_terms, d)), None)
+
+
+def described_entities(question: str, entities: tuple[Entity, ...] | None = None) -> list[tuple[Entity, tuple[str, ...]]]:
+    """The entities a question describes without naming them, each with the description it holds
+    ("Which French hosting company…" holds OVH's "French hosting company"); a question holding all the
+    name's terms names the entity and describes none."""
     question_terms = terms(question)
-    return [entity for entity in (load_entities() if entities is None else entities)
-            if not entity.name_terms <= set(question_terms)
-            and any(holds(question_terms, description) for description in entity.descriptions)]
-
-
-def entity_terms(question: str, entities: tuple[Entity, ...] | None = None) -> list[str]:
-    """The index terms of the names of the entities a question describes, minus those it already holds."""
-    question_terms = set(terms(question))
-    out: list[str] = []
-    for entity in described_entities(question, entities):
-        out.extend(t for t in sorted(entity.name_terms) if t not in question_terms and t not in out)
+    out = []
+    for entity in load_entities() if entities is None else entities:
+        description = None if entity.name_terms <= set(question_terms) else description_held(question_terms, entity)
+        if description is not None:
+            out.append((entity, description))
     return out

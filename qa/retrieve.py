@@ -27,6 +27,18 @@ from .text import fold, terms, words
 
 
 @dataclass(frozen=True)
+class DescribedEntity:
+    """An entity a question describes ("la plus haute juridiction administrative") and the articles name."""
+
+    name: str
+    name_terms: frozenset[str]
+    # The question's terms that make up the description ("french", "cloud", "provider").
+    description_terms: frozenset[str]
+    # Whether few passages name it (OVH), so that its name is worth adding to the question's embedding.
+    specific: bool
+
+
+@dataclass(frozen=True)
 class Query:
     """A question ready for search: its cleaned text, language, query vector and index terms."""
 
@@ -38,9 +50,17 @@ class Query:
     matched_terms: tuple[str, ...]
     # How each content word of the question was matched (for abstention and explanations).
     matches: tuple = ()
-    # Names of the entities the question describes without naming them (qa.entities): searched by BM25
-    # beside matched_terms, yet not the question's own words, so abstention does not weigh them.
-    entity_terms: tuple[str, ...] = ()
+    # The entities the question describes without naming them ("a French cloud provider": OVH).
+    entities: tuple[DescribedEntity, ...] = ()
+
+    @property
+    def entity_terms(self) -> list[str]:
+        """The described entities' name terms that the question lacks: searched by BM25 beside
+        matched_terms, yet not the question's own words, so abstention does not weigh them."""
+        out: list[str] = []
+        for entity in self.entities:
+            out.extend(t for t in sorted(entity.name_terms) if t not in self.terms and t not in out)
+        return out
 
     @cached_property
     def kind(self) -> str | None:
@@ -114,10 +134,9 @@ def described_people(index: StoreView, query: Query, passages: Mapping[int, obje
     return {pid for pid, passage in passages.items() if names_role_of(index, passage, body, roles)}
 
 
-def described_entities_in(index: StoreView, question: str, max_share: float) -> tuple[list[str], list[str]]:
-    """For the entities a question describes without naming them ("a French cloud provider"): the index
-    terms of their names, for BM25, and the names that are specific to a few passages (in under
-    `max_share` of them), for the query embedding.
+def described_entities_in(index: StoreView, question: str, max_share: float) -> tuple[DescribedEntity, ...]:
+    """The entities a question describes without naming them ("a French cloud provider") whose whole
+    name the articles use; `specific` when every name term is in under `max_share` of the passages.
 
     A name most passages hold (Microsoft, CNIL) adds nothing to the embedding's sense of the question
     but pulls it toward the passages that merely mention the name; a rare one (OVH) is the answer's
@@ -125,17 +144,13 @@ def described_entities_in(index: StoreView, question: str, max_share: float) -> 
     """
     index = view_of(index)
     n = max(index.n_passages, 1)
-    bm25_terms: list[str] = []
-    specific_names: list[str] = []
-    for entity in described_entities(question):
-        name_terms = sorted(entity.name_terms)
-        if not all(index.has_term(t) for t in name_terms):
+    out = []
+    for entity, description in described_entities(question):
+        if not all(index.has_term(t) for t in entity.name_terms):
             continue  # a body the articles never name ("Scaleway"), or only in part ("conseil" without "État")
-        bm25_terms.extend(t for t in name_terms if t not in bm25_terms)
-        if all(index.document_frequency(t) / n < max_share for t in name_terms):
-            specific_names.append(entity.name)
-    question_terms = set(terms(question))
-    return [t for t in bm25_terms if t not in question_terms], specific_names
+        specific = all(index.document_frequency(t) / n < max_share for t in entity.name_terms)
+        out.append(DescribedEntity(entity.name, entity.name_terms, frozenset(description), specific))
+    return tuple(out)
 
 
 def spelled_match(index: StoreView, word: str) -> TermMatch | None:

@@ -106,11 +106,11 @@ class QA:
                                                      and spelling[w].how == "spelling" and translations(w))})
         # A question describing a rare entity ("a French cloud provider") is embedded with its name ("(OVH)").
         described = [described_entities_in(index, text, self.settings.specific_term_max_share) for text in questions]
-        embedded = [text + "".join(f" ({name})" for name in names) for text, (_terms, names) in zip(questions, described)]
+        embedded = [text + "".join(f" ({e.name})" for e in entities if e.specific) for text, entities in zip(questions, described)]
         vectors = self.embedder.encode_queries(embedded + unknown) if questions else np.zeros((0, 1), np.float32)
         word_vectors = dict(zip(unknown, vectors[len(questions):]))
         queries = []
-        for text, vector, question_words, language, spelling, (entity_terms, _names) in zip(
+        for text, vector, question_words, language, spelling, entities in zip(
                 questions, vectors, words, languages, spelled, described):
             # The glossary is English → French: a French word missing from the articles is not English.
             glossary = self.settings.glossary_threshold if language == "en" and self.settings.use_glossary else None
@@ -121,7 +121,7 @@ class QA:
             question_terms = terms(text)
             matched = [m.term for m in matches if m.term] + [t for t in question_terms if t.isdigit()]
             queries.append(Query(text, language, vector, tuple(question_terms), tuple(matched), tuple(matches),
-                                 tuple(entity_terms)))
+                                 entities))
         return queries
 
     def answer(self, query: Query, question: str, k: int | None = None, mode: str | None = None,

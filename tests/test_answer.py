@@ -182,6 +182,7 @@ def test_counted_in_passages_needs_a_number_of_the_counted_thing(tmp_path):
     ("Who is the director of the Health Data Hub?", True),
     ("What is the name of the French health minister?", True),
     ("président isoc", True),                                   # a keyword query
+    ("Qui est à la tête de l'Internet Society France ?", True),  # "à la tête de": heads
     ("Qui est Nicolas Chagny ?", False),                        # names a person, asks for a role: no role word
     ("Selon le président de l'ISOC, que regrette la CNIL ?", False),
     ("Qu'a déclaré le ministre Cédric O devant les sénateurs ?", False),

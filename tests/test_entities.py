@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from conftest import FakeEmbedder, make_settings, write_corpus
-from qa.answer import passage_coverage
-from qa.entities import ENTITIES_PATH, described_entities, entity_terms, holds, load_entities
+from qa.answer import _idf, passage_coverage
+from qa.records import Hit
+from qa.store import view_of
+from qa.entities import ENTITIES_PATH, described_entities, description_held, holds, load_entities
 from qa.retrieve import described_entities_in, retrieve
 from qa.service import QA
 from qa.text import terms
@@ -62,13 +64,17 @@ def test_a_description_is_held_in_order_with_at_most_one_word_between(question, 
     ("Quelle est la capitale de l'Australie ?", []),
 ])
 def test_questions_describing_an_entity(table, question, names):
-    assert [e.name for e in described_entities(question, table)] == names
+    assert [entity.name for entity, _description in described_entities(question, table)] == names
 
 
-def test_entity_terms_are_the_name_terms_the_question_lacks(table):
-    assert entity_terms("Qui conteste devant la plus haute juridiction administrative ?", table) == sorted(terms("Conseil d'État"))
-    # "Conseil" is in the question already: only "État" is added.
-    assert entity_terms("Quel conseil, la plus haute juridiction administrative ?", table) == terms("État")
+def test_the_description_held_is_the_first_that_matches(table):
+    brezhost = table[0]
+    # The French stemmer leaves "hosting" whole: "Breton host" is not held, "Breton hosting company" is.
+    assert description_held(terms("Which Breton hosting company?"), brezhost) == tuple(terms("Breton hosting company"))
+    assert description_held(terms("Un hébergeur normand"), brezhost) is None
+    # "Conseil" in the question is not the whole name: the description still counts.
+    [(entity, _)] = described_entities("Quel conseil, la plus haute juridiction administrative ?", table)
+    assert entity.name == "Conseil d'État"
 
 
 @pytest.mark.parametrize("question, name", [
@@ -79,7 +85,7 @@ def test_entity_terms_are_the_name_terms_the_question_lacks(table):
 ])
 def test_the_shipped_table_knows_the_bodies_of_the_news(question, name):
     assert ENTITIES_PATH.is_file()
-    assert name in [e.name for e in described_entities(question)]
+    assert name in [entity.name for entity, _description in described_entities(question)]
 
 
 def test_the_shipped_table_leaves_plain_questions_alone():
@@ -95,8 +101,10 @@ ARTICLES = {
     "a.txt": "Le ministère a retenu un géant américain pour les données de santé des patients.\n\n"
              "Les hôpitaux transmettent les données de santé chaque semaine au ministère.\n\n"
              "Ce n'est pas comme si Brezhost n'existait pas en Bretagne.\n",
-    "b.txt": "Le conseil municipal de Rennes vote le budget des écoles.\n\n"
-             "Les élèves découvrent les métiers du numérique.\n",
+    "b.txt": "Le conseil municipal de Rennes, conseil breton s'il en est, vote le budget des écoles.\n\n"
+             "Les élèves découvrent les métiers du numérique.\n\n"
+             "La cantine propose des repas végétariens le jeudi.\n\n"
+             "Le gymnase rouvrira ses portes après les travaux.\n",
 }
 
 
@@ -107,31 +115,47 @@ def described_qa(tmp_path, table, monkeypatch):
     return QA(make_settings(corpus, tmp_path / "index"), embedder=FakeEmbedder())
 
 
+def plain(query):
+    """The same query without its described entities."""
+    return query.__class__(query.text, query.language, query.vector, query.terms, query.matched_terms, query.matches)
+
+
 def test_a_described_entity_is_searched_by_name(described_qa):
     question = "Quel hébergeur breton pour le ministère ?"
     [query] = described_qa.prepare([question])
-    assert query.entity_terms == tuple(terms("Brezhost"))
+    assert [e.name for e in query.entities] == ["Brezhost"]
+    assert query.entity_terms == terms("Brezhost")
     assert not set(query.entity_terms) & set(query.matched_terms)
     hits = retrieve(described_qa.index, query, described_qa.settings, k=3, mode="lexical")
     assert "Brezhost" in hits[0].passage.text
     # Without the entity's name, BM25 finds only the passages about the ministry.
-    plain = query.__class__(query.text, query.language, query.vector, query.terms, query.matched_terms, query.matches)
-    assert "Brezhost" not in retrieve(described_qa.index, plain, described_qa.settings, k=3, mode="lexical")[0].passage.text
+    assert "Brezhost" not in retrieve(described_qa.index, plain(query), described_qa.settings, k=3, mode="lexical")[0].passage.text
 
 
-def test_a_described_entity_does_not_count_in_abstention(described_qa):
-    """The name is the system's guess, not the question's words: passage coverage weighs the question's own."""
+def test_a_passage_naming_the_described_entity_covers_the_description(described_qa):
+    """Passage coverage (abstention) weighs the question's own words, the name standing in for its description."""
     [query] = described_qa.prepare(["Quel hébergeur breton pour le ministère ?"])
-    hits = retrieve(described_qa.index, query, described_qa.settings, k=3, mode="lexical")
-    plain = query.__class__(query.text, query.language, query.vector, query.terms, query.matched_terms, query.matches)
-    assert passage_coverage(described_qa.index, query, hits) == passage_coverage(described_qa.index, plain, hits)
+    index = view_of(described_qa.index)
+    [named] = [p for p in described_qa.index.passages if "Brezhost" in p.text]
+    hit = Hit(named, 1.0, None, None, None, None)
+    described = {m.term for m in query.matches if m.word in ("hébergeur", "breton") and m.term}
+    weights = {t: _idf(index, t) for t in query.matched_terms if index.has_term(t)}
+    assert described == set(terms("breton"))  # the corpus says "breton" elsewhere, never "hébergeur"
+    assert passage_coverage(index, plain(query), [hit]) == 0.0
+    assert passage_coverage(index, query, [hit]) == pytest.approx(sum(weights[t] for t in described) / sum(weights.values()))
 
 
 def test_only_a_rare_name_joins_the_query_embedding(described_qa):
     index = described_qa.index
-    bm25_terms, names = described_entities_in(index, "Quel hébergeur breton ?", max_share=0.5)
-    assert bm25_terms == terms("Brezhost") and names == ["Brezhost"]
+    [entity] = described_entities_in(index, "Quel hébergeur breton ?", max_share=0.5)
+    assert (entity.name, entity.specific) == ("Brezhost", True)
+    assert entity.description_terms == frozenset(terms("hébergeur breton"))
     # In at least max_share of the passages, the name only says the passage is on topic.
-    assert described_entities_in(index, "Quel hébergeur breton ?", max_share=0.1)[1] == []
+    assert not described_entities_in(index, "Quel hébergeur breton ?", max_share=0.1)[0].specific
     # A name the articles never use in full adds nothing: they say "conseil", never "Conseil d'État".
-    assert described_entities_in(index, "Qui saisit la plus haute juridiction administrative ?", 0.5) == ([], [])
+    assert described_entities_in(index, "Qui saisit la plus haute juridiction administrative ?", 0.5) == ()
+    # The question's embedding gets the rare name, its text stays the question.
+    embedder = described_qa.embedder
+    embedder.query_calls.clear()
+    [query] = described_qa.prepare(["Quel hébergeur breton ?"])
+    assert embedder.query_calls[0][0] == "Quel hébergeur breton ? (Brezhost)" and query.text == "Quel hébergeur breton ?"
