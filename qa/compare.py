@@ -21,16 +21,16 @@ from .settings import Settings
 
 # What `--sweep` may change, beside `k` (passages cited per question, an option of `qa eval`).
 SWEEPABLE = ("mode", "fusion", "lexical_weight_max", "rrf_k", "answer_type_boost", "candidates",
-             "use_glossary", "glossary_threshold", "glossary_context_passages", "glossary_context_threshold",
+             "use_glossary", "use_entities", "glossary_threshold", "glossary_context_passages", "glossary_context_threshold",
              "hub_discount_en", "hub_discount_fr", "hub_neighbours", "bridge_threshold", "known_word_zipf", "min_dense_score", "min_dense_score_en",
              "min_term_coverage", "min_passage_coverage",
              "require_specific_overlap", "specific_term_max_share", "require_count", "require_amount", "require_role", "passage_max_chars", "embed_context")
 # The comparison `--compare` runs when no `--sweep` is given: each retriever alone, the other fusion,
-# a lighter and a heavier lexical share, without the glossary, without hub discounting for English
+# a lighter and a heavier lexical share, without the glossary or the entity table, without hub discounting for English
 # questions, without the specific-word abstention check, shorter and longer passages, and fewer citations.
 # Knobs that only act under one fusion.
 _FUSION_OF = {"rrf_k": "rrf", "lexical_weight_max": "cc"}
-DEFAULT_SWEEPS = ("mode=dense,lexical", "fusion=rrf", "lexical_weight_max=0.3,0.9", "use_glossary=false",
+DEFAULT_SWEEPS = ("mode=dense,lexical", "fusion=rrf", "lexical_weight_max=0.3,0.9", "use_glossary=false", "use_entities=false",
                   "hub_discount_en=0", "require_specific_overlap=false", "passage_max_chars=250,600", "k=5")
 
 

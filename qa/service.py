@@ -105,7 +105,8 @@ class QA:
                           if spelling[w] is None or (language == "en" and self.settings.use_glossary
                                                      and spelling[w].how == "spelling" and translations(w))})
         # A question describing a rare entity ("a French cloud provider") is embedded with its name ("(OVH)").
-        described = [described_entities_in(index, text, self.settings.specific_term_max_share) for text in questions]
+        described = [described_entities_in(index, text, self.settings.specific_term_max_share)
+                     if self.settings.use_entities else () for text in questions]
         embedded = [text + "".join(f" ({e.name})" for e in entities if e.specific) for text, entities in zip(questions, described)]
         vectors = self.embedder.encode_queries(embedded + unknown) if questions else np.zeros((0, 1), np.float32)
         word_vectors = dict(zip(unknown, vectors[len(questions):]))

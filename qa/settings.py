@@ -70,6 +70,9 @@ class Settings:
     # glossary (qa.glossary); a translation the articles use is matched when its embedding is at
     # least this close to the English word's (README, 'How it works', step 6).
     use_glossary: bool = True
+    # Bodies a question describes without naming them ("la plus haute juridiction administrative": the
+    # Conseil d'État) join its BM25 terms from a who-is-who table (qa.entities, qa/data/entities.tsv).
+    use_entities: bool = True
     glossary_threshold: float = 0.87
     # A translation that the n passages nearest the question use needs only this cosine (n = 0: none does).
     glossary_context_passages: int = 20

@@ -369,7 +369,7 @@ def test_eval_compare_scores_every_default_variant_with_temporary_indexes(fake_c
     assert result.exit_code == 0, result.stderr
     [metrics] = read_jsonl(result.stdout)
     assert list(metrics) == ["hybrid", "dense", "lexical", "fusion=rrf", "lexical_weight_max=0.3",
-                             "lexical_weight_max=0.9", "use_glossary=False", "hub_discount_en=0.0", "require_specific_overlap=False",
+                             "lexical_weight_max=0.9", "use_glossary=False", "use_entities=False", "hub_discount_en=0.0", "require_specific_overlap=False",
                              "passage_max_chars=250", "passage_max_chars=600", "k=5"]
     assert "Building a temporary index for passage_max_chars=250" in result.stderr
     assert not list(scratch.iterdir()), "temporary indexes are removed"

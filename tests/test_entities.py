@@ -159,3 +159,10 @@ def test_only_a_rare_name_joins_the_query_embedding(described_qa):
     embedder.query_calls.clear()
     [query] = described_qa.prepare(["Quel hébergeur breton ?"])
     assert embedder.query_calls[0][0] == "Quel hébergeur breton ? (Brezhost)" and query.text == "Quel hébergeur breton ?"
+
+
+def test_the_entity_table_can_be_switched_off(described_qa):
+    described_qa.settings = described_qa.settings.with_(use_entities=False)
+    [query] = described_qa.prepare(["Quel hébergeur breton ?"])
+    assert query.entities == () and query.entity_terms == []
+    assert described_qa.embedder.query_calls[-1][0] == "Quel hébergeur breton ?"
