@@ -173,7 +173,9 @@ def best_sentence(index: StoreView, hit: Hit, query: Query) -> Span:
     sentences = split_sentences(text, Span(hit.passage.start, hit.passage.end))
     if len(sentences) <= 1:
         return Span(hit.passage.start, hit.passage.end)
-    weights = {t: _idf(index, t) for t in set(query.matched_terms) if index.has_term(t)}
+    # The names of the entities the question describes count as its terms: "Which French cloud provider…"
+    # is answered by the sentence naming OVH.
+    weights = {t: _idf(index, t) for t in {*query.matched_terms, *query.entity_terms} if index.has_term(t)}
     kind = query.kind
 
     def score(span: Span) -> tuple[float, float, int]:

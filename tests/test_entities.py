@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import FakeEmbedder, make_settings, write_corpus
-from qa.answer import _idf, passage_coverage
+from qa.answer import _idf, best_sentence, passage_coverage
 from qa.records import Hit
 from qa.store import view_of
 from qa.entities import ENTITIES_PATH, described_entities, description_held, holds, load_entities
@@ -100,7 +100,7 @@ def test_the_shipped_table_leaves_plain_questions_alone():
 ARTICLES = {
     "a.txt": "Le ministère a retenu un géant américain pour les données de santé des patients.\n\n"
              "Les hôpitaux transmettent les données de santé chaque semaine au ministère.\n\n"
-             "Ce n'est pas comme si Brezhost n'existait pas en Bretagne.\n",
+             "Ce n'est pas comme si Brezhost n'existait pas en Bretagne. Le port de Brest attend les bateaux.\n",
     "b.txt": "Le conseil municipal de Rennes, conseil breton s'il en est, vote le budget des écoles.\n\n"
              "Les élèves découvrent les métiers du numérique.\n\n"
              "La cantine propose des repas végétariens le jeudi.\n\n"
@@ -126,10 +126,11 @@ def test_a_described_entity_is_searched_by_name(described_qa):
     assert [e.name for e in query.entities] == ["Brezhost"]
     assert query.entity_terms == terms("Brezhost")
     assert not set(query.entity_terms) & set(query.matched_terms)
-    hits = retrieve(described_qa.index, query, described_qa.settings, k=3, mode="lexical")
-    assert "Brezhost" in hits[0].passage.text
-    # Without the entity's name, BM25 finds only the passages about the ministry.
-    assert "Brezhost" not in retrieve(described_qa.index, plain(query), described_qa.settings, k=3, mode="lexical")[0].passage.text
+    hits = retrieve(described_qa.index, query, described_qa.settings, k=10, mode="lexical")
+    assert any("Brezhost" in h.passage.text for h in hits[:2])
+    # Without the entity's name, BM25 never finds it: it shares no word with the question.
+    plain_hits = retrieve(described_qa.index, plain(query), described_qa.settings, k=10, mode="lexical")
+    assert plain_hits and not any("Brezhost" in h.passage.text for h in plain_hits)
 
 
 def test_a_passage_naming_the_described_entity_covers_the_description(described_qa):
@@ -166,3 +167,15 @@ def test_the_entity_table_can_be_switched_off(described_qa):
     [query] = described_qa.prepare(["Quel hébergeur breton ?"])
     assert query.entities == () and query.entity_terms == []
     assert described_qa.embedder.query_calls[-1][0] == "Quel hébergeur breton ?"
+
+
+def test_the_quoted_sentence_is_the_one_naming_the_described_entity(described_qa):
+    [query] = described_qa.prepare(["Quel hébergeur breton pour le port ?"])
+    [passage] = [p for p in described_qa.index.passages if "Brezhost" in p.text]
+    text = (described_qa.settings.corpus_dir / passage.doc).read_text(encoding="utf-8")
+    hit = Hit(passage, 1.0, None, None, None, None)
+    span = best_sentence(described_qa.index, hit, query)
+    assert text[span.start:span.end] == "Ce n'est pas comme si Brezhost n'existait pas en Bretagne."
+    # Without the entity, the sentence sharing the question's own word ("port") is quoted.
+    span = best_sentence(described_qa.index, hit, plain(query))
+    assert text[span.start:span.end] == "Le port de Brest attend les bateaux."
