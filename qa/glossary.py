@@ -92,10 +92,46 @@ QUESTION_PHRASES = {"how long": "duration", "how old": "age", "how often": "freq
 _QUESTION_PHRASE = re.compile(r"\b(" + "|".join(p.replace(" ", r"\s+") for p in QUESTION_PHRASES) + r")\b", re.IGNORECASE)
 
 
-def english_phrases(question: str) -> str:
-    """An English question with its idiomatic question phrases replaced by the word they mean, for
-    word matching only ("How long will…" → "duration will…"); the question itself is unchanged."""
-    return _QUESTION_PHRASE.sub(lambda m: QUESTION_PHRASES[" ".join(m.group(1).lower().split())], question)
+PHRASES_PATH = Path(__file__).parent / "data" / "phrases_en_fr.tsv"
+
+
+def _inflected(word: str) -> str:
+    """A regular expression for an English word and its regular inflections (-s, -es, -ed, -ing)."""
+    stem = re.escape(word)
+    if word.endswith("e"):
+        return rf"(?:{stem}(?:s|d)?|{re.escape(word[:-1])}ing)"
+    if word.endswith("y"):
+        return rf"(?:{stem}(?:s|ed|ing)?|{re.escape(word[:-1])}(?:ies|ied))"
+    return rf"{stem}(?:s|es|ed|ing)?"
+
+
+@lru_cache(maxsize=4)
+def load_phrases(path: Path = PHRASES_PATH) -> tuple[tuple[re.Pattern, str], ...]:
+    """English expressions and the French wording that renders them ("law firm" → "cabinet d'avocats"),
+    longest first, each as a pattern matching its inflections; none if the file is missing."""
+    if not path.is_file():
+        return ()
+    entries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        english, _, french = line.partition("\t")
+        english, french = english.strip().lower(), french.split("|")[0].strip()
+        if not english or not french or english.startswith("#"):
+            continue
+        pattern = re.compile(r"\b" + r"\s+".join(_inflected(w) for w in english.split()) + r"\b", re.IGNORECASE)
+        entries.append((len(english.split()), pattern, french))
+    entries.sort(key=lambda entry: -entry[0])
+    return tuple((pattern, french) for _size, pattern, french in entries)
+
+
+def english_phrases(question: str, path: Path = PHRASES_PATH) -> str:
+    """An English question with its idiomatic phrases replaced, for word matching only: question phrases
+    by the word they mean ("How long will…" → "duration will…"), then multi-word expressions by their
+    French wording ("law firm" → "cabinet d'avocats", which the articles use; word by word, "law" and
+    "firm" translate to "loi" and "entreprise"). The question itself is unchanged."""
+    text = _QUESTION_PHRASE.sub(lambda m: QUESTION_PHRASES[" ".join(m.group(1).lower().split())], question)
+    for pattern, french in load_phrases(path):
+        text = pattern.sub(f" {french} ", text)
+    return text
 
 
 def _decode_offset(text: str) -> int:

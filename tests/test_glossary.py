@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.glossary import (COMMON_WORDS_PATH, GLOSSARY_PATH, _B64, english_key, english_phrases, english_spelling, glossary_lines,
+from qa.glossary import (COMMON_WORDS_PATH, GLOSSARY_PATH, PHRASES_PATH, _B64, english_key, english_phrases, english_spelling, glossary_lines, load_phrases,
                          load_glossary, main, read_dictd, translations)
 
 
@@ -156,7 +156,44 @@ def test_shipped_common_word_list_is_well_formed_and_merged():
     ("Is the deal long-term?", "Is the deal long-term?"),
     ("How many hospitals?", "How many hospitals?"),
 ])
-def test_english_question_phrases_become_the_word_they_mean(question, expected):
-    assert english_phrases(question) == expected
+def test_english_question_phrases_become_the_word_they_mean(question, expected, tmp_path):
+    assert english_phrases(question, tmp_path / "no-phrases.tsv") == expected
     if expected != question:
         assert translations(expected.split()[0])  # the glossary translates the word they become
+
+
+@pytest.fixture
+def phrase_table(tmp_path):
+    path = tmp_path / "phrases.tsv"
+    path.write_text("law firm\tcabinet d'avocats\ngreen light\tfeu vert|aval\nset up\tcréer|mettre en place\n"
+                    "carry out\teffectuer\napply for\tdemander\n\nbroken line without tab\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("Which law firm handles the appeal?", "Which cabinet d'avocats handles the appeal?"),
+    ("Which LAW FIRMS handle it?", "Which cabinet d'avocats handle it?"),            # plural, any case
+    ("When did the CNIL give its green light?", "When did the CNIL give its feu vert ?"),  # first rendering
+    ("When was the hub set up?", "When was the hub créer ?"),
+    ("Who carried out the audit?", "Who effectuer the audit?"),                      # -ed
+    ("Who is applying for it?", "Who is demander it?"),                              # y → -ing
+    ("Who applied for it?", "Who demander it?"),                                      # y → -ied
+    ("The firm's lawyers set the law.", "The firm's lawyers set the law."),          # not the phrase
+    ("How long did the setup last?", "duration did the setup last?"),                # one word, not "set up"
+])
+def test_multi_word_expressions_become_their_french_wording(phrase_table, question, expected):
+    assert " ".join(english_phrases(question, phrase_table).split()) == expected
+
+
+def test_phrase_table_lines_without_a_rendering_are_skipped(phrase_table):
+    assert len(load_phrases(phrase_table)) == 5
+    assert load_phrases(phrase_table.parent / "absent.tsv") == ()
+
+
+def test_the_shipped_phrase_table_is_well_formed():
+    rows = [line.split("\t") for line in PHRASES_PATH.read_text(encoding="utf-8").splitlines() if line]
+    assert len(rows) >= 300
+    assert all(len(row) == 2 and 2 <= len(row[0].split()) <= 4 and row[0] == row[0].lower() and all(row[1].split("|"))
+               for row in rows)
+    assert len({row[0] for row in rows}) == len(rows)
+    assert "pouvoirs publics" in english_phrases("What do the public authorities want?")
