@@ -9,6 +9,17 @@ from types import MappingProxyType
 
 from .text import fold, terms, words
 
+# Things people ask the name of ("Quels hôpitaux…", "Which law firm…"), folded, singular and plural.
+_NAMED_THINGS = ("hopital", "hopitaux", "etablissements?", "chu", "cliniques?", "journal", "journaux", "medias?", "sites?",
+                 "entreprises?", "societes?", "firmes?", "groupes?", "organisations?", "organismes?", "associations?",
+                 "ong", "agences?", "cabinets?", "hebergeurs?", "prestataires?", "fournisseurs?", "operateurs?",
+                 "villes?", "pays", "regions?", "institutions?", "autorites?", "juridictions?", "tribunal", "tribunaux",
+                 "plateformes?", "entrepots?", "projets?", "programmes?", "logiciels?", "applications?", "services?",
+                 "hospitals?", "institutions?", "newspapers?", "outlets?", "media", "websites?", "companies", "company",
+                 "firms?", "groups?", "organi[sz]ations?", "bodies", "body", "agency", "agencies", "ngos?", "providers?",
+                 "hosts?", "suppliers?", "operators?", "cit(?:y|ies)", "countr(?:y|ies)", "authorit(?:y|ies)", "courts?",
+                 "platforms?", "warehouses?", "projects?", "programm?es?", "apps?", "software")
+
 # What kind of answer a question asks for, recognised on its folded text.
 _QUESTION_TYPES = {
     # An amount of money: checked before "number", which "combien" and "how much" also open.
@@ -26,6 +37,10 @@ _QUESTION_TYPES = {
     "number": re.compile(r"\b(combien|quel nombre|quelle duree|how many|how much|how long|what number|what percentage)\b"),
     "reason": re.compile(r"\b(pourquoi|pour quelle raison|pour quelles raisons|why|for what reason)\b"),
     "person": re.compile(r"^(qui|who|whom)\b|\b(qui (?:a|est|sont|dirige|preside)|who (?:is|was|are|filed|said|leads|heads|runs|did))\b"),
+    # A named body, company, place or publication: "Quels hôpitaux…", "Which law firm…", "Comment s'appelle…".
+    "name": re.compile(r"\b(?:quel|quelle|quels|quelles|which|what)\s+(?:[a-z'-]+\s+){0,2}?(?:" + "|".join(_NAMED_THINGS) + r")\b|"
+                       r"\bcomment s.?appell?e|\bcomment se nomme|\b(?:quel est|what is|what s) the name\b|\ble nom (?:[a-z]+ )?d|"
+                       r"\bname of\b"),
 }
 # "un"/"une" are articles far more often than numbers: left out.
 _NUMBER_WORDS = ("deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix", "onze", "douze", "treize",
@@ -130,7 +145,7 @@ def has_answer_type(text: str, kind: str | None) -> bool:
         return bool(_HAS_MONEY.search(folded) and _HAS_NUMBER.search(folded))
     if kind == "reason":
         return bool(_HAS_REASON.search(fold(text)))
-    if kind == "person":
+    if kind in ("person", "name"):
         return bool(_HAS_NAME.search(text))
     return True
 

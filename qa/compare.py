@@ -20,7 +20,7 @@ from .service import QA
 from .settings import Settings
 
 # What `--sweep` may change, beside `k` (passages cited per question, an option of `qa eval`).
-SWEEPABLE = ("mode", "fusion", "lexical_weight_max", "rrf_k", "answer_type_boost", "candidates",
+SWEEPABLE = ("mode", "fusion", "lexical_weight_max", "rrf_k", "answer_type_boost", "name_max_share", "candidates",
              "use_glossary", "use_entities", "glossary_threshold", "glossary_context_passages", "glossary_context_threshold",
              "hub_discount_en", "hub_discount_fr", "hub_neighbours", "bridge_threshold", "known_word_zipf", "min_dense_score", "min_dense_score_en",
              "min_term_coverage", "min_passage_coverage",

@@ -153,6 +153,17 @@ def described_entities_in(index: StoreView, question: str, max_share: float) -> 
     return tuple(out)
 
 
+def holds_specific_name(index: StoreView, text: str, query: Query, max_share: float) -> bool:
+    """Whether a text names something the question does not and few passages do (in under `max_share`
+    of them): "Hospices civils de Lyon, centre Léon Bérard" answers "Which four hospitals…", while
+    "quatre grands hôpitaux" and the names every article repeats (CNIL, Microsoft) do not."""
+    index = view_of(index)
+    n = max(index.n_passages, 1)
+    asked = set(query.terms) | set(query.matched_terms)
+    return any(term not in asked and index.has_term(term) and index.document_frequency(term) / n < max_share
+               for term in name_terms([text]))
+
+
 def spelled_match(index: StoreView, word: str) -> TermMatch | None:
     """Match a word by spelling alone: its term as is, or the closest indexed spelling; None if neither."""
     index = view_of(index)
@@ -422,9 +433,10 @@ def retrieve(index: StoreView, query: Query, settings: Settings, k: int | None =
         kind = query.kind
         if kind and boost:
             # A passage that holds the kind of answer asked for (a date for "quand", a cause for
-            # "pourquoi") moves up a few places among the candidates.
+            # "pourquoi", a name for "quels hôpitaux") moves up a few places among the candidates.
             for pid in fused:
-                if has_answer_type(passages[pid].text, kind):
+                if (holds_specific_name(index, passages[pid].text, query, settings.name_max_share) if kind == "name"
+                        else has_answer_type(passages[pid].text, kind)):
                     fused[pid] += boost
     if not asks_about_article(query.text):
         # A byline only answers "who wrote the article / when was it published".

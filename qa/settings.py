@@ -86,6 +86,9 @@ class Settings:
     # Added to the fused score of passages holding the kind of answer asked for (date, number, person,
     # reason): in standard deviations for cc, in reciprocal-rank units for rrf.
     answer_type_boost: float = 0.2
+    # For "Quels hôpitaux… / Which law firm…", a passage holds the answer when it names something the
+    # question does not, that fewer than this share of passages name.
+    name_max_share: float = 0.1
     rrf_answer_type_boost: float = 0.004
     # Question length limit (characters, after normalization).
     max_question_chars: int = 1000

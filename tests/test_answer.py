@@ -78,6 +78,15 @@ def refusing_qa(tmp_path, corpus_dir):
     ("Que demande l'ISOC ?", None),
     ("What is EMC2?", None),
     ("hébergement Microsoft", None),
+    ("Quels hôpitaux fournissent les données ?", "name"),
+    ("Quels établissements hospitaliers vont envoyer leurs données ?", "name"),
+    ("Which four hospitals are supplying patient data?", "name"),
+    ("Which law firm is handling the appeal?", "name"),
+    ("Comment s'appelle l'entrepôt de données ?", "name"),
+    ("Quel est le nom officiel du Health Data Hub ?", "name"),
+    ("What is the name of the warehouse?", "name"),
+    ("Quelle exigence la Cnil posait-elle ?", None),            # a requirement, not a name
+    ("What kind of hosting does the CNIL recommend?", None),
 ])
 def test_question_type(question, kind):
     assert question_type(question) == kind

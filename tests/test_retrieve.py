@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import FakeEmbedder, make_settings, write_corpus
-from qa.retrieve import (combine, discount_hubs, fuse, glossary_match, hub_weight, lexical_ranking, lexical_share, lexical_weight, match_words, retrieve,
+from qa.retrieve import (combine, discount_hubs, fuse, glossary_match, holds_specific_name, hub_weight, lexical_ranking, lexical_share, lexical_weight, match_words, retrieve,
                          spelled_match, spelling_for, standardized, TermMatch)
 from qa.service import QA
 from qa.settings import Settings
@@ -399,3 +399,25 @@ def test_who_is_a_named_person_ranks_first_the_passage_saying_what_they_are(tmp_
     assert qa.prepare(["Qui est port ?"])[0].person_asked == frozenset(terms("port"))
     port_hits = retrieve(qa.index, qa.prepare(["Qui est port ?"])[0], qa.settings, k=3)
     assert not port_hits[0].passage.text.startswith("Jeanne Martin, avocate")
+
+
+def test_a_which_question_prefers_a_passage_naming_something_specific(tmp_path):
+    articles = {"a.txt": "# Les hôpitaux\n\n"
+                         "Quatre grands hôpitaux fournissent les données des patients au ministère cette année.\n\n"
+                         "Les données viennent des hôpitaux : Hospices civils de Lyon et centre Léon Bérard.\n\n"
+                         "Le ministère de la Santé publie les chiffres des hôpitaux chaque année.\n\n"
+                         "Le ministère de la Santé répond aux questions.\n"}
+    qa = QA(make_settings(write_corpus(tmp_path / "c", articles), tmp_path / "i", name_max_share=0.3),
+            embedder=FakeEmbedder())
+    query = qa.prepare(["Quels hôpitaux fournissent les données ?"])[0]
+    assert query.kind == "name"
+    index = qa.index
+    named, unnamed, common = (passage_with(qa, "Hospices"), passage_with(qa, "Quatre grands"), passage_with(qa, "publie"))
+    assert holds_specific_name(index, named.text, query, 0.3)
+    assert not holds_specific_name(index, unnamed.text, query, 0.3)
+    # "Santé" and "Ministère" are in two passages of five: not specific under a share of 0.3.
+    assert not holds_specific_name(index, common.text, query, 0.3)
+    boosted = {h.passage.id: h.score for h in retrieve(index, query, qa.settings, k=5)}
+    flat = {h.passage.id: h.score for h in retrieve(index, query, qa.settings.with_(answer_type_boost=0.0), k=5)}
+    assert boosted[named.id] - flat[named.id] == pytest.approx(qa.settings.answer_type_boost)
+    assert boosted[unnamed.id] == pytest.approx(flat[unnamed.id])
