@@ -8,6 +8,7 @@ loaded `Index` is accepted too and viewed through the embedded store.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -151,6 +152,13 @@ def described_entities_in(index: StoreView, question: str, max_share: float) -> 
         specific = all(index.document_frequency(t) / n < max_share for t in entity.name_terms)
         out.append(DescribedEntity(entity.name, entity.name_terms, frozenset(description), specific))
     return tuple(out)
+
+
+def answer_type_weight(holding: int, candidates: int) -> float:
+    """How much holding the kind of answer asked for says about a passage: ln(candidates / holding), as IDF
+    weighs a term. A cause ("faute de", "parce que") is in a fifth of the candidates and says much; a
+    name is in nearly all of them and says little."""
+    return math.log(candidates / holding) if holding else 0.0
 
 
 def holds_specific_name(index: StoreView, text: str, query: Query, max_share: float) -> bool:
@@ -434,10 +442,11 @@ def retrieve(index: StoreView, query: Query, settings: Settings, k: int | None =
         if kind and boost:
             # A passage that holds the kind of answer asked for (a date for "quand", a cause for
             # "pourquoi", a name for "quels hôpitaux") moves up a few places among the candidates.
-            for pid in fused:
-                if (holds_specific_name(index, passages[pid].text, query, settings.name_max_share) if kind == "name"
-                        else has_answer_type(passages[pid].text, kind)):
-                    fused[pid] += boost
+            typed = [pid for pid in fused
+                     if (holds_specific_name(index, passages[pid].text, query, settings.name_max_share) if kind == "name"
+                         else has_answer_type(passages[pid].text, kind))]
+            for pid in typed:
+                fused[pid] += boost * answer_type_weight(len(typed), len(fused))
     if not asks_about_article(query.text):
         # A byline only answers "who wrote the article / when was it published".
         fused = {pid: score for pid, score in fused.items() if passages[pid].kind != "byline"}

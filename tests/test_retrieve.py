@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import FakeEmbedder, make_settings, write_corpus
-from qa.retrieve import (combine, discount_hubs, fuse, glossary_match, holds_specific_name, hub_weight, lexical_ranking, lexical_share, lexical_weight, match_words, retrieve,
+from qa.retrieve import (answer_type_weight, combine, discount_hubs, fuse, glossary_match, holds_specific_name, hub_weight, lexical_ranking, lexical_share, lexical_weight, match_words, retrieve,
                          spelled_match, spelling_for, standardized, TermMatch)
 from qa.service import QA
 from qa.settings import Settings
@@ -419,5 +419,12 @@ def test_a_which_question_prefers_a_passage_naming_something_specific(tmp_path):
     assert not holds_specific_name(index, common.text, query, 0.3)
     boosted = {h.passage.id: h.score for h in retrieve(index, query, qa.settings, k=5)}
     flat = {h.passage.id: h.score for h in retrieve(index, query, qa.settings.with_(answer_type_boost=0.0), k=5)}
-    assert boosted[named.id] - flat[named.id] == pytest.approx(qa.settings.answer_type_boost)
+    # One candidate of the four passages names something specific: its boost is weighted by ln(4 / 1).
+    assert len(boosted) == 4
+    assert boosted[named.id] - flat[named.id] == pytest.approx(qa.settings.answer_type_boost * np.log(4))
     assert boosted[unnamed.id] == pytest.approx(flat[unnamed.id])
+
+
+@pytest.mark.parametrize("holding, candidates, weight", [(1, 5, np.log(5)), (9, 45, np.log(5)), (45, 45, 0.0), (0, 45, 0.0)])
+def test_answer_type_weight_is_the_idf_of_holding_the_type(holding, candidates, weight):
+    assert answer_type_weight(holding, candidates) == pytest.approx(weight)
