@@ -156,10 +156,11 @@ ROLE_WORDS = frozenset({
     "president", "presidente", "presidents", "presidentes", "preside", "presidee", "presider", "presidait",
     "dirige", "dirigee", "diriger", "dirigeait", "dirigeant", "dirigeante", "dirigeants", "directeur", "directrice",
     "directeurs", "ministre", "ministres", "pdg", "patron", "patronne", "chef", "cheffe", "fondateur", "fondatrice",
-    "fondateurs", "secretaire", "maire", "gouverneur", "commissaire", "tete",  # "à la tête de"
+    "fondateurs", "fonde", "fondee", "cofonde", "secretaire", "maire", "gouverneur", "commissaire",
+    "tete",  # "à la tête de"
     "presides", "presided", "chair", "chairs", "chaired", "chairman", "chairwoman", "chairperson", "director",
     "directors", "directs", "head", "heads", "headed", "leads", "leader", "runs", "ceo", "minister", "ministers",
-    "founder", "founders", "secretary", "spokesperson", "spokesman", "spokeswoman", "boss", "chief", "manager",
+    "founder", "founders", "founded", "cofounded", "secretary", "spokesperson", "spokesman", "spokeswoman", "boss", "chief", "manager",
     "mayor", "governor", "commissioner",
 })
 # Interrogative words: a question without any ("président cnil") is a keyword query.
