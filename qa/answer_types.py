@@ -181,6 +181,22 @@ def asks_role_holder(question: str, kind: str | None) -> bool:
     return kind == "person" or bool(tokens & _NAME_WORDS) or not tokens & _INTERROGATIVES
 
 
+# Words that say a body came into being, French and English, folded: "Quand la CNIL a-t-elle été créée ?"
+# asks for a date that only a passage saying so next to the body gives ("le Health Data Hub, la
+# structure publique créée en 2019" does not date the CNIL).
+CREATION_WORDS = frozenset({
+    "cree", "creee", "crees", "creees", "creer", "creation", "fonde", "fondee", "fondes", "fondees", "fonder",
+    "fondation", "naissance", "lance", "lancee", "lancement", "institue", "instituee",
+    "created", "create", "founded", "found", "established", "launched", "creation", "founding", "foundation",
+    "birth", "instituted",
+})
+
+
+def asks_creation_date(question_words: set[str], kind: str | None) -> bool:
+    """Whether a question asks when something was created or founded ("In what year was the CNIL founded?")."""
+    return kind == "date" and bool(question_words & CREATION_WORDS)
+
+
 @lru_cache(maxsize=256)
 def acronyms(text: str) -> Mapping[str, frozenset[str]]:
     """Acronyms an article defines, "Internet Society France (ISOC)": acronym term → the long form's terms.

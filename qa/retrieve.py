@@ -15,11 +15,11 @@ from functools import cached_property
 
 import numpy as np
 
-from .answer_types import (ANSWER_FRAME_WORDS, PROFESSION_WORDS, ROLE_WORDS, acronyms, asks_about_article,
-                           asks_role_holder, has_answer_type, identity_subject, name_terms, names_role, question_type,
+from .answer_types import (ANSWER_FRAME_WORDS, CREATION_WORDS, PROFESSION_WORDS, ROLE_WORDS, acronyms,
+                           asks_about_article, asks_creation_date, asks_role_holder, has_answer_type, identity_subject, name_terms, names_role, question_type,
                            with_aliases)
 from .entities import described_entities
-from .glossary import english_spelling, translations
+from .glossary import english_phrases, english_spelling, translations
 from .lexicon import content_words
 from .records import Hit
 from .settings import Settings
@@ -76,6 +76,17 @@ class Query:
             return None
         body = {m.term for m in self.matches if m.term and m.how in SURE_MATCHES
                 and fold(m.word) not in ROLE_WORDS and fold(m.word) not in ANSWER_FRAME_WORDS}
+        return frozenset(body) or None
+
+    @cached_property
+    def creation_body(self) -> frozenset[str] | None:
+        """For a question asking when a body was created ("When was ISOC founded?"), the index terms of the
+        body; None for other questions."""
+        text = english_phrases(self.text) if self.language == "en" else self.text  # "set up" → "créer"
+        if not asks_creation_date(set(words(text)), self.kind):
+            return None
+        body = {m.term for m in self.matches if m.term and m.how in SURE_MATCHES
+                and fold(m.word) not in CREATION_WORDS and fold(m.word) not in ANSWER_FRAME_WORDS}
         return frozenset(body) or None
 
     @cached_property
