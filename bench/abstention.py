@@ -49,10 +49,10 @@ RULES = {
     "+ a 'how many X' question needs a number of X":
         lambda e, l: specific_when_missing(e, l) and e["counted"] is not False,
     "+ a money question needs an amount; a byline ranked first answers a question about the article":
-        lambda e, l: decide_found(e, SETTINGS.with_(require_role=False, require_creation=False), l),
+        lambda e, l: decide_found(e, SETTINGS.with_(require_role=False, require_event=False), l),
     "+ 'who heads X' needs a passage naming a role next to X":
-        lambda e, l: decide_found(e, SETTINGS.with_(require_creation=False), l),
-    "+ 'when was X founded' needs a passage saying X was created (shipped)":
+        lambda e, l: decide_found(e, SETTINGS.with_(require_event=False), l),
+    "+ 'when was X founded / did the court rule' needs a passage reporting it next to X (shipped)":
         lambda e, l: decide_found(e, SETTINGS, l),
     "+ answer type present in the top 3": lambda e, l: decide_found(e, SETTINGS, l) and e["type_match"],
     "+ >= 40 % of the question's IDF weight in one passage":

@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 
-from .answer_types import (ANSWER_FRAME_WORDS, CREATION_WORDS, asks_about_article, counted_word, counts, has_answer_type,
+from .answer_types import (ANSWER_FRAME_WORDS, EVENT_WORDS, asks_about_article, counted_word, counts, has_answer_type,
                            names_article)
 from .chunk import split_sentences
 from .records import Answer, Citation, Hit, Span
@@ -123,9 +123,11 @@ def evidence(index: StoreView, query: Query, hits: list[Hit], settings: Settings
         # "Qui préside la CNIL ?": whether a top passage names a role in that body (None: not such a question).
         "role_named": (None if query.role_body is None
                        else any(names_role_of(index, h.passage, query.role_body) for h in hits[:3])),
-        # "When was the CNIL founded?": whether a top passage says that body was created (None: not such a question).
-        "creation_named": (None if query.creation_body is None
-                           else any(names_role_of(index, h.passage, query.creation_body, CREATION_WORDS) for h in hits[:3])),
+        # "When was the CNIL founded?", "When did the court rule?": whether a top passage reports that event
+        # next to that body (None: not such a question).
+        "event_named": (None if query.event_asked is None
+                        else any(names_role_of(index, h.passage, query.event_asked[1], EVENT_WORDS[query.event_asked[0]])
+                                 for h in hits[:3])),
         # A question about the article itself ("who wrote the France Soir piece?") answered by a byline;
         # one that does not name the article ("Qui a écrit Les Misérables ?") goes through the other signals.
         "byline_first": (bool(hits) and hits[0].passage.kind == "byline" and asks_about_article(query.text)
@@ -144,8 +146,8 @@ def decide_found(signals: dict, settings: Settings, language: str = "fr") -> boo
     question — else the passages match the topic, not what is asked. A "how many X" question needs a
     top passage that gives a number of X (`require_count`), and a question about a price, cost, budget
     or salary one that gives an amount of money (`require_amount`). A question asking who holds a role
-    in a body, or when a body was created, needs a top passage naming that role, or that creation,
-    next to the body (`require_role`, `require_creation`). The other answer types (date,
+    in a body, or when a body was created or ruled, needs a top passage naming that role, or reporting
+    that event, next to the body (`require_role`, `require_event`). The other answer types (date,
     number, name, cause) are computed and reported but left out: on the dev set they refused
     answerable questions without catching more unanswerable ones. An English question's cosines with
     French passages run lower than a French question's, so it has its own threshold, `min_dense_score_en`.
@@ -161,7 +163,7 @@ def decide_found(signals: dict, settings: Settings, language: str = "fr") -> boo
             and (not settings.require_specific_overlap or not signals["unsure_words"] or signals["specific_overlap"])
             and (not settings.require_count or signals.get("counted") is not False)
             and (not settings.require_role or signals.get("role_named") is not False)
-            and (not settings.require_creation or signals.get("creation_named") is not False)
+            and (not settings.require_event or signals.get("event_named") is not False)
             and not (settings.require_amount and signals.get("question_type") == "money" and not signals.get("type_match")))
 
 

@@ -192,9 +192,39 @@ CREATION_WORDS = frozenset({
 })
 
 
-def asks_creation_date(question_words: set[str], kind: str | None) -> bool:
-    """Whether a question asks when something was created or founded ("In what year was the CNIL founded?")."""
-    return kind == "date" and bool(question_words & CREATION_WORDS)
+# How a ruling is asked about ("Quand le Conseil d'État rendra-t-il sa décision ?", "When did the court
+# rule?") and the words that report one ("le Conseil d'État a rejeté le recours", "la Cnil a validé").
+_RULING_QUESTION = re.compile(r"\brend\w*(?: \w+){0,2} (?:sa|son|leur|une|un) (?:decision|arret|jugement|verdict)\b|"
+                              r"\bstatu(?:er|e|ee|era|erait|ait|ent)\b|\btranch(?:er|e|era|erait)\b|\bse prononc\w*|"
+                              r"\brule(?:d|s)? on\b|\bruled\b|\bruling\b|\bverdict\b|\bjudge?ment\b")
+RULING_WORDS = frozenset({
+    "statue", "statuer", "tranche", "trancher", "rendu", "rendue", "jugement", "juge", "jugee", "verdict", "arret",
+    "rejete", "rejetee", "rejette", "rejeter", "deboute", "annule", "annulee", "annuler", "suspendu", "suspendue",
+    "valide", "validee", "valider", "confirme", "confirmee", "prononce", "ordonne",
+    "ruled", "ruling", "rejected", "dismissed", "upheld", "annulled", "suspended", "validated", "confirmed",
+    "judgment", "judgement", "ordered",
+})
+# The decision nouns of "rendre sa décision": the ruling itself, not what it rules on.
+_RULING_NOUNS = frozenset({"decision", "decisions", "arret", "jugement", "verdict", "ruling", "judgment", "judgement"})
+# An event a date question can ask about → the words a passage reports it with.
+EVENT_WORDS = {"creation": CREATION_WORDS, "ruling": RULING_WORDS}
+
+
+def asked_event(question: str, kind: str | None) -> str | None:
+    """The event whose date a question asks for: "creation" ("In what year was the CNIL founded?"),
+    "ruling" ("Quand le Conseil d'État rendra-t-il sa décision ?") or None."""
+    if kind != "date":
+        return None
+    if set(words(question)) & CREATION_WORDS:
+        return "creation"
+    if _RULING_QUESTION.search(" ".join(words(question))):
+        return "ruling"
+    return None
+
+
+def event_trigger_words(event: str) -> frozenset[str]:
+    """The question words that name the event, left out of the body it happened to."""
+    return EVENT_WORDS[event] | (_RULING_NOUNS if event == "ruling" else frozenset())
 
 
 @lru_cache(maxsize=256)

@@ -24,7 +24,7 @@ SWEEPABLE = ("mode", "fusion", "lexical_weight_max", "rrf_k", "answer_type_boost
              "use_glossary", "use_entities", "glossary_threshold", "glossary_context_passages", "glossary_context_threshold",
              "hub_discount_en", "hub_discount_fr", "hub_neighbours", "bridge_threshold", "known_word_zipf", "min_dense_score", "min_dense_score_en",
              "min_term_coverage", "min_passage_coverage",
-             "require_specific_overlap", "specific_term_max_share", "require_count", "require_amount", "require_role", "require_creation", "passage_max_chars", "embed_context")
+             "require_specific_overlap", "specific_term_max_share", "require_count", "require_amount", "require_role", "require_event", "passage_max_chars", "embed_context")
 # The comparison `--compare` runs when no `--sweep` is given: each retriever alone, the other fusion,
 # a lighter and a heavier lexical share, without the glossary or the entity table, without hub discounting for English
 # questions, without the specific-word abstention check, shorter and longer passages, and fewer citations.

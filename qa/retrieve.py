@@ -15,8 +15,8 @@ from functools import cached_property
 
 import numpy as np
 
-from .answer_types import (ANSWER_FRAME_WORDS, CREATION_WORDS, PROFESSION_WORDS, ROLE_WORDS, acronyms,
-                           asks_about_article, asks_creation_date, asks_role_holder, has_answer_type, identity_subject, name_terms, names_role, question_type,
+from .answer_types import (ANSWER_FRAME_WORDS, PROFESSION_WORDS, ROLE_WORDS, acronyms, asked_event,
+                           asks_about_article, asks_role_holder, event_trigger_words, has_answer_type, identity_subject, name_terms, names_role, question_type,
                            with_aliases)
 from .entities import described_entities
 from .glossary import english_phrases, english_spelling, translations
@@ -79,15 +79,17 @@ class Query:
         return frozenset(body) or None
 
     @cached_property
-    def creation_body(self) -> frozenset[str] | None:
-        """For a question asking when a body was created ("When was ISOC founded?"), the index terms of the
-        body; None for other questions."""
+    def event_asked(self) -> tuple[str, frozenset[str]] | None:
+        """For a question asking when a body was created or ruled ("When was ISOC founded?", "Quand le
+        Conseil d'État statuera-t-il ?"), the event and the index terms of the body; None for others."""
         text = english_phrases(self.text) if self.language == "en" else self.text  # "set up" → "créer"
-        if not asks_creation_date(set(words(text)), self.kind):
+        event = asked_event(text, self.kind)
+        if event is None:
             return None
+        trigger = event_trigger_words(event)
         body = {m.term for m in self.matches if m.term and m.how in SURE_MATCHES
-                and fold(m.word) not in CREATION_WORDS and fold(m.word) not in ANSWER_FRAME_WORDS}
-        return frozenset(body) or None
+                and fold(m.word) not in trigger and fold(m.word) not in ANSWER_FRAME_WORDS}
+        return (event, frozenset(body)) if body else None
 
     @cached_property
     def person_asked(self) -> frozenset[str] | None:

@@ -121,9 +121,9 @@ class Settings:
     # ... and a question asking who holds a role in a body ("Qui préside la CNIL ?", "Who heads X?") needs
     # a top passage naming a role next to that body: "le président d'ISOC" does not say who presides the CNIL.
     require_role: bool = True
-    # ... and one asking when a body was created or founded ("In what year was the CNIL founded?") a top
-    # passage saying so within four words of that body.
-    require_creation: bool = True
+    # ... and one asking when a body was created or ruled ("In what year was the CNIL founded?", "Quand le
+    # Conseil d'État rendra-t-il sa décision ?") a top passage reporting that event within four words of it.
+    require_event: bool = True
     # Dense index structure (see INDEX_TYPES). Exact search costs about 11 ms per 100k passages per
     # query on one core here; bench/README.md puts the switch to IVF at 250k passages, where IVF keeps
     # a measured recall@10 >= `index_target_recall` against exact search at a fraction of the time.

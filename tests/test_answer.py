@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ANSWER_KEYS, CITATION_KEYS, FakeEmbedder, make_settings, write_corpus
 from qa.answer import MESSAGES, _same_fact, best_sentence, counted_in_passages, decide_found, specific_overlap
-from qa.answer_types import (PROFESSION_WORDS, ROLE_WORDS, acronyms, asks_about_article, asks_creation_date, asks_role_holder,
+from qa.answer_types import (PROFESSION_WORDS, ROLE_WORDS, acronyms, asked_event, asks_about_article, asks_role_holder,
                              counted_word,
                              counts, has_answer_type, identity_subject, name_terms, names_role, question_type,
                              with_aliases)
@@ -254,31 +254,42 @@ def test_names_role_with_professions():
     assert names_role(text, set(terms("France Charruyer")), ROLE_WORDS | PROFESSION_WORDS)
 
 
-@pytest.mark.parametrize("question, asks", [
-    ("En quelle année la CNIL a-t-elle été créée ?", True),
-    ("Quand l'ISOC a-t-elle été fondée ?", True),
-    ("In what year was the CNIL founded?", True),
-    ("When was Internet Society France established?", True),
-    ("Quand la CNIL a-t-elle autorisé Microsoft ?", False),   # a date, not a creation
-    ("Qui a créé le Health Data Hub ?", False),               # a creation, not a date
+@pytest.mark.parametrize("question, event", [
+    ("En quelle année la CNIL a-t-elle été créée ?", "creation"),
+    ("Quand l'ISOC a-t-elle été fondée ?", "creation"),
+    ("In what year was the CNIL founded?", "creation"),
+    ("When was Internet Society France established?", "creation"),
+    ("Quand le Conseil d'État a-t-il rendu sa décision ?", "ruling"),
+    ("quand le conseil d'etat rendra t il sa decision sur le recours", "ruling"),
+    ("Quand le tribunal statuera-t-il ?", "ruling"),
+    ("When did the Council of State rule on the appeal?", "ruling"),
+    ("When is the court expected to rule on ISOC's appeal?", "ruling"),
+    ("Quand la CNIL a-t-elle autorisé Microsoft ?", None),   # a date, not a creation or a ruling
+    ("Quand la décision a-t-elle été rendue publique ?", None),
+    ("When did the rules change?", None),
+    ("Qui a créé le Health Data Hub ?", None),               # a creation, not a date
+    ("Why did the court rule against ISOC?", None),
 ])
-def test_asks_creation_date(question, asks):
-    assert asks_creation_date(set(words(question)), question_type(question)) is asks
+def test_asked_event(question, event):
+    assert asked_event(question, question_type(question)) == event
 
 
-def test_a_creation_date_needs_a_passage_saying_that_body_was_created(tmp_path):
+def test_a_creation_or_ruling_date_needs_a_passage_reporting_it_next_to_the_body(tmp_path):
     articles = {"club.txt": "# Le club de voile\n\nLe club de voile, fondé en 1950, salue la décision de la mairie "
                             "d'ouvrir le port en 2024. La mairie finance les travaux du port.\n"}
     settings = make_settings(write_corpus(tmp_path / "c", articles), tmp_path / "i", min_dense_score=-1.0,
                              min_term_coverage=0.0, min_passage_coverage=0.0, require_specific_overlap=False)
     qa = QA(settings, embedder=FakeEmbedder())
     club = qa.ask("Quand le club de voile a-t-il été fondé ?")
-    assert club.found and club.evidence["creation_named"] is True
+    assert club.found and club.evidence["event_named"] is True
     town = qa.ask("Quand la mairie a-t-elle été fondée ?")  # the passage dates the club, not the town hall
-    assert town.evidence["creation_named"] is False and not town.found
-    assert qa.ask("Quand la mairie ouvre-t-elle le port ?").evidence["creation_named"] is None
+    assert town.evidence["event_named"] is False and not town.found
+    assert qa.ask("Quand la mairie ouvre-t-elle le port ?").evidence["event_named"] is None
     english = qa.ask("When was the sailing club set up?")  # "set up" is matched as "créer"
-    assert english.evidence["creation_named"] is not None
+    assert english.evidence["event_named"] is not None
+    # A ruling: "salue la décision" reports none; the articles never say the town hall ruled.
+    ruling = qa.ask("Quand la mairie rendra-t-elle sa décision sur le port ?")
+    assert ruling.evidence["event_named"] is False and not ruling.found
 
 
 def test_a_role_named_in_another_body_does_not_answer_who_holds_it(tmp_path):
@@ -331,11 +342,11 @@ def test_decide_found(settings, dense_top, coverage, passage_coverage, unsure, s
     assert decide_found({**signals, "role_named": False}, settings.with_(require_role=False)) is found
     assert decide_found({**signals, "role_named": True}, settings) is found
     assert decide_found({**signals, "role_named": None}, settings) is found
-    # "When was X founded?" needs a top passage saying X was created; other questions (None) are not affected.
-    assert decide_found({**signals, "creation_named": False}, settings) is False
-    assert decide_found({**signals, "creation_named": False}, settings.with_(require_creation=False)) is found
-    assert decide_found({**signals, "creation_named": True}, settings) is found
-    assert decide_found({**signals, "creation_named": None}, settings) is found
+    # "When was X founded / did the court rule?" needs a top passage reporting it; others (None) are not affected.
+    assert decide_found({**signals, "event_named": False}, settings) is False
+    assert decide_found({**signals, "event_named": False}, settings.with_(require_event=False)) is found
+    assert decide_found({**signals, "event_named": True}, settings) is found
+    assert decide_found({**signals, "event_named": None}, settings) is found
     # A byline ranked first for a question about the article answers it, whatever the cosine.
     assert decide_found({**signals, "byline_first": True}, settings) is True
 
