@@ -123,6 +123,11 @@ def load_phrases(path: Path = PHRASES_PATH) -> tuple[tuple[re.Pattern, str], ...
     return tuple((pattern, french) for _size, pattern, french in entries)
 
 
+def phrase_renderings(question: str, path: Path = PHRASES_PATH) -> list[str]:
+    """The French wordings english_phrases puts into a question ("law firm" → ["cabinet d'avocats"])."""
+    return [french for pattern, french in load_phrases(path) if pattern.search(question)]
+
+
 def english_phrases(question: str, path: Path = PHRASES_PATH) -> str:
     """An English question with its idiomatic phrases replaced, for word matching only: question phrases
     by the word they mean ("How long will…" → "duration will…"), then multi-word expressions by their

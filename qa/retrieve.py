@@ -291,7 +291,7 @@ def glossary_match(index: StoreView, word: str, vector: np.ndarray | None, thres
 def match_words(index: StoreView, words: list[str], word_vectors: dict[str, np.ndarray], bridge_threshold: float,
                 spelled: dict[str, TermMatch | None] | None = None,
                 glossary_threshold: float | None = None, context: Mapping[str, int] | None = None,
-                context_threshold: float | None = None) -> list[TermMatch]:
+                context_threshold: float | None = None, french: frozenset[str] = frozenset()) -> list[TermMatch]:
     """Map question words to index terms: as spelt, else a glossary translation (when `glossary_threshold`
     is given: English questions), else the closest spelling, else the nearest corpus word.
 
@@ -301,13 +301,14 @@ def match_words(index: StoreView, words: list[str], word_vectors: dict[str, np.n
     (`word_vectors` holds the question words' vectors) stands in for a word nothing else matched
     when the cosine reaches `bridge_threshold`, so unrelated words are not matched. `spelled` holds
     `spelled_match` results the caller already computed (the spelling search is the costly part);
-    `context` counts the terms of the passages nearest the question (see glossary_match).
+    `context` counts the terms of the passages nearest the question (see glossary_match). Words in
+    `french` (an English expression's French wording, qa.glossary.english_phrases) skip the glossary.
     """
     index = view_of(index)
     out = []
     for word in words:
         match = spelled[word] if spelled is not None and word in spelled else spelled_match(index, word)
-        if glossary_threshold is not None and (match is None or match.how == "spelling"):
+        if glossary_threshold is not None and word not in french and (match is None or match.how == "spelling"):
             translated = glossary_match(index, word, word_vectors.get(word), glossary_threshold, context,
                                         context_threshold, typo=match is None)
             if translated is None and translations(word) and _corrected_into_another_word(word, match):

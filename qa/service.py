@@ -15,7 +15,7 @@ from .index import Index
 from .lang import detect_language
 from .records import Answer
 from .lexicon import content_words
-from .glossary import english_phrases, translations
+from .glossary import english_phrases, phrase_renderings, translations
 from .retrieve import (Query, context_terms, described_entities_in, match_words, retrieve, spelled_match,
                        spelling_for)
 from .settings import Settings
@@ -99,6 +99,12 @@ class QA:
         found = {w: spelled_match(index, w) for ws in words for w in ws}
         spelled = [spelling_for(question_words, language, found, self.settings.known_word_zipf)
                    for question_words, language in zip(words, languages)]
+        # The French wording of an English expression ("come into force" → "entrer en vigueur") is French:
+        # a common French word is not "corrected" into another corpus word ("entrer" → "être").
+        french_words = [frozenset(w for rendering in phrase_renderings(text) for w in content_words(rendering))
+                        if language == "en" else frozenset() for text, language in zip(questions, languages)]
+        for spelling, french in zip(spelled, french_words):
+            spelling.update(spelling_for([w for w in spelling if w in french], "fr", found, self.settings.known_word_zipf))
         # A vector is needed for a word nothing matched (the embedding bridge, a glossary sense) and, in an
         # English question, for a word the glossary may translate instead of its spelling match.
         unknown = sorted({w for ws, language, spelling in zip(words, languages, spelled) for w in ws
@@ -111,14 +117,14 @@ class QA:
         vectors = self.embedder.encode_queries(embedded + unknown) if questions else np.zeros((0, 1), np.float32)
         word_vectors = dict(zip(unknown, vectors[len(questions):]))
         queries = []
-        for text, vector, question_words, language, spelling, entities in zip(
-                questions, vectors, words, languages, spelled, described):
+        for text, vector, question_words, language, spelling, entities, french in zip(
+                questions, vectors, words, languages, spelled, described, french_words):
             # The glossary is English → French: a French word missing from the articles is not English.
             glossary = self.settings.glossary_threshold if language == "en" and self.settings.use_glossary else None
             context = (context_terms(index, vector, self.settings.glossary_context_passages)
                        if glossary is not None and self.settings.glossary_context_passages else None)
             matches = match_words(index, question_words, word_vectors, self.settings.bridge_threshold, spelling,
-                                  glossary, context, self.settings.glossary_context_threshold)
+                                  glossary, context, self.settings.glossary_context_threshold, french)
             question_terms = terms(text)
             matched = [m.term for m in matches if m.term] + [t for t in question_terms if t.isdigit()]
             queries.append(Query(text, language, vector, tuple(question_terms), tuple(matched), tuple(matches),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.glossary import (COMMON_WORDS_PATH, GLOSSARY_PATH, PHRASES_PATH, _B64, english_key, english_phrases, english_spelling, glossary_lines, load_phrases,
+from qa.glossary import (COMMON_WORDS_PATH, GLOSSARY_PATH, PHRASES_PATH, _B64, english_key, english_phrases, english_spelling, glossary_lines, load_phrases, phrase_renderings,
                          load_glossary, main, read_dictd, translations)
 
 
@@ -197,3 +197,8 @@ def test_the_shipped_phrase_table_is_well_formed():
                for row in rows)
     assert len({row[0] for row in rows}) == len(rows)
     assert "pouvoirs publics" in english_phrases("What do the public authorities want?")
+
+
+def test_phrase_renderings_are_the_french_wordings_put_into_a_question(phrase_table):
+    assert phrase_renderings("Which law firms gave the green light?", phrase_table) == ["cabinet d'avocats", "feu vert"]
+    assert phrase_renderings("Who filed the appeal?", phrase_table) == []

@@ -226,6 +226,11 @@ def test_glossary_comes_before_a_spelling_match_for_english_questions(qa, made_u
     assert (english.term, english.how) == ("canicul", "glossary")
     # No translation the articles use, and the glossary knows the word: it is spelt right, so its French
     # look-alike is another word and the embedding bridge decides instead.
+    # A French word an English expression put into the question ("come into force" → "entrer en vigueur")
+    # is not looked up in the English glossary.
+    [french_word] = match_words(qa.index, ["heatwave"], {"heatwave": vector}, 0.92, {"heatwave": None},
+                                glossary_threshold=0.9, french=frozenset({"heatwave"}))
+    assert french_word.how != "glossary"
     spelled = {"bike": TermMatch("bike", "ecol", "spelling", 0.8)}
     [bike] = match_words(qa.index, ["bike"], {"bike": vector}, 0.92, spelled, glossary_threshold=0.9)
     assert bike.how == "embedding" and bike.term == "canicul"

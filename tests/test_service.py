@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import FakeEmbedder
+from conftest import FakeEmbedder, make_settings, write_corpus
 from qa.errors import InputError
 from qa.records import Answer
 from qa.service import QA, validate_question
@@ -162,3 +162,12 @@ def test_how_long_in_an_english_question_is_matched_as_a_duration(qa):
     assert "duration" in english and "long" not in english
     french = [m.word for m in qa.prepare(["Le tramway de Bordeaux est-il long ?"])[0].matches]
     assert "long" in french
+
+
+def test_the_french_wording_of_an_english_expression_is_not_spell_corrected(tmp_path):
+    """"come into force" becomes "entrer en vigueur"; "entrer" must not turn into the corpus's "être"."""
+    corpus = write_corpus(tmp_path / "c", {"a.txt": "La loi doit être votée. Les députés veulent être entendus.\n"})
+    qa = QA(make_settings(corpus, tmp_path / "i"), embedder=FakeEmbedder())
+    [query] = qa.prepare(["When did the law come into force?"])
+    entrer = [m for m in query.matches if m.word == "entrer"]
+    assert entrer and entrer[0].how not in ("spelling", "glossary")
