@@ -1,4 +1,4 @@
-"""What kind of answer a question asks for (a date, a number, a person, a reason) and whether a text holds one."""
+"""What kind of answer a question asks for (a date, a number, a person, a reason, a name) and whether a text holds one."""
 
 from __future__ import annotations
 
@@ -20,6 +20,11 @@ _NAMED_THINGS = ("hopital", "hopitaux", "etablissements?", "chu", "cliniques?", 
                  "hosts?", "suppliers?", "operators?", "cit(?:y|ies)", "countr(?:y|ies)", "authorit(?:y|ies)", "courts?",
                  "platforms?", "warehouses?", "projects?", "programm?es?", "apps?", "software")
 
+# Words that cannot stand between "which" and the thing named ("What did the company say?" asks no name).
+_FUNCTION_WORDS = tuple(rf"{w}\b" for w in ("did", "does", "do", "is", "are", "was", "were", "will", "would", "can",
+                                              "has", "have", "had", "the", "a", "an", "les", "le", "la", "l", "des",
+                                              "du", "de", "d", "est", "sont", "ont", "vont"))
+
 # What kind of answer a question asks for, recognised on its folded text.
 _QUESTION_TYPES = {
     # An amount of money: checked before "number", which "combien" and "how much" also open.
@@ -38,7 +43,8 @@ _QUESTION_TYPES = {
     "reason": re.compile(r"\b(pourquoi|pour quelle raison|pour quelles raisons|why|for what reason)\b"),
     "person": re.compile(r"^(qui|who|whom)\b|\b(qui (?:a|est|sont|dirige|preside)|who (?:is|was|are|filed|said|leads|heads|runs|did))\b"),
     # A named body, company, place or publication: "Quels hôpitaux…", "Which law firm…", "Comment s'appelle…".
-    "name": re.compile(r"\b(?:quel|quelle|quels|quelles|which|what)\s+(?:[a-z'-]+\s+){0,2}?(?:" + "|".join(_NAMED_THINGS) + r")\b|"
+    "name": re.compile(r"\b(?:quel|quelle|quels|quelles|which|what)\s+(?:(?!" + "|".join(_FUNCTION_WORDS) + r")[a-z'-]+\s+){0,2}?"
+                       r"(?:" + "|".join(_NAMED_THINGS) + r")\b|"
                        r"\bcomment s.?appell?e|\bcomment se nomme|\b(?:quel est|what is|what s) the name\b|\ble nom (?:[a-z]+ )?d|"
                        r"\bname of\b"),
 }
@@ -121,7 +127,7 @@ def names_article(question: str) -> bool:
 
 
 def question_type(question: str) -> str | None:
-    """'money', 'date', 'number', 'reason', 'person' or None, from the question's interrogative words."""
+    """'money', 'date', 'number', 'reason', 'person', 'name' or None, from the question's interrogative words."""
     folded = fold(question)
     for kind, pattern in _QUESTION_TYPES.items():
         if pattern.search(folded):
@@ -178,7 +184,8 @@ def asks_role_holder(question: str, kind: str | None) -> bool:
     tokens = set(words(question))
     if not tokens & ROLE_WORDS:
         return False
-    return kind == "person" or bool(tokens & _NAME_WORDS) or not tokens & _INTERROGATIVES
+    # A keyword query has no interrogative word and no question mark ("Is ISOC's appeal well founded?" is none).
+    return kind == "person" or bool(tokens & _NAME_WORDS) or not (tokens & _INTERROGATIVES or "?" in question)
 
 
 # Words that say a body came into being, French and English, folded: "Quand la CNIL a-t-elle été créée ?"
@@ -186,9 +193,8 @@ def asks_role_holder(question: str, kind: str | None) -> bool:
 # structure publique créée en 2019" does not date the CNIL).
 CREATION_WORDS = frozenset({
     "cree", "creee", "crees", "creees", "creer", "creation", "fonde", "fondee", "fondes", "fondees", "fonder",
-    "fondation", "naissance", "lance", "lancee", "lancement", "institue", "instituee",
-    "created", "create", "founded", "found", "established", "launched", "creation", "founding", "foundation",
-    "birth", "instituted",
+    "fondation", "naissance", "institue", "instituee",
+    "created", "create", "founded", "established", "creation", "founding", "foundation", "birth", "instituted",
 })
 
 
@@ -196,6 +202,7 @@ CREATION_WORDS = frozenset({
 # rule?") and the words that report one ("le Conseil d'État a rejeté le recours", "la Cnil a validé").
 _RULING_QUESTION = re.compile(r"\brend\w*(?: \w+){0,2} (?:sa|son|leur|une|un) (?:decision|arret|jugement|verdict)\b|"
                               r"\bstatu(?:er|e|ee|era|erait|ait|ent)\b|\btranch(?:er|e|era|erait)\b|\bse prononc\w*|"
+                              r"\bprononc(?:er|era|erait|e|ee)\b|\b(?:did|does|do|will|would|to) (?:\w+ ){0,4}rule\b|"
                               r"\brule(?:d|s)? on\b|\bruled\b|\bruling\b|\bverdict\b|\bjudge?ment\b")
 RULING_WORDS = frozenset({
     "statue", "statuer", "tranche", "trancher", "rendu", "rendue", "jugement", "juge", "jugee", "verdict", "arret",

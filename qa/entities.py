@@ -67,8 +67,10 @@ def holds(question_terms: list[str], description: tuple[str, ...], gap: int = DE
 
 
 def description_held(question_terms: list[str], entity: Entity) -> tuple[str, ...] | None:
-    """The first of the entity's descriptions that the question's terms hold, or None."""
-    return next((d for d in entity.descriptions if holds(question_terms, d)), None)
+    """The longest of the entity's descriptions that the question's terms hold ("French cloud provider"
+    rather than "French cloud"), or None."""
+    held = [d for d in entity.descriptions if holds(question_terms, d)]
+    return max(held, key=len) if held else None
 
 
 def described_entities(question: str, entities: tuple[Entity, ...] | None = None) -> list[tuple[Entity, tuple[str, ...]]]:

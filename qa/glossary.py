@@ -135,8 +135,10 @@ def english_phrases(question: str, path: Path = PHRASES_PATH) -> str:
     "firm" translate to "loi" and "entreprise"). The question itself is unchanged."""
     text = _QUESTION_PHRASE.sub(lambda m: QUESTION_PHRASES[" ".join(m.group(1).lower().split())], question)
     for pattern, french in load_phrases(path):
-        text = pattern.sub(f" {french} ", text)
+        # A name is not an expression: "Health Data Hub" keeps its "Health Data".
+        text = pattern.sub(lambda m: m.group(0) if m.group(0).istitle() else f" {french} ", text)
     return text
+
 
 
 def _decode_offset(text: str) -> int:

@@ -57,7 +57,8 @@ class Query:
     @property
     def entity_terms(self) -> list[str]:
         """The described entities' name terms that the question lacks: searched by BM25 beside
-        matched_terms, yet not the question's own words, so abstention does not weigh them."""
+        matched_terms. Not the question's own words: passage coverage weighs the description's words
+        instead (a passage naming the entity holds them)."""
         out: list[str] = []
         for entity in self.entities:
             out.extend(t for t in sorted(entity.name_terms) if t not in self.terms and t not in out)
@@ -74,9 +75,16 @@ class Query:
         ("cnil"); None for other questions, or when the question names no body the articles know."""
         if not asks_role_holder(self.text, self.kind):
             return None
-        body = {m.term for m in self.matches if m.term and m.how in SURE_MATCHES
-                and fold(m.word) not in ROLE_WORDS and fold(m.word) not in ANSWER_FRAME_WORDS}
-        return frozenset(body) or None
+        return self.body_terms(ROLE_WORDS) or None
+
+    def body_terms(self, trigger: frozenset[str]) -> frozenset[str]:
+        """The index terms of what a role or event question is about: its surely matched words other than
+        the `trigger` words and the answer-frame words, or, when it describes a body, that body's name
+        ("the French data protection authority" is the CNIL, not "données" and "protection")."""
+        if self.entities:
+            return frozenset().union(*(entity.name_terms for entity in self.entities))
+        return frozenset(m.term for m in self.matches if m.term and m.how in SURE_MATCHES
+                         and fold(m.word) not in trigger and fold(m.word) not in ANSWER_FRAME_WORDS)
 
     @cached_property
     def event_asked(self) -> tuple[str, frozenset[str]] | None:
@@ -86,10 +94,8 @@ class Query:
         event = asked_event(text, self.kind)
         if event is None:
             return None
-        trigger = event_trigger_words(event)
-        body = {m.term for m in self.matches if m.term and m.how in SURE_MATCHES
-                and fold(m.word) not in trigger and fold(m.word) not in ANSWER_FRAME_WORDS}
-        return (event, frozenset(body)) if body else None
+        body = self.body_terms(event_trigger_words(event))
+        return (event, body) if body else None
 
     @cached_property
     def person_asked(self) -> frozenset[str] | None:

@@ -71,7 +71,8 @@ class Settings:
     # least this close to the English word's (README, 'How it works', step 6).
     use_glossary: bool = True
     # Bodies a question describes without naming them ("la plus haute juridiction administrative": the
-    # Conseil d'État) join its BM25 terms from a who-is-who table (qa.entities, qa/data/entities.tsv).
+    # Conseil d'État) join its BM25 terms from a who-is-who table (qa.entities, qa/data/entities.tsv),
+    # and a name few passages hold joins its embedding.
     use_entities: bool = True
     glossary_threshold: float = 0.87
     # A translation that the n passages nearest the question use needs only this cosine (n = 0: none does).
@@ -85,8 +86,9 @@ class Settings:
     hub_neighbours: int = 25
     # Added to the fused score of passages holding the kind of answer asked for (date, number, person,
     # reason, name), times ln(candidates / candidates holding it): in standard deviations for cc, in
-    # reciprocal-rank units for rrf. Over the six sets, a flat 0.2 → weighted 0.4 moved seven
-    # questions up (most of them "pourquoi/why": a cause is in a fifth of the passages) and one down.
+    # reciprocal-rank units for rrf. Over the six sets, cc's flat 0.2 → weighted 0.4 moved seven
+    # questions up (most of them "pourquoi/why": a cause is in a fifth of the passages) and one down;
+    # rrf's was not re-tuned for the weighting.
     answer_type_boost: float = 0.4
     # For "Quels hôpitaux… / Which law firm…", a passage holds the answer when it names something the
     # question does not, that fewer than this share of passages name.
@@ -163,6 +165,8 @@ class Settings:
             raise InputError("flat_max_passages must be >= 0 and index_target_recall in (0, 1]")
         if self.torch_threads < 1 or self.search_threads < 1:
             raise InputError("thread counts must be at least 1")
+        if not 0.0 < self.name_max_share <= 1.0 or self.answer_type_boost < 0 or self.rrf_answer_type_boost < 0:
+            raise InputError("name_max_share must be in (0, 1] and the answer-type boosts ≥ 0")
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":

@@ -88,6 +88,9 @@ def refusing_qa(tmp_path, corpus_dir):
     ("What is the name of the warehouse?", "name"),
     ("Quelle exigence la Cnil posait-elle ?", None),            # a requirement, not a name
     ("What kind of hosting does the CNIL recommend?", None),
+    ("What did the company say?", None),                        # "did the": no name asked
+    ("Quelles données les hôpitaux fournissent-ils ?", None),
+    ("What data do hospitals share?", None),
 ])
 def test_question_type(question, kind):
     assert question_type(question) == kind
@@ -196,6 +199,7 @@ def test_counted_in_passages_needs_a_number_of_the_counted_thing(tmp_path):
     ("Who founded Microsoft?", True),
     ("Qui a fondé l'ISOC ?", True),
     ("Sur quoi se fonde la décision de la Cnil ?", False),
+    ("Is ISOC's appeal well founded?", False),                  # a yes/no question, not a keyword query
     ("Qui est Nicolas Chagny ?", False),                        # names a person, asks for a role: no role word
     ("Selon le président de l'ISOC, que regrette la CNIL ?", False),
     ("Qu'a déclaré le ministre Cédric O devant les sénateurs ?", False),
@@ -269,6 +273,10 @@ def test_names_role_with_professions():
     ("When did the rules change?", None),
     ("Qui a créé le Health Data Hub ?", None),               # a creation, not a date
     ("Why did the court rule against ISOC?", None),
+    ("When did the Conseil d'État rule?", "ruling"),
+    ("When will the court rule?", "ruling"),
+    ("When was the Microsoft agreement found valid by the CNIL?", None),  # "found": of "find"
+    ("Quand l'ISOC a-t-elle lancé son recours ?", None),                 # an action launched, not a body
 ])
 def test_asked_event(question, event):
     assert asked_event(question, question_type(question)) == event

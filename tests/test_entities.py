@@ -16,7 +16,7 @@ from qa.text import terms
 TABLE = (
     "# a comment line, then a blank one\n"
     "\n"
-    "Brezhost\thébergeur breton|Breton host|Breton hosting company\n"
+    "Brezhost\thébergeur breton|Breton host|Breton hosting|Breton hosting company\n"
     "Conseil d'État\tplus haute juridiction administrative|highest administrative court\n"
     "Nameless\t\n"
 )
@@ -67,9 +67,10 @@ def test_questions_describing_an_entity(table, question, names):
     assert [entity.name for entity, _description in described_entities(question, table)] == names
 
 
-def test_the_description_held_is_the_first_that_matches(table):
+def test_the_description_held_is_the_longest_that_matches(table):
     brezhost = table[0]
-    # The French stemmer leaves "hosting" whole: "Breton host" is not held, "Breton hosting company" is.
+    # The French stemmer leaves "hosting" whole: "Breton host" is not held; of "Breton hosting" and
+    # "Breton hosting company", the longer.
     assert description_held(terms("Which Breton hosting company?"), brezhost) == tuple(terms("Breton hosting company"))
     assert description_held(terms("Un hébergeur normand"), brezhost) is None
     # "Conseil" in the question is not the whole name: the description still counts.
@@ -179,3 +180,11 @@ def test_the_quoted_sentence_is_the_one_naming_the_described_entity(described_qa
     # Without the entity, the sentence sharing the question's own word ("port") is quoted.
     span = best_sentence(described_qa.index, hit, plain(query))
     assert text[span.start:span.end] == "Le port de Brest attend les bateaux."
+
+
+def test_a_role_or_event_question_about_a_described_body_is_about_its_name(described_qa):
+    """"Quand l'hébergeur breton a-t-il été fondé ?" is about Brezhost, not about the words describing it."""
+    [query] = described_qa.prepare(["Quand l'hébergeur breton a-t-il été fondé ?"])
+    assert query.event_asked == ("creation", frozenset(terms("Brezhost")))
+    [query] = described_qa.prepare(["Qui dirige l'hébergeur breton ?"])
+    assert query.role_body == frozenset(terms("Brezhost"))

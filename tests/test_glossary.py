@@ -180,6 +180,7 @@ def phrase_table(tmp_path):
     ("Who applied for it?", "Who demander it?"),                                      # y → -ied
     ("The firm's lawyers set the law.", "The firm's lawyers set the law."),          # not the phrase
     ("How long did the setup last?", "duration did the setup last?"),                # one word, not "set up"
+    ("Who set up the Law Firm Trust?", "Who créer the Law Firm Trust?"),            # a name is no expression
 ])
 def test_multi_word_expressions_become_their_french_wording(phrase_table, question, expected):
     assert " ".join(english_phrases(question, phrase_table).split()) == expected

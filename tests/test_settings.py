@@ -23,3 +23,10 @@ def test_with_none_turns_an_optional_setting_off():
 def test_with_validates_the_copy():
     with pytest.raises(InputError):
         Settings().with_(hub_neighbours=0)
+
+
+@pytest.mark.parametrize("changes", [{"name_max_share": 0.0}, {"name_max_share": 1.5}, {"answer_type_boost": -0.1},
+                                     {"rrf_answer_type_boost": -1.0}])
+def test_answer_type_settings_are_validated(changes):
+    with pytest.raises(InputError):
+        Settings(**changes)
