@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
@@ -40,6 +42,29 @@ def validate_question(question: object, settings: Settings) -> str:
     return text
 
 
+class WordVectorCache:
+    """The query vectors of question words already embedded by this session's model, at most `size` of
+    them (the oldest go first); safe to share between the page's worker threads."""
+
+    def __init__(self, size: int = 20_000):
+        self.size = size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_many(self, words: list[str]) -> dict[str, np.ndarray]:
+        with self._lock:
+            found = {w: self._vectors[w] for w in words if w in self._vectors}
+            for word in found:
+                self._vectors.move_to_end(word)
+            return found
+
+    def put_many(self, vectors: dict[str, np.ndarray]) -> None:
+        with self._lock:
+            self._vectors.update(vectors)
+            while len(self._vectors) > self.size:
+                self._vectors.popitem(last=False)
+
+
 class QA:
     """A question-answering session over one store: the model and store are opened once and shared.
 
@@ -56,6 +81,7 @@ class QA:
                  store: Store | None = None):
         self.settings = settings or Settings.from_env()
         self.embedder = embedder or load_embedder(self.settings.model, self.settings.torch_threads)
+        self._word_vectors = WordVectorCache()
         if store is None and index is not None:
             store = EmbeddedStore(self.settings, index)
         self.store = store or open_store(self.settings, self.embedder, progress)
@@ -114,8 +140,15 @@ class QA:
         described = [described_entities_in(index, text, self.settings.specific_term_max_share)
                      if self.settings.use_entities else () for text in questions]
         embedded = [text + "".join(f" ({e.name})" for e in entities if e.specific) for text, entities in zip(questions, described)]
-        vectors = self.embedder.encode_queries(embedded + unknown) if questions else np.zeros((0, 1), np.float32)
-        word_vectors = dict(zip(unknown, vectors[len(questions):]))
+        # Question words come back in question after question ("hosting", "approve"): their vectors are
+        # remembered, so a question embeds only its new words with it (one forward pass either way).
+        word_vectors = self._word_vectors.get_many(unknown)
+        new_words = [w for w in unknown if w not in word_vectors]
+        vectors = (self.embedder.encode_queries(embedded + new_words) if questions
+                   else np.zeros((0, 1), np.float32))
+        fresh = dict(zip(new_words, vectors[len(questions):]))
+        self._word_vectors.put_many(fresh)
+        word_vectors.update(fresh)
         queries = []
         for text, vector, question_words, language, spelling, entities, french in zip(
                 questions, vectors, words, languages, spelled, described, french_words):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from conftest import FakeEmbedder, make_settings, write_corpus
@@ -171,3 +172,25 @@ def test_the_french_wording_of_an_english_expression_is_not_spell_corrected(tmp_
     [query] = qa.prepare(["When did the law come into force?"])
     entrer = [m for m in query.matches if m.word == "entrer"]
     assert entrer and entrer[0].how not in ("spelling", "glossary")
+
+
+def test_word_vector_cache_keeps_the_most_recent_words():
+    from qa.service import WordVectorCache
+
+    cache = WordVectorCache(size=2)
+    cache.put_many({"a": np.zeros(2), "b": np.ones(2)})
+    assert set(cache.get_many(["a", "z"])) == {"a"}       # "a" is now the most recent
+    cache.put_many({"c": np.ones(2)})                       # evicts "b", the oldest
+    assert set(cache.get_many(["a", "b", "c"])) == {"a", "c"}
+
+
+def test_a_question_word_is_embedded_once_per_session(tmp_path):
+    corpus = write_corpus(tmp_path / "c", {"a.txt": "L'hébergement des données de santé inquiète les hôpitaux.\n"})
+    embedder = FakeEmbedder()
+    qa = QA(make_settings(corpus, tmp_path / "i"), embedder=embedder)
+    first = qa.prepare(["Why does the hosting worry hospitals?"])[0]
+    embedder.query_calls.clear()
+    second = qa.prepare(["Why does the hosting worry hospitals?"])[0]
+    # The second time only the question itself is embedded; the words' vectors are remembered.
+    assert embedder.query_calls == [["Why does the hosting worry hospitals?"]]
+    assert second.matches == first.matches
