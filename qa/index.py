@@ -85,6 +85,12 @@ class Index:
         return {fold(w): s for w, s in zip(self.lexicon.words, self.lexicon.stems) if s in self.bm25.vocab_dict}
 
     @cached_property
+    def spelling_cache(self) -> dict:
+        """Question word → its spelling match in this index (qa.retrieve.spelled_match): the search over
+        the vocabulary is the costly part of preparing a question, and words come back."""
+        return {}
+
+    @cached_property
     def document_frequencies(self) -> np.ndarray:
         """Passages containing each BM25 term (indexed by term id)."""
         return np.diff(self.bm25.scores["indptr"])

@@ -234,6 +234,7 @@ class _Vocabulary:
         self.lexicon = lexicon
         self.vocabulary = [t for t in df if t]
         self.folded_words = {fold(w): s for w, s in zip(lexicon.words, lexicon.stems) if s in df}
+        self.spelling_cache: dict = {}  # question word → spelling match in this generation (qa.retrieve)
 
 
 class PgView:
@@ -245,6 +246,7 @@ class PgView:
         self.lexicon = vocab.lexicon
         self.vocabulary = vocab.vocabulary
         self.folded_words = vocab.folded_words
+        self.spelling_cache = vocab.spelling_cache
         self._articles: dict[str, Article | None] = {}
         self._vectors: dict[int, np.ndarray] = {}
 

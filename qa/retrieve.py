@@ -201,6 +201,21 @@ def spelled_match(index: StoreView, word: str) -> TermMatch | None:
         return TermMatch(word, term, "exact")
     if len(term) < 5:
         return None
+    cache = getattr(index, "spelling_cache", None)  # one per index generation; None for other views
+    if cache is not None and word in cache:
+        return cache[word]
+    match = _closest_spelling(index, word, term)
+    if cache is not None and len(cache) < SPELLING_CACHE_SIZE:
+        cache[word] = match
+    return match
+
+
+# Spelling matches remembered per index generation, at most (the vocabulary search costs milliseconds).
+SPELLING_CACHE_SIZE = 50_000
+
+
+def _closest_spelling(index: StoreView, word: str, term: str) -> TermMatch | None:
+    """The closest indexed spelling of a word that is not in the index as spelt, or None."""
     # Ratio ≥ 0.8 on terms, then ≥ 0.85 on whole words (a typo can derail the stemmer:
     # 'hebergemnt' stems to itself, far from 'heberg'), five letters or more: fixes typos
     # without inventing matches for short words.

@@ -73,6 +73,7 @@ class EmbeddedView:
         self.index = index
         self.n_passages = len(index.passages)
         self.lexicon = index.lexicon
+        self.spelling_cache = index.spelling_cache
 
     @property
     def vocabulary(self) -> list[str]:

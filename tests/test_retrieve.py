@@ -433,3 +433,17 @@ def test_a_which_question_prefers_a_passage_naming_something_specific(tmp_path):
 @pytest.mark.parametrize("holding, candidates, weight", [(1, 5, np.log(5)), (9, 45, np.log(5)), (45, 45, 0.0), (0, 45, 0.0)])
 def test_answer_type_weight_is_the_idf_of_holding_the_type(holding, candidates, weight):
     assert answer_type_weight(holding, candidates) == pytest.approx(weight)
+
+
+def test_spelling_matches_are_remembered_per_index(hosting_qa, monkeypatch):
+    import qa.retrieve as retrieve_module
+
+    calls = []
+    real = retrieve_module._closest_spelling
+    monkeypatch.setattr(retrieve_module, "_closest_spelling", lambda *args: calls.append(args[1]) or real(*args))
+    first = spelled_match(hosting_qa.index, "hebergemnt")
+    assert spelled_match(hosting_qa.index, "hebergemnt") == first and calls == ["hebergemnt"]
+    assert hosting_qa.index.spelling_cache["hebergemnt"] == first
+    # A word with no close spelling is remembered too (as None).
+    assert spelled_match(hosting_qa.index, "zzzzzzzz") is None and calls == ["hebergemnt", "zzzzzzzz"]
+    assert spelled_match(hosting_qa.index, "zzzzzzzz") is None and len(calls) == 2
