@@ -10,7 +10,7 @@ from .answer_types import (ANSWER_FRAME_WORDS, EVENT_WORDS, asks_about_article, 
                            names_article)
 from .chunk import split_sentences
 from .records import Answer, Citation, Hit, Span
-from .retrieve import SURE_MATCHES, Query, names_role_of, translation_terms
+from .retrieve import SURE_MATCHES, Query, is_specific, names_role_of, translation_terms
 from .settings import Settings
 from .store import StoreView, view_of
 from .text import fold, terms, words
@@ -70,9 +70,7 @@ def specific_overlap(index: StoreView, query: Query, hits: list[Hit], max_share:
     question about something the articles lack ("Qui dirige le Health Data Hub ?") shares nothing else.
     """
     index = view_of(index)
-    n = max(index.n_passages, 1)
-    specific = {m.term for m in query.matches if m.term and m.how in SURE_MATCHES
-                and index.document_frequency(m.term) / n < max_share}
+    specific = {m.term for m in query.matches if m.term and m.how in SURE_MATCHES and is_specific(index, m.term, max_share)}
     return any(specific & set(terms(hit.passage.text)) for hit in hits)
 
 

@@ -15,7 +15,7 @@ _NAMED_THINGS = ("hopital", "hopitaux", "etablissements?", "chu", "cliniques?", 
                  "ong", "agences?", "cabinets?", "hebergeurs?", "prestataires?", "fournisseurs?", "operateurs?",
                  "villes?", "pays", "regions?", "institutions?", "autorites?", "juridictions?", "tribunal", "tribunaux",
                  "plateformes?", "entrepots?", "projets?", "programmes?", "logiciels?", "applications?", "services?",
-                 "hospitals?", "institutions?", "newspapers?", "outlets?", "media", "websites?", "companies", "company",
+                 "hospitals?", "newspapers?", "outlets?", "media", "websites?", "companies", "company",
                  "firms?", "groups?", "organi[sz]ations?", "bodies", "body", "agency", "agencies", "ngos?", "providers?",
                  "hosts?", "suppliers?", "operators?", "cit(?:y|ies)", "countr(?:y|ies)", "authorit(?:y|ies)", "courts?",
                  "platforms?", "warehouses?", "projects?", "programm?es?", "apps?", "software")

@@ -125,7 +125,7 @@ def load_phrases(path: Path = PHRASES_PATH) -> tuple[tuple[re.Pattern, str], ...
 
 def phrase_renderings(question: str, path: Path = PHRASES_PATH) -> list[str]:
     """The French wordings english_phrases puts into a question ("law firm" → ["cabinet d'avocats"])."""
-    return [french for pattern, french in load_phrases(path) if pattern.search(question)]
+    return list(_rewritten(question, path)[1])
 
 
 def english_phrases(question: str, path: Path = PHRASES_PATH) -> str:
@@ -133,12 +133,28 @@ def english_phrases(question: str, path: Path = PHRASES_PATH) -> str:
     by the word they mean ("How long will…" → "duration will…"), then multi-word expressions by their
     French wording ("law firm" → "cabinet d'avocats", which the articles use; word by word, "law" and
     "firm" translate to "loi" and "entreprise"). The question itself is unchanged."""
-    text = _QUESTION_PHRASE.sub(lambda m: QUESTION_PHRASES[" ".join(m.group(1).lower().split())], question)
-    for pattern, french in load_phrases(path):
-        # A name is not an expression: "Health Data Hub" keeps its "Health Data".
-        text = pattern.sub(lambda m: m.group(0) if m.group(0).istitle() else f" {french} ", text)
-    return text
+    return _rewritten(question, path)[0]
 
+
+@lru_cache(maxsize=1024)
+def _rewritten(question: str, path: Path) -> tuple[str, tuple[str, ...]]:
+    """english_phrases' text and the French wordings it put in, from one pass over the phrase table
+    (about a millisecond; preparing and answering an English question both ask for it)."""
+    text = _QUESTION_PHRASE.sub(lambda m: QUESTION_PHRASES[" ".join(m.group(1).lower().split())], question)
+    renderings = []
+    for pattern, french in load_phrases(path):
+        if not pattern.search(text):
+            continue
+
+        def render(match: re.Match) -> str:
+            if match.group(0).istitle():  # a name is not an expression: "Health Data Hub" keeps its "Health Data"
+                return match.group(0)
+            if french not in renderings:
+                renderings.append(french)
+            return f" {french} "
+
+        text = pattern.sub(render, text)
+    return text, tuple(renderings)
 
 
 def _decode_offset(text: str) -> int:

@@ -163,12 +163,11 @@ def described_entities_in(index: StoreView, question: str, max_share: float) -> 
     only handle.
     """
     index = view_of(index)
-    n = max(index.n_passages, 1)
     out = []
     for entity, description in described_entities(question):
         if not all(index.has_term(t) for t in entity.name_terms):
             continue  # a body the articles never name ("Scaleway"), or only in part ("conseil" without "État")
-        specific = all(index.document_frequency(t) / n < max_share for t in entity.name_terms)
+        specific = all(is_specific(index, t, max_share) for t in entity.name_terms)
         out.append(DescribedEntity(entity.name, entity.name_terms, frozenset(description), specific))
     return tuple(out)
 
@@ -184,11 +183,15 @@ def holds_specific_name(index: StoreView, text: str, query: Query, max_share: fl
     """Whether a text names something the question does not and few passages do (in under `max_share`
     of them): "Hospices civils de Lyon, centre Léon Bérard" answers "Which four hospitals…", while
     "quatre grands hôpitaux" and the names every article repeats (CNIL, Microsoft) do not."""
-    index = view_of(index)
-    n = max(index.n_passages, 1)
     asked = set(query.terms) | set(query.matched_terms)
-    return any(term not in asked and index.has_term(term) and index.document_frequency(term) / n < max_share
-               for term in name_terms([text]))
+    return any(term not in asked and is_specific(index, term, max_share) for term in name_terms([text]))
+
+
+def is_specific(index: StoreView, term: str, max_share: float) -> bool:
+    """Whether an index term occurs in fewer than `max_share` of the passages: it says what a passage is
+    about, where a term nearly every passage holds (CNIL, Microsoft, données) only says it is on topic."""
+    index = view_of(index)
+    return index.has_term(term) and index.document_frequency(term) / max(index.n_passages, 1) < max_share
 
 
 def spelled_match(index: StoreView, word: str) -> TermMatch | None:
