@@ -7,8 +7,11 @@ Layout (txtai/bm25s style: FAISS row i is passage i, documents beside the vector
     passages.jsonl     one passage a line: id, doc, start, end, paragraph span, heading
     embeddings.npy     float32 passage vectors (kept so `qa add` never re-embeds unchanged articles)
     lexicon.json/.npy  the corpus's distinct words and their vectors (cross-lingual term matching)
+    sentences.npy      float32 query-side vectors of every passage's sentences (qa.sentences)
+    sentence_spans.npy int64 rows (owner passage, start, end) of those sentences
+    hubness.npy        float32 hubness of each passage (mean cosine with its nearest sentences)
     dense.faiss        FAISS inner-product index over the unit vectors
-    bm25/              bm25s index over French-stemmed, accent-folded terms
+    bm25/              bm25s index over accent-folded terms, stemmed in each article's language
 
 Crash safety (tested by killing writers at random, tests/test_reliability_crash.py): a generation is
 written into `.NAME.tmp-PID-NS` beside the index, fsynced, manifest last, then swapped in by two renames
@@ -43,15 +46,18 @@ from .embed import Embedder
 from .errors import CorpusError, IndexStateError
 from .lexicon import Lexicon
 from .load import ARTICLE_SUFFIXES, article_files, doc_name, file_digest, ignored_files, read_article
+from .lang import article_language
 from .records import Article, Passage, Span
+from .sentences import Sentences
 from .settings import Settings
 from .text import NORMALIZATION_VERSION, clean_input, fold, terms
 
 FORMAT = "qa-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 # Files every generation has (plus bm25/…); a manifest that does not list them all is not trusted.
-REQUIRED_FILES = ("articles.jsonl", "passages.jsonl", "embeddings.npy", "dense.faiss", "lexicon.json", "lexicon.npy")
+REQUIRED_FILES = ("articles.jsonl", "passages.jsonl", "embeddings.npy", "dense.faiss", "lexicon.json", "lexicon.npy",
+                  "sentences.npy", "sentence_spans.npy", "hubness.npy")
 
 Progress = Callable[[str], None]
 _PARTIAL_COPY = re.compile(r"\..+\.tmp-\d+-\d+")
@@ -73,6 +79,7 @@ class Index:
     dense: object  # faiss.Index
     bm25: object  # bm25s.BM25
     lexicon: Lexicon
+    sentences: Sentences
 
     @cached_property
     def vocabulary(self) -> list[str]:
@@ -165,7 +172,7 @@ def build_index(settings: Settings, embedder: Embedder, progress: Progress = _qu
     for path in article_files(corpus_dir):
         doc = doc_name(path, corpus_dir)
         try:
-            article = clean_article(read_article(path, corpus_dir))
+            article = with_language(clean_article(read_article(path, corpus_dir)))
         except CorpusError as exc:
             skipped[doc] = str(exc)
             progress(f"warning: skipped {exc}")
@@ -184,7 +191,9 @@ def build_index(settings: Settings, embedder: Embedder, progress: Progress = _qu
         _embedding_texts(articles, passages, settings), progress=len(passages) > 64)
     progress("Embedding the corpus vocabulary (for English and misspelt questions)")
     lexicon = Lexicon.build([p.text for p in passages], embedder)
-    index = write_index(settings, embedder, articles, passages, embeddings, sources, skipped, lexicon, progress)
+    progress("Embedding the passages' sentences")
+    sentences = Sentences.build(embedder, {a.doc: a.text for a in articles}, passages, embeddings)
+    index = write_index(settings, embedder, articles, passages, embeddings, sources, skipped, lexicon, sentences, progress)
     progress(f"Index written to {settings.index_dir}/ ({len(passages)} passages, {len(articles)} articles) "
              f"in {time.perf_counter() - started:.1f} s")
     return index
@@ -234,7 +243,9 @@ def add_articles(files: list[Path], settings: Settings, embedder: Embedder, prog
             sources[article.doc] = digest  # the copy into the corpus is byte for byte
             skipped.pop(article.doc, None)
         lexicon = Lexicon.build([p.text for p in passages], embedder, known=index.lexicon)
-        return write_index(settings, embedder, articles, passages, embeddings, sources, skipped, lexicon, progress)
+        sentences = Sentences.build(embedder, {a.doc: a.text for a in articles}, passages, embeddings,
+                                    known=index.sentences, kept_rows=kept_rows)
+        return write_index(settings, embedder, articles, passages, embeddings, sources, skipped, lexicon, sentences, progress)
 
 
 def plan_additions(files: list[Path], settings: Settings, stored_docs: Callable[[str], set[str]],
@@ -270,7 +281,7 @@ def plan_additions(files: list[Path], settings: Settings, stored_docs: Callable[
             raise CorpusError(f"{path}: already in {where} as {doc}, unchanged; nothing to add")
         if stored:
             raise CorpusError(f"{path}: same content as {min(stored)}, already in {where} (a duplicate)")
-        article = clean_article(replace(article, doc=doc))
+        article = with_language(clean_article(replace(article, doc=doc)))
         if not chunk_article(article, settings.passage_max_chars):
             raise CorpusError(f"{path}: no prose to index (only headings or page furniture)")
         batch_docs[doc], batch_digests[digest] = path, path
@@ -304,6 +315,11 @@ def _embedding_texts(articles: list[Article], passages: list[Passage], settings:
     """`embedding_text` of each passage (what is embedded and what BM25 indexes), in passage order."""
     by_doc = _by_doc(articles)
     return [embedding_text(by_doc[p.doc], p, settings.embed_context) for p in passages]
+
+
+def with_language(article: Article) -> Article:
+    """The article with its language: what its front matter states, else detected from its prose."""
+    return article if article.lang else replace(article, lang=article_language(article))
 
 
 def _by_doc(articles: list[Article]) -> dict[str, Article]:
@@ -410,7 +426,7 @@ def recover_index(dest: Path, progress: Progress = _quiet) -> bool:
 
 def write_index(settings: Settings, embedder: Embedder, articles: list[Article], passages: list[Passage],
                 embeddings: np.ndarray, sources: dict[str, str], skipped: dict[str, str], lexicon: Lexicon,
-                progress: Progress = _quiet) -> Index:
+                sentences: Sentences, progress: Progress = _quiet) -> Index:
     """Write every file into a temporary sibling folder, fsync, then swap it into place; manifest last.
 
     Holding the writer lock, it first restores a half-swapped previous generation and removes what
@@ -431,10 +447,14 @@ def write_index(settings: Settings, embedder: Embedder, articles: list[Article],
             np.save(tmp / "embeddings.npy", embeddings)
             dense, dense_info = build_dense(embeddings, settings, progress, queries=lexicon.vectors)
             faiss.write_index(dense, str(tmp / "dense.faiss"))
-            bm25 = _bm25_index(_embedding_texts(articles, passages, settings))
+            by_doc = _by_doc(articles)
+            bm25 = _bm25_index(_embedding_texts(articles, passages, settings), [by_doc[p.doc].lang for p in passages])
             bm25.save(str(tmp / "bm25"), show_progress=False)
             (tmp / "lexicon.json").write_text(json.dumps({"words": lexicon.words, "stems": lexicon.stems}, ensure_ascii=False), encoding="utf-8")
             np.save(tmp / "lexicon.npy", lexicon.vectors)
+            np.save(tmp / "sentences.npy", sentences.vectors)
+            np.save(tmp / "sentence_spans.npy", np.stack([sentences.owner, sentences.starts, sentences.ends], axis=1))
+            np.save(tmp / "hubness.npy", sentences.hubness)
             manifest = {
                 "format": FORMAT,
                 "format_version": FORMAT_VERSION,
@@ -458,7 +478,7 @@ def write_index(settings: Settings, embedder: Embedder, articles: list[Article],
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-    return Index(dest, manifest, _by_doc(articles), passages, embeddings, dense, bm25, lexicon)
+    return Index(dest, manifest, _by_doc(articles), passages, embeddings, dense, bm25, lexicon, sentences)
 
 
 def dense_kind(settings: Settings, n_passages: int) -> str:
@@ -599,11 +619,12 @@ def _recall(dense, queries: np.ndarray, own: np.ndarray, truth: list[set[int]], 
     return hits / max(1, sum(len(t) for t in truth))
 
 
-def _bm25_index(texts: list[str]):
+def _bm25_index(texts: list[str], languages: list[str | None]):
+    """BM25 over each passage's terms, stemmed in its article's language (French and English Snowball)."""
     import bm25s
 
     bm25 = bm25s.BM25()
-    bm25.index([terms(text) or [""] for text in texts], show_progress=False)
+    bm25.index([terms(text, lang or "fr") or [""] for text, lang in zip(texts, languages)], show_progress=False)
     return bm25
 
 
@@ -656,7 +677,7 @@ def _write_jsonl(path: Path, records) -> None:
 
 
 def _article_record(a: Article) -> dict:
-    return {"doc": a.doc, "title": a.title, "author": a.author, "date": a.date, "url": a.url, "text": a.text,
+    return {"doc": a.doc, "title": a.title, "author": a.author, "date": a.date, "url": a.url, "lang": a.lang, "text": a.text,
             "paragraphs": [[s.start, s.end] for s in a.paragraphs], "headings": [[s.start, s.end] for s in a.headings],
             "bylines": [[s.start, s.end] for s in a.bylines]}
 
@@ -855,7 +876,7 @@ def _load_once(index_dir: Path, embedder_name: str | None, settings: Settings) -
         for record in _read_jsonl(index_dir / "articles.jsonl"):
             article = Article(
                 doc=record["doc"], text=record["text"], title=record["title"], author=record["author"],
-                date=record["date"], url=record["url"],
+                date=record["date"], url=record["url"], lang=record.get("lang"),
                 paragraphs=tuple(Span(s, e) for s, e in record["paragraphs"]),
                 headings=tuple(Span(s, e) for s, e in record["headings"]),
                 bylines=tuple(Span(s, e) for s, e in record["bylines"]))
@@ -874,6 +895,13 @@ def _load_once(index_dir: Path, embedder_name: str | None, settings: Settings) -
         bm25 = bm25s.BM25.load(str(index_dir / "bm25"), show_progress=False)
         words = json.loads((index_dir / "lexicon.json").read_text(encoding="utf-8"))
         lexicon = Lexicon(words["words"], words["stems"], np.load(index_dir / "lexicon.npy", allow_pickle=False))
+        spans = np.load(index_dir / "sentence_spans.npy", allow_pickle=False)
+        sentence_vectors = np.load(index_dir / "sentences.npy", allow_pickle=False, mmap_mode="r" if settings.index_mmap else None)
+        hub = np.load(index_dir / "hubness.npy", allow_pickle=False)
+        if not (spans.ndim == 2 and spans.shape[1] == 3 and len(spans) == len(sentence_vectors) and len(hub) == len(passages)
+                and (len(spans) == 0 or (np.all(np.diff(spans[:, 0]) >= 0) and spans[-1, 0] < len(passages)))):
+            raise ValueError("sentence spans, vectors and hubness disagree with the passages")
+        sentences = Sentences(spans[:, 0].copy(), spans[:, 1].copy(), spans[:, 2].copy(), sentence_vectors, hub)
         dim = manifest.get("dim")
         if not (embeddings.ndim == 2 and embeddings.dtype == np.float32 and embeddings.shape[1] == dim == dense.d):
             raise ValueError(f"vectors of dimension {embeddings.shape[1:]} / {dense.d}, manifest says {dim}")
@@ -892,7 +920,7 @@ def _load_once(index_dir: Path, embedder_name: str | None, settings: Settings) -
     if len(articles) != manifest.get("n_articles"):
         raise IndexStateError(f"index in {index_dir}/ is inconsistent (it holds {len(articles)} articles, its manifest says {manifest.get('n_articles')}); run `qa index` to rebuild it")
     _limit_threads(faiss, settings.search_threads)
-    return Index(index_dir, manifest, articles, passages, embeddings, dense, bm25, lexicon)
+    return Index(index_dir, manifest, articles, passages, embeddings, dense, bm25, lexicon, sentences)
 
 
 def _check_span(start, end, article: Article) -> None:

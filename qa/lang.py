@@ -79,3 +79,10 @@ def _langdetect(text: str) -> tuple[str | None, float]:
         except LangDetectException:  # no letters at all: nothing to go on
             return None, 0.0
     return best.lang, best.prob
+
+
+def article_language(article) -> str:
+    """An article's language from a sample of its prose (long text: function words decide reliably)."""
+    spans = article.paragraphs or ()
+    sample = " ".join(article.text[s.start:s.end] for s in spans)[:5000] if spans else article.text[:5000]
+    return detect_language(sample)

@@ -23,6 +23,8 @@ class Article:
     author: str | None = None
     date: str | None = None
     url: str | None = None
+    # The article's language ("fr", "en"): front matter's `lang`, else detected at index time.
+    lang: str | None = None
     # Paragraph spans that are real article text (boilerplate, bylines, credits left out).
     paragraphs: tuple[Span, ...] = ()
     # Section headings, kept apart from the prose: they give passages context without being quoted.
@@ -102,6 +104,10 @@ class Answer:
     citations: tuple[Citation, ...] = ()
     # Why `found` was decided as it was: the measured signals, for debugging and evaluation.
     evidence: dict = field(default_factory=dict, compare=False)
+    # The calibrated probability that the articles answer the question (contract v2), None if not computed.
+    confidence: float | None = None
+    # (doc, start, end) of each sentence quoted in `answer`, in order: what quote accuracy is scored on.
+    quotes: tuple[tuple[str, int, int], ...] = ()
 
     def to_json(self) -> dict:
         """The contract's `qa ask --json` object."""
@@ -109,6 +115,7 @@ class Answer:
             "question": self.question,
             "language": self.language,
             "found": self.found,
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
             "answer": self.answer,
             "citations": [c.to_json() for c in self.citations],
         }

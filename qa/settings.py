@@ -9,8 +9,7 @@ from pathlib import Path
 from .errors import InputError
 
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
-RETRIEVAL_MODES = ("hybrid", "dense", "lexical")
-FUSIONS = ("cc", "rrf")
+RETRIEVAL_MODES = ("hybrid", "dense", "lexical", "rrf")
 # How the dense vectors are searched (qa/index.py, `dense_kind`): "auto" picks exact search up to
 # `flat_max_passages` and IVF above it; the others force one structure.
 INDEX_TYPES = ("auto", "flat", "ivf", "hnsw")
@@ -44,90 +43,21 @@ class Settings:
     passage_max_chars: int = 400
     # What is embedded besides the passage: "none", "title" or "title+heading" (see index.embedding_text).
     embed_context: str = "none"
-    # Retrieval.
+    # Answering: passages cited, and how they are ranked: "hybrid" (the learned ranker), or one of the
+    # plain baselines every evaluation reports beside it ("dense", "lexical", "rrf").
     top_k: int = 5
     mode: str = "hybrid"
-    candidates: int = 50
-    # How the dense and lexical rankings are fused in hybrid mode: "cc" (convex combination of the
-    # scores, each standardized over its own candidate list) or "rrf" (reciprocal rank fusion).
-    # Measured on eval/dev.jsonl (README, 'Fusion'): cc ranks best on both languages.
-    fusion: str = "cc"
-    # cc: the lexical share of the fused score is lexical_weight_max × the share of the question's
-    # content words that the articles contain as spelt (or with a typo fixed). BM25 only sees those
-    # words: an English question matches few of them, so dense retrieval leads; a French one most.
-    lexical_weight_max: float = 0.6
-    # rrf: Σ weight / (rrf_k + rank); the lexical ranking's weight depends on the question's language
-    # (BM25 runs over French text; an English question only shares names and translated words with it).
-    rrf_k: int = 60
-    lexical_weight_fr: float = 2.0
-    lexical_weight_en: float = 1.0
-    # In a French question, a word at least this common in French (wordfreq Zipf) is spelt right: it is
-    # not "corrected" to the closest corpus spelling ("ministre" ≠ "ministère"). None: always corrected.
-    known_word_zipf: float | None = 3.0
-    # A question word absent from the articles is matched to the nearest corpus word at this cosine or more.
-    bridge_threshold: float = 0.92
-    # English question words missing from the articles are first looked up in the English → French
-    # glossary (qa.glossary); a translation the articles use is matched when its embedding is at
-    # least this close to the English word's (README, 'How it works', step 6).
-    use_glossary: bool = True
-    # Bodies a question describes without naming them ("la plus haute juridiction administrative": the
-    # Conseil d'État) join its BM25 terms from a who-is-who table (qa.entities, qa/data/entities.tsv),
-    # and a name few passages hold joins its embedding.
-    use_entities: bool = True
-    glossary_threshold: float = 0.87
-    # A translation that the n passages nearest the question use needs only this cosine (n = 0: none does).
-    glossary_context_passages: int = 20
-    glossary_context_threshold: float = 0.82
-    # Dense scores become cosine − discount × the passage's mean cosine with its hub_neighbours nearest
-    # fellow candidates, so that generic passages close to everything ("hubs") stop outranking the
-    # one that answers (qa.retrieve.discount_hubs). Measured on English questions; none for French.
-    hub_discount_en: float = 0.6
-    hub_discount_fr: float = 0.0
-    hub_neighbours: int = 25
-    # Added to the fused score of passages holding the kind of answer asked for (date, number, person,
-    # reason, name), times ln(candidates / candidates holding it): in standard deviations for cc, in
-    # reciprocal-rank units for rrf. Over the six sets, cc's flat 0.2 → weighted 0.4 moved seven
-    # questions up (most of them "pourquoi/why": a cause is in a fifth of the passages) and one down;
-    # rrf's was not re-tuned for the weighting.
-    answer_type_boost: float = 0.4
-    # For "Quels hôpitaux… / Which law firm…", a passage holds the answer when it names something the
-    # question does not, that fewer than this share of passages name.
-    name_max_share: float = 0.1
-    rrf_answer_type_boost: float = 0.004
-    # Question length limit (characters, after normalization).
     max_question_chars: int = 1000
-    # Sentences quoted in the answer at most, and how far below the best passage's cosine another may be.
-    answer_sentences: int = 3
-    answer_margin: float = 0.03
-    # Abstention (see README, 'Abstention'): the best passage's cosine must reach min_dense_score,
-    # at least min_term_coverage of the question's content words must occur in the articles (a third:
-    # "What is the boiling point of water?" shares only "point"), and one top passage must hold
-    # min_passage_coverage of the question's IDF weight. Over the four evaluation sets (273 questions)
-    # the lowest cosine of an answerable French question is 0.829; 0.81 refuses "Quel temps fera-t-il
-    # à Lyon demain ?" (0.803), as 0.82 would, and keeps a margin for phrasings not seen yet.
-    min_dense_score: float = 0.81
-    # An English question over French articles: cross-lingual cosines run lower. Swept over the three
-    # evaluation sets together (223 questions): 0.76 / 0.77 / 0.78 give abstention 0.54 / 0.54 / 0.59
-    # and false abstention 0.034 / 0.040 / 0.051; 0.77 keeps false abstention under 0.05.
-    min_dense_score_en: float = 0.77
-    min_term_coverage: float = 0.34
-    min_passage_coverage: float = 0.30
-    # ... and a question with words the articles lack needs a top passage sharing one of its specific
-    # words: in fewer than this share of all passages (the same result from 0.15 to 0.25 on the dev set).
-    require_specific_overlap: bool = True
-    specific_term_max_share: float = 0.20
-    # ... and a "how many X / combien de X" question needs a top passage with a number just before X.
-    require_count: bool = True
-    # ... and a question about a price, cost, budget or salary needs a top passage with an amount of money.
-    require_amount: bool = True
-    # ... and a question asking who holds a role in a body ("Qui préside la CNIL ?", "Who heads X?") needs
-    # a top passage naming a role next to that body: "le président d'ISOC" does not say who presides the CNIL.
-    require_role: bool = True
-    # ... and one asking when a body was created or ruled ("In what year was the CNIL founded?", "Quand le
-    # Conseil d'État rendra-t-il sa décision ?") a top passage reporting that event within four words of it.
-    require_event: bool = True
-    # Dense index structure (see INDEX_TYPES). Exact search costs about 11 ms per 100k passages per
-    # query on one core here; bench/README.md puts the switch to IVF at 250k passages, where IVF keeps
+    # Sentences quoted in an answer at most (the best one, then others the quoter rates nearly as well).
+    answer_sentences: int = 2
+    # The learned models (written by `qa train`): passage ranker, answerability, sentence quoter.
+    ranker_model: Path = Path(__file__).parent / "data" / "ranker.json"
+    abstain_model: Path = Path(__file__).parent / "data" / "abstain.json"
+    quote_model: Path = Path(__file__).parent / "data" / "quoter.json"
+    # Answerability probability below which the answer says the articles do not answer; None: the
+    # operating point stored in the abstention model (chosen by `qa train` for <= 5 % false refusals).
+    min_confidence: float | None = None
+    # Dense index: "auto" uses exact search up to `flat_max_passages` and IVF above, with nprobe chosen for
     # a measured recall@10 >= `index_target_recall` against exact search at a fraction of the time.
     index_type: str = "auto"
     flat_max_passages: int = 250_000
@@ -143,18 +73,12 @@ class Settings:
     def __post_init__(self) -> None:
         if self.mode not in RETRIEVAL_MODES:
             raise InputError(f"unknown retrieval mode {self.mode!r}: choose one of {', '.join(RETRIEVAL_MODES)}")
-        if self.fusion not in FUSIONS:
-            raise InputError(f"unknown fusion {self.fusion!r}: choose one of {', '.join(FUSIONS)}")
-        if not 0 <= self.lexical_weight_max <= 1:
-            raise InputError(f"lexical_weight_max must be between 0 and 1, got {self.lexical_weight_max}")
-        if self.hub_neighbours < 1 or self.hub_discount_en < 0 or self.hub_discount_fr < 0:
-            raise InputError("hub_neighbours must be ≥ 1 and the hub discounts ≥ 0")
-        if self.glossary_context_passages < 0:
-            raise InputError(f"glossary_context_passages must be ≥ 0, got {self.glossary_context_passages}")
-        if self.rrf_k < 0 or self.candidates < 1:
-            raise InputError("rrf_k must be ≥ 0 and candidates ≥ 1")
         if not 1 <= self.top_k <= 100:
             raise InputError(f"-k must be between 1 and 100, got {self.top_k}")
+        if not 1 <= self.answer_sentences <= 10:
+            raise InputError(f"answer_sentences must be between 1 and 10, got {self.answer_sentences}")
+        if self.min_confidence is not None and not 0.0 <= self.min_confidence <= 1.0:
+            raise InputError(f"min_confidence must be between 0 and 1, got {self.min_confidence}")
         if self.pg_lexical not in ("bm25", "fts"):
             raise InputError(f"unknown PostgreSQL lexical ranking {self.pg_lexical!r}: choose bm25 or fts")
         if self.passage_max_chars < 50:
@@ -165,8 +89,6 @@ class Settings:
             raise InputError("flat_max_passages must be >= 0 and index_target_recall in (0, 1]")
         if self.torch_threads < 1 or self.search_threads < 1:
             raise InputError("thread counts must be at least 1")
-        if not 0.0 < self.name_max_share <= 1.0 or self.answer_type_boost < 0 or self.rrf_answer_type_boost < 0:
-            raise InputError("name_max_share must be in (0, 1] and the answer-type boosts ≥ 0")
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":

@@ -24,7 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .records import Article, Passage
+from .records import Article, Passage, Span
 from .settings import Settings
 
 Progress = Callable[[str], None]
@@ -53,6 +53,8 @@ class StoreView(Protocol):
     def passages(self, ids: list[int]) -> dict[int, Passage]: ...
     def vectors(self, ids: list[int]) -> np.ndarray: ...
     def article(self, doc: str) -> Article | None: ...
+    def sentences(self, pid: int) -> tuple[list[Span], np.ndarray]: ...
+    def hubness(self, ids: list[int]) -> np.ndarray: ...
 
 
 class Store(Protocol):
@@ -107,6 +109,16 @@ class EmbeddedView:
 
     def article(self, doc: str) -> Article | None:
         return self.index.articles.get(doc)
+
+    def sentences(self, pid: int) -> tuple[list[Span], np.ndarray]:
+        """A passage's sentence spans and their query-side vectors (qa.sentences)."""
+        table = self.index.sentences
+        rows = table.rows(pid)
+        return table.spans(pid), np.asarray(table.vectors[rows.start:rows.stop], dtype=np.float32)
+
+    def hubness(self, ids: list[int]) -> np.ndarray:
+        """Each passage's hubness (its mean cosine with its nearest sentences of other passages)."""
+        return np.asarray(self.index.sentences.hubness[list(ids)], dtype=np.float32)
 
 
 def bm25_top(bm25, query_terms: list[str], n: int) -> list[tuple[int, float]]:

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 # Bumped whenever clean_input/fold/terms change what an indexed text becomes: the index records it
 # (manifest params), so an index built with another normalization is rebuilt, never half-matched.
-NORMALIZATION_VERSION = 2
+NORMALIZATION_VERSION = 3
 # Control and format characters (zero-width spaces, soft hyphens, BOM, bidi marks, NUL, ESC...),
 # lone surrogates, private-use and unassigned code points.
 _INVISIBLE_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
@@ -105,25 +105,30 @@ def stopwords() -> frozenset[str]:
 
 
 _local = threading.local()
+# Snowball analyzers by article language; a language without one is analyzed as French, the default.
+STEMMERS = {"fr": "french", "en": "english"}
 
 
-def _stemmer():
-    """A Snowball stemmer per thread: PyStemmer's objects are not thread-safe."""
-    stemmer = getattr(_local, "stemmer", None)
+def _stemmer(lang: str = "fr"):
+    """A Snowball stemmer per thread and language: PyStemmer's objects are not thread-safe."""
+    stemmers = getattr(_local, "stemmers", None)
+    if stemmers is None:
+        stemmers = _local.stemmers = {}
+    stemmer = stemmers.get(lang)
     if stemmer is None:
         import Stemmer
 
-        stemmer = _local.stemmer = Stemmer.Stemmer("french")
+        stemmer = stemmers[lang] = Stemmer.Stemmer(STEMMERS.get(lang, "french"))
     return stemmer
 
 
-def terms(text: str) -> list[str]:
-    """Index terms: folded words minus stop words, French-stemmed (Snowball), as BM25 sees them."""
-    return list(_terms_cached(text) if len(text) <= _CACHED_LENGTH else _terms(text))
+def terms(text: str, lang: str = "fr") -> list[str]:
+    """Index terms: folded words minus stop words, stemmed with the text's language's Snowball stemmer."""
+    return list(_terms_cached(text, lang) if len(text) <= _CACHED_LENGTH else _terms(text, lang))
 
 
-def _terms(text: str) -> tuple[str, ...]:
-    stem = _stemmer().stemWord
+def _terms(text: str, lang: str = "fr") -> tuple[str, ...]:
+    stem = _stemmer(lang).stemWord
     return tuple(stem(w) for w in words(text) if w not in stopwords() and not (len(w) == 1 and not w.isdigit()))
 
 

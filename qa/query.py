@@ -1,0 +1,88 @@
+"""A question becomes a `Query`, once: its language, vector, lexical terms in both analyzers, the
+dictionary translations of its words, and the kind of answer it asks for.
+
+Nothing here knows a corpus: the terms are Snowball stems (French and English, since an article in
+either language may answer), the translations come from a general bilingual dictionary
+(qa.glossary, both directions), and the answer kind from the question's interrogative words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from .answer_types import question_type
+from .glossary import load_glossary, translations
+from .lang import detect_language
+from .lexicon import content_words
+from .text import fold, terms
+
+# Translations kept per question word: the dictionary lists its senses roughly by frequency, and
+# the rarer ones only add noise to the lexical search.
+MAX_TRANSLATIONS = 4
+
+
+@dataclass(frozen=True)
+class QueryWord:
+    """One content word of a question with every term that can stand for it in a passage."""
+
+    word: str
+    own: frozenset[str]           # its own stems, French and English analyzers
+    translated: frozenset[str]    # stems of its dictionary translations into the other language
+
+
+@dataclass(frozen=True, eq=False)
+class Query:
+    """A prepared question: everything ranking, abstention and quoting read about it."""
+
+    text: str
+    language: str
+    vector: np.ndarray
+    words: tuple[QueryWord, ...]
+    kind: str | None
+
+    @property
+    def own_terms(self) -> list[str]:
+        return sorted({t for w in self.words for t in w.own})
+
+    @property
+    def translated_terms(self) -> list[str]:
+        return sorted({t for w in self.words for t in w.translated} - {t for w in self.words for t in w.own})
+
+
+@lru_cache(maxsize=1)
+def _french_to_english() -> dict[str, tuple[str, ...]]:
+    """Folded French word → English stems, inverted from the English → French dictionary (one-word senses)."""
+    inverted: dict[str, list[str]] = {}
+    for english, frenches in load_glossary().items():
+        for french in frenches:
+            if " " not in french.strip():
+                bucket = inverted.setdefault(fold(french), [])
+                if english not in bucket:
+                    bucket.append(english)
+    return {k: tuple(v) for k, v in inverted.items()}
+
+
+@lru_cache(maxsize=20_000)
+def query_word(word: str, language: str) -> QueryWord:
+    """The terms that can stand for one question word: its stems, and its translations' stems."""
+    own = frozenset(terms(word, "fr")) | frozenset(terms(word, "en"))
+    translated: set[str] = set()
+    if language == "en":
+        for french in translations(word)[:MAX_TRANSLATIONS]:
+            translated.update(terms(french, "fr"))
+    else:
+        for english in _french_to_english().get(fold(word), ())[:MAX_TRANSLATIONS]:
+            translated.update(terms(english, "en"))
+    return QueryWord(word, own, frozenset(translated - own))
+
+
+def prepare(text: str, vector: np.ndarray, language: str | None = None) -> Query:
+    """The Query of a validated question and its embedding."""
+    language = language or detect_language(text)
+    words = tuple(query_word(w, language) for w in content_words(text))
+    # Numbers are content too ("2019", "45"): content_words keeps only words with letters.
+    numbers = tuple(QueryWord(t, frozenset({t}), frozenset()) for t in dict.fromkeys(terms(text)) if t.isdigit())
+    return Query(text, language, np.asarray(vector, dtype=np.float32), words + numbers, question_type(text))

@@ -1,0 +1,208 @@
+"""Ranking: candidate passages from dense and lexical search, general features for each, and a small
+learned linear model that orders them.
+
+Candidates are the union of the nearest passages by cosine, the best by BM25 on the question's own
+terms, and the best by BM25 on its dictionary translations. Every feature is general — cosine of the
+passage and of its best sentence, the passage's hubness (CSLS), BM25 scores, the share of the
+question's words (IDF-weighted) the passage holds, whether it holds the kind of answer asked — and
+their weights are learned on the tune corpora (`qa train`, qa/data/ranker.json). The plain
+baselines (dense, lexical, rrf) are kept as modes so every report shows the gain over them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .answer_types import has_answer_type
+from .errors import IndexStateError
+from .query import Query
+from .records import Hit, Span
+from .settings import Settings
+from .store import StoreView
+from .text import terms
+
+FEATURES = ("cos", "cos_gap", "hub", "sent_cos", "sent_gap", "bm25", "bm25_translated", "coverage",
+            "type_match", "byline", "same_language")
+MODEL_PATH = Path(__file__).parent / "data" / "ranker.json"
+MODEL_FORMAT = "qa-linear-model"
+MODEL_VERSION = 1
+# Candidates taken from each list (dense, lexical, translated lexical) before re-ranking.
+CANDIDATES_PER_LIST = 30
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """A logistic model over standardized features, read from a small versioned JSON file."""
+
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    extra: dict
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        return ((x - self.mean) / self.scale) @ self.coef + self.intercept
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.logits(x)))
+
+    def to_json(self) -> dict:
+        return {"format": MODEL_FORMAT, "version": MODEL_VERSION, "features": list(self.features),
+                "mean": self.mean.tolist(), "scale": self.scale.tolist(), "coef": self.coef.tolist(),
+                "intercept": self.intercept, **self.extra}
+
+
+def load_model(path: Path, features: tuple[str, ...]) -> LinearModel:
+    """A model file written by `qa train`; IndexStateError if it is missing, corrupt or for other features."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if data.get("format") != MODEL_FORMAT or data.get("version") != MODEL_VERSION:
+            raise ValueError(f"format {data.get('format')!r} v{data.get('version')!r}")
+        if tuple(data["features"]) != tuple(features):
+            raise ValueError("it was trained on other features")
+        arrays = [np.asarray(data[k], dtype=np.float64) for k in ("mean", "scale", "coef")]
+        if any(a.shape != (len(features),) for a in arrays) or not np.all(np.isfinite(np.concatenate(arrays))):
+            raise ValueError("bad coefficients")
+        extra = {k: v for k, v in data.items() if k not in ("format", "version", "features", "mean", "scale", "coef", "intercept")}
+        return LinearModel(tuple(features), *arrays, float(data["intercept"]), extra)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexStateError(f"model file {path} is unusable ({exc}); retrain it with `qa train`") from None
+
+
+@lru_cache(maxsize=8)
+def _cached_model(path: str, features: tuple[str, ...], mtime: float) -> LinearModel:
+    return load_model(Path(path), features)
+
+
+def model(path: Path, features: tuple[str, ...]) -> LinearModel:
+    """A model file, read once (again when the file changes)."""
+    path = Path(path)
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        mtime = -1.0
+    return _cached_model(str(path), features, mtime)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A candidate passage with its features and its best sentence (the one to quote)."""
+
+    pid: int
+    features: np.ndarray
+    sentence: Span
+    sentence_cos: float
+    dense_rank: int | None
+    dense_score: float
+    lexical_rank: int | None
+    lexical_score: float | None
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Every candidate of a question, best first, with the ranker's score of each."""
+
+    candidates: tuple[Candidate, ...]
+    scores: np.ndarray
+    query_hubness: float   # mean cosine of the question with its nearest passages (CSLS's r_q)
+    coverage_anywhere: float  # IDF-weighted share of question words found anywhere in the articles
+
+
+def idf(view: StoreView, term: str) -> float:
+    """BM25's IDF of a term over the passages (0 for a term no passage holds)."""
+    if not view.has_term(term):
+        return 0.0
+    n, df = view.n_passages, view.document_frequency(term)
+    return math.log((n - df + 0.5) / (df + 0.5) + 1.0)
+
+
+def word_weights(view: StoreView, query: Query) -> list[tuple[frozenset[str], float]]:
+    """Each question word's terms and weight: the IDF of its rarest known term, or the highest IDF an
+    unknown word could have (a word no article holds weighs as much as the rarest one)."""
+    unseen = math.log(view.n_passages + 1.0)
+    out = []
+    for word in query.words:
+        known = [idf(view, t) for t in word.own | word.translated if view.has_term(t)]
+        out.append((word.own | word.translated, max(known) if known else unseen))
+    return out
+
+
+def coverage(passage_terms: set[str], weights: list[tuple[frozenset[str], float]]) -> float:
+    """IDF-weighted share of question words that a passage holds (as spelt, stemmed or translated)."""
+    total = sum(w for _t, w in weights)
+    if total <= 0:
+        return 0.0
+    return sum(w for t, w in weights if t & passage_terms) / total
+
+
+def rank(view: StoreView, query: Query, settings: Settings, mode: str | None = None) -> Ranking:
+    """Candidates for a question, scored and sorted best first, under the chosen mode."""
+    mode = mode or settings.mode
+    n = max(CANDIDATES_PER_LIST, settings.top_k)
+    dense = view.dense_search(query.vector, n)
+    own = view.lexical_search(query.own_terms, n) if query.own_terms else []
+    translated = view.lexical_search(query.translated_terms, n) if query.translated_terms else []
+    pids = list(dict.fromkeys([p for p, _ in dense] + [p for p, _ in own] + [p for p, _ in translated]))
+    if not pids:
+        return Ranking((), np.zeros(0), 0.0, 0.0)
+    passages = view.passages(pids)
+    vectors = np.asarray(view.vectors(pids), dtype=np.float32)
+    cosines = vectors @ query.vector
+    hub = view.hubness(pids)
+    dense_rank = {p: r for r, (p, _s) in enumerate(dense, start=1)}
+    own_score, tr_score = dict(own), dict(translated)
+    own_rank = {p: r for r, (p, _s) in enumerate(own, start=1)}
+    own_max = max(own_score.values(), default=0.0) or 1.0
+    tr_max = max(tr_score.values(), default=0.0) or 1.0
+    weights = word_weights(view, query)
+    rows, sentences = [], []
+    for pid, cos, h in zip(pids, cosines.tolist(), hub.tolist()):
+        passage = passages[pid]
+        article = view.article(passage.doc)
+        lang = (article.lang if article is not None else None) or "fr"
+        spans, sentence_vectors = view.sentences(pid)
+        sims = sentence_vectors @ query.vector if len(spans) else np.array([cos])
+        best = int(np.argmax(sims))
+        sentences.append((spans[best] if spans else Span(passage.start, passage.end), float(sims[best])))
+        rows.append([cos, 0.0, h, float(sims[best]), 0.0,
+                     own_score.get(pid, 0.0) / own_max, tr_score.get(pid, 0.0) / tr_max,
+                     coverage(set(terms(passage.text, lang)), weights),
+                     float(bool(query.kind) and has_answer_type(passage.text, query.kind)),
+                     float(passage.kind == "byline"), float(lang == query.language)])
+    x = np.array(rows, dtype=np.float64)
+    x[:, 1] = x[:, 0] - x[:, 0].max()
+    x[:, 4] = x[:, 3] - x[:, 3].max()
+    if mode == "dense":
+        scores = x[:, 0]
+    elif mode == "lexical":
+        scores = x[:, 5]
+    elif mode == "rrf":
+        scores = np.array([1 / (RRF_K + dense_rank[p]) if p in dense_rank else 0.0 for p in pids]) + \
+                 np.array([1 / (RRF_K + own_rank[p]) if p in own_rank else 0.0 for p in pids])
+    else:
+        scores = model(settings.ranker_model, FEATURES).logits(x)
+    order = sorted(range(len(pids)), key=lambda i: (-scores[i], pids[i]))
+    if mode == "lexical":
+        order = [i for i in order if pids[i] in own_score]
+    candidates = tuple(Candidate(pids[i], x[i], sentences[i][0], sentences[i][1], dense_rank.get(pids[i]),
+                                 float(cosines[i]), own_rank.get(pids[i]), own_score.get(pids[i])) for i in order)
+    top_cos = np.sort(cosines)[::-1][:10]
+    seen = [w for t, w in weights if any(view.has_term(term) for term in t)]
+    total = sum(w for _t, w in weights)
+    return Ranking(candidates, np.asarray([scores[i] for i in order], dtype=np.float64), float(top_cos.mean()),
+                   sum(seen) / total if total > 0 else 0.0)
+
+
+def hits(view: StoreView, ranking: Ranking, k: int) -> list[Hit]:
+    """The k best candidates as Hits (score: the ranker's; dense score: the plain cosine)."""
+    passages = view.passages([c.pid for c in ranking.candidates[:k]])
+    return [Hit(passages[c.pid], float(s), c.dense_score, c.dense_rank, c.lexical_score, c.lexical_rank)
+            for c, s in zip(ranking.candidates[:k], ranking.scores[:k].tolist())]

@@ -1,0 +1,199 @@
+"""Training the three small models — passage ranker, answerability, sentence quoter — on the tune
+corpora of an evaluation suite (`qa train`), and writing them as versioned JSON files.
+
+Every model is a scikit-learn logistic regression over the general features of qa.rank, qa.abstain
+and qa.answer, each corpus weighing the same whatever its number of questions. The answerability
+threshold is chosen on leave-one-corpus-out predictions: the highest one that refuses at most
+`max_false_refusals` of the answerable questions. Only the tune corpora are read; check corpora are
+never passed here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from . import abstain
+from .answer import QUOTE_FEATURES, sentence_choices
+from .evaluate import EvalItem, overlaps_any
+from .rank import FEATURES, MODEL_FORMAT, MODEL_VERSION, LinearModel, Ranking, rank
+from .service import validate_question
+from .settings import Settings
+
+
+@dataclass
+class QuestionData:
+    """What training needs of one question: its ranking (under the plain dense order), and labels."""
+
+    corpus: str
+    item: EvalItem
+    view: object
+    query: object
+    ranking: Ranking
+    labels: np.ndarray      # per candidate: overlaps a gold span
+
+
+def collect(sessions, progress: Callable[[str], None] = print) -> list[QuestionData]:
+    """Rank every question of every session's corpus; the views stay open (embedded indexes are immutable)."""
+    data = []
+    for corpus, qa, items in sessions:
+        valid = [it for it in items if _valid(it, qa.settings)]
+        queries = qa.prepare([validate_question(it.question, qa.settings) for it in valid])
+        with qa.store.snapshot() as view:
+            for item, query in zip(valid, queries):
+                ranking = rank(view, query, qa.settings, mode="dense")
+                passages = view.passages([c.pid for c in ranking.candidates])
+                labels = np.array([overlaps_any(passages[c.pid].doc, passages[c.pid].start, passages[c.pid].end, item.gold)
+                                   for c in ranking.candidates], dtype=bool)
+                data.append(QuestionData(corpus.name, item, view, query, ranking, labels))
+        progress(f"[{corpus.name}] features of {len(valid)} questions")
+    return data
+
+
+def _valid(item: EvalItem, settings: Settings) -> bool:
+    try:
+        validate_question(item.question, settings)
+        return True
+    except Exception:
+        return False
+
+
+def _weights(corpora: list[str]) -> np.ndarray:
+    """One weight per row so that every corpus counts the same in a fit."""
+    names, counts = np.unique(corpora, return_counts=True)
+    per = dict(zip(names, 1.0 / counts))
+    return np.array([per[c] for c in corpora]) * len(corpora) / len(names)
+
+
+def fit(x: np.ndarray, y: np.ndarray, weights: np.ndarray, features: tuple[str, ...], c: float = 1.0,
+        extra: dict | None = None) -> LinearModel:
+    """A standardized logistic regression as a LinearModel (scikit-learn does the fitting)."""
+    from sklearn.linear_model import LogisticRegression
+
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale == 0] = 1.0
+    clf = LogisticRegression(C=c, max_iter=2000)
+    clf.fit((x - mean) / scale, y.astype(int), sample_weight=weights)
+    return LinearModel(tuple(features), mean, scale, clf.coef_[0].astype(np.float64), float(clf.intercept_[0]), extra or {})
+
+
+def reranked(qd: QuestionData, ranker: LinearModel) -> tuple[Ranking, np.ndarray]:
+    """A question's ranking re-ordered by a ranker, with its labels in the same order."""
+    cands = qd.ranking.candidates
+    if not cands:
+        return qd.ranking, qd.labels
+    scores = ranker.logits(np.stack([c.features for c in cands]))
+    order = sorted(range(len(cands)), key=lambda i: (-scores[i], cands[i].pid))
+    return (replace(qd.ranking, candidates=tuple(cands[i] for i in order), scores=scores[order]),
+            qd.labels[order])
+
+
+def ranker_rows(data: list[QuestionData]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate features, labels and corpus-balanced weights of the answerable questions."""
+    xs, ys, corpora = [], [], []
+    for qd in data:
+        if qd.item.answerable and qd.ranking.candidates:
+            xs.append(np.stack([c.features for c in qd.ranking.candidates]))
+            ys.append(qd.labels)
+            corpora += [qd.corpus] * len(qd.labels)
+    return np.vstack(xs), np.concatenate(ys), _weights(corpora)
+
+
+def fit_ranker(data: list[QuestionData]) -> LinearModel:
+    x, y, w = ranker_rows(data)
+    return fit(x, y, w, FEATURES)
+
+
+def abstain_rows(data: list[QuestionData], ranker: LinearModel) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    xs, ys, corpora = [], [], []
+    for qd in data:
+        ranking, _labels = reranked(qd, ranker)
+        xs.append(abstain.features(ranking))
+        ys.append(qd.item.answerable)
+        corpora.append(qd.corpus)
+    return np.stack(xs), np.array(ys, dtype=bool), corpora
+
+
+def operating_point(probabilities: np.ndarray, answerable: np.ndarray, max_false_refusals: float) -> float:
+    """The highest threshold refusing at most `max_false_refusals` of the answerable questions."""
+    p = np.sort(probabilities[answerable])
+    if len(p) == 0:
+        return 0.5
+    allowed = int(np.floor(max_false_refusals * len(p)))
+    return float(p[allowed]) if allowed < len(p) else float(p[-1])
+
+
+def quote_rows(data: list[QuestionData], ranker: LinearModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    xs, ys, corpora = [], [], []
+    for qd in data:
+        if not qd.item.answerable:
+            continue
+        ranking, _labels = reranked(qd, ranker)
+        for choice in sentence_choices(qd.view, qd.query, ranking):
+            passage = qd.view.passages([ranking.candidates[choice.hit].pid])
+            doc = next(iter(passage.values())).doc
+            xs.append(choice.features)
+            ys.append(overlaps_any(doc, choice.span.start, choice.span.end, qd.item.gold))
+            corpora.append(qd.corpus)
+    return np.stack(xs), np.array(ys, dtype=bool), _weights(corpora)
+
+
+def hit_at_1(data: list[QuestionData], ranker: LinearModel | None) -> float:
+    """Mean hit@1 of answerable questions under a ranker (None: the plain dense order)."""
+    hits = []
+    for qd in data:
+        if qd.item.answerable:
+            labels = qd.labels if ranker is None else reranked(qd, ranker)[1]
+            hits.append(bool(len(labels) and labels[0]))
+    return float(np.mean(hits)) if hits else 0.0
+
+
+def leave_one_corpus_out(data: list[QuestionData], max_false_refusals: float) -> dict:
+    """Per held-out tune corpus: hit@1 dense vs ranker, and abstention at the CV operating point."""
+    corpora = sorted({qd.corpus for qd in data})
+    report, probabilities, answerable = {}, [], []
+    for held in corpora:
+        train = [qd for qd in data if qd.corpus != held]
+        test = [qd for qd in data if qd.corpus == held]
+        ranker = fit_ranker(train)
+        x, y, names = abstain_rows(train, ranker)
+        model = fit(x, y, _weights(names), abstain.FEATURES)
+        tx, ty, _ = abstain_rows(test, ranker)
+        p = model.probabilities(tx)
+        probabilities.append(p)
+        answerable.append(ty)
+        report[held] = {"dense_hit@1": round(hit_at_1(test, None), 3), "ranker_hit@1": round(hit_at_1(test, ranker), 3)}
+    p, y = np.concatenate(probabilities), np.concatenate(answerable)
+    threshold = operating_point(p, y, max_false_refusals)
+    i = 0
+    for held in corpora:
+        n = sum(qd.corpus == held for qd in data)
+        hp, hy = p[i:i + n], y[i:i + n]
+        i += n
+        report[held]["false_refusals"] = round(float(np.mean(hp[hy] < threshold)), 3) if hy.any() else None
+        report[held]["abstention"] = round(float(np.mean(hp[~hy] < threshold)), 3) if (~hy).any() else None
+    return {"threshold": threshold, "corpora": report, "probabilities": p.tolist(), "answerable": y.tolist()}
+
+
+def train(data: list[QuestionData], out_dir: Path, max_false_refusals: float = 0.05,
+          about: dict | None = None, progress: Callable[[str], None] = print) -> dict:
+    """Fit and write ranker.json, abstain.json and quoter.json into out_dir; returns the CV report."""
+    cv = leave_one_corpus_out(data, max_false_refusals)
+    ranker = fit_ranker(data)
+    x, y, names = abstain_rows(data, ranker)
+    abstainer = fit(x, y, _weights(names), abstain.FEATURES,
+                    extra={"threshold": cv["threshold"], "max_false_refusals": max_false_refusals})
+    qx, qy, qw = quote_rows(data, ranker)
+    quoter = fit(qx, qy, qw, QUOTE_FEATURES)
+    trained_on = about or {}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, model in (("ranker", ranker), ("abstain", abstainer), ("quoter", quoter)):
+        record = model.to_json() | {"trained_on": trained_on}
+        (out_dir / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    progress(f"wrote ranker.json, abstain.json, quoter.json to {out_dir}/")
+    return {k: v for k, v in cv.items() if k not in ("probabilities", "answerable")}
