@@ -11,21 +11,70 @@ questions in cross-validation.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
-from .rank import Ranking, model
+from .answer_types import has_answer_type
+from .query import Query
+from .rank import Ranking, coverage, idf, model, word_weights
 from .settings import Settings
+from .store import StoreView
+from .text import terms
+
+# Names a question gives: a capitalised word after its first, an acronym, a number ("Dupont", "SNCF", "2019").
+_NAME = re.compile(r"(?<=\S )[A-ZÀ-Ý][\w'’-]+|\b[A-Z]{2,}\b|\b\d[\d.,]*\b")
 
 FEATURES = ("top_score", "score_margin", "top_cos", "top_sent_cos", "cos_over_neighbourhood", "query_hubness",
-            "top_coverage", "best_coverage_top3", "coverage_anywhere", "top_type_match")
+            "top_coverage", "best_coverage_top3", "coverage_anywhere", "top_type_match", "typed_sentence_coverage",
+            "names_missing_top", "names_missing_top3")
 # Columns of the ranker's features this module reads (see qa.rank.FEATURES).
-_COS, _SENT, _COVERAGE, _TYPE = 0, 3, 7, 8
+_COS, _SENT, _COVERAGE, _TYPE = 0, 3, 6, 7
 
 
-def features(ranking: Ranking) -> np.ndarray:
-    """The answerability features of one question's ranking (zeros when nothing was found)."""
+def question_names(query: Query) -> list[str]:
+    """The names and numbers a question gives, as words."""
+    return list(dict.fromkeys(m.group(0) for m in _NAME.finditer(query.text)))
+
+
+def _missing_share(names: list[tuple[set[str], float]], held: set[str]) -> float:
+    total = sum(w for _t, w in names)
+    return sum(w for t, w in names if not (t & held)) / total if total > 0 else 0.0
+
+
+def features(view: StoreView, query: Query, ranking: Ranking) -> np.ndarray:
+    """The answerability features of one question's ranking (zeros when nothing was found).
+
+    Besides how well the best passages match, two signals of a near miss: the best sentence that holds
+    the kind of answer asked should also hold the question's words, and the names and numbers the
+    question gives should be in the passages that answer it."""
     if not ranking.candidates:
         return np.zeros(len(FEATURES))
+    top3 = ranking.candidates[:3]
+    passages = view.passages([c.pid for c in top3])
+    weights = word_weights(view, query)
+    typed, held = 0.0, []
+    for c in top3:
+        passage = passages[c.pid]
+        article = view.article(passage.doc)
+        lang = (article.lang if article is not None else None) or "fr"
+        held.append(set(terms(passage.text, lang)))
+        spans, _v = view.sentences(c.pid)
+        for span in spans:
+            sentence = article.text[span.start:span.end]
+            if not query.kind or has_answer_type(sentence, query.kind):
+                typed = max(typed, coverage(set(terms(sentence, lang)), weights))
+    names = []
+    for name in question_names(query):
+        forms = set(terms(name, "fr")) | set(terms(name, "en"))
+        if forms:
+            names.append((forms, max((idf(view, t) for t in forms), default=0.0) or 1.0))
+    missing_top = _missing_share(names, held[0])
+    missing_top3 = _missing_share(names, set().union(*held))
+    return np.concatenate([_ranking_features(ranking), [typed, missing_top, missing_top3]])
+
+
+def _ranking_features(ranking: Ranking) -> np.ndarray:
     top = ranking.candidates[0].features
     scores = ranking.scores
     margin = float(scores[0] - scores[1]) if len(scores) > 1 else 0.0
@@ -37,11 +86,11 @@ def features(ranking: Ranking) -> np.ndarray:
     ], dtype=np.float64)
 
 
-def confidence(ranking: Ranking, settings: Settings) -> float:
+def confidence(view: StoreView, query: Query, ranking: Ranking, settings: Settings) -> float:
     """The probability (0–1) that the articles answer the question, as the abstention model estimates it."""
     if not ranking.candidates:
         return 0.0
-    return float(model(settings.abstain_model, FEATURES).probabilities(features(ranking)[None, :])[0])
+    return float(model(settings.abstain_model, FEATURES).probabilities(features(view, query, ranking)[None, :])[0])
 
 
 def threshold(settings: Settings) -> float:

@@ -137,7 +137,7 @@ def compose(view: StoreView, query: Query, ranking: Ranking, settings: Settings,
     k = k or settings.top_k
     top_hits = hits(view, ranking, k)
     citations = citations_for(view, top_hits)
-    probability = confidence(ranking, settings)
+    probability = confidence(view, query, ranking, settings)
     found = bool(top_hits) and probability >= threshold(settings)
     messages = MESSAGES.get(query.language, MESSAGES["en"])
     evidence = {"confidence": probability}

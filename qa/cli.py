@@ -1,4 +1,4 @@
-"""Command-line shell over the `qa` API (see ../shared/CONTRACT.md): parsing, printing, exit codes; no logic."""
+"""Command-line shell over the `qa` API (see docs/CONTRACT.md): parsing, printing, exit codes; no logic."""
 
 from __future__ import annotations
 
@@ -190,7 +190,7 @@ def add_command(files, corpus_dir, index_dir, store, model):
 @click.argument("question", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per question on stdout (the contract's format).")
 @click.option("-k", "k", type=click.IntRange(1, 100), default=None, help="Number of passages to cite (default 5).")
-@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default=None, help="Retrieval mode (default hybrid).")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical", "rrf"]), default=None, help="Ranking: hybrid (the learned ranker, default) or a plain baseline.")
 @corpus_option
 @index_option
 @store_option
@@ -233,44 +233,91 @@ def ask_command(question, as_json, k, mode, corpus_dir, index_dir, store, model)
 
 
 @main.command("eval")
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path), required=False)
+@click.option("--suite", type=click.Path(path_type=Path),
+              help="Score every corpus of an evaluation suite (<suite>/<name>/articles/ + questions.jsonl) beside the "
+                   "plain baselines, one row per corpus and the macro averages of the tune and check corpora.")
+@click.option("--split", type=click.Path(path_type=Path), help="With --suite: the split file (default: split.json in or beside the suite).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
-@click.option("--out", type=click.Path(path_type=Path), help="Write a report folder (metrics.json, per_question.jsonl, metrics.png).")
-@click.option("--compare", is_flag=True, help="Score the default configuration beside variants (dense only, BM25 only, "
-              "the other fusion, lexical share, passage size, k) in one table and plot.")
-@click.option("--sweep", "sweeps", multiple=True, metavar="SETTING=V1,V2",
-              help="With --compare: the variants to score instead of the default list (repeatable), e.g. "
-                   "--sweep passage_max_chars=250,600 --sweep rrf_k=10,60 --sweep mode=dense,lexical.")
+@click.option("--out", type=click.Path(path_type=Path), help="Write a report folder (metrics, per-question rows, plots).")
 @click.option("-k", "k", type=click.IntRange(1, 100), default=10, show_default=True, help="Passages cited per question.")
-@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default=None, help="Retrieval mode (default hybrid).")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical", "rrf"]), default=None,
+              help="Ranking: hybrid (the learned ranker, default) or a plain baseline (FILE only).")
 @corpus_option
 @index_option
 @store_option
 @model_option
 @reports_errors
-def eval_command(file, as_json, out, compare, sweeps, k, mode, corpus_dir, index_dir, store, model):
-    """Score an evaluation set (JSON Lines, the contract's format) and report the metrics."""
-    from .compare import DEFAULT_SWEEPS, compare as compare_variants, parse_sweeps
-    from .evaluate import load_eval_set
+def eval_command(file, suite, split, as_json, out, k, mode, corpus_dir, index_dir, store, model):
+    """Score an evaluation set (JSON Lines, the contract's format) or a whole suite, and report the metrics."""
+    if (file is None) == (suite is None):
+        raise InputError("give either an evaluation FILE or --suite DIR")
+    if suite is not None:
+        return _eval_suite(suite, split, as_json, out, k, model)
+    from .evaluate import evaluate, load_eval_set
     from .render import metrics_table
     from .report import write_report
     from .service import QA
 
     settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, mode=mode, store=store)
-    compare = compare or bool(sweeps)
-    variants = parse_sweeps((sweeps or DEFAULT_SWEEPS) if compare else (), settings)
     qa = QA(settings, progress=_stderr)
     items = load_eval_set(file, qa.article_text)
-    results = compare_variants(qa, items, variants, k, _stderr,
-                               lambda label, length: click.progressbar(length=length, label=label, file=sys.stderr))
+    with click.progressbar(length=len(items), label="Scoring", file=sys.stderr) as bar:
+        result = evaluate(items, lambda q: qa.ask(q, k=k), lambda _i, _n: bar.update(1))
+    name = settings.mode
     if out:
-        write_report(out, results)
+        write_report(out, {name: result})
         _stderr(f"Report written to {out}/ (metrics.json, per_question.jsonl, metrics.png)")
-    metrics = {name: r["metrics"] for name, r in results.items()}
     if as_json:
-        click.echo(json.dumps(metrics if compare else metrics[variants[0].name], ensure_ascii=False))
+        click.echo(json.dumps(result["metrics"], ensure_ascii=False))
     else:
-        click.echo(metrics_table(metrics))
+        click.echo(metrics_table({name: result["metrics"]}))
+
+
+def _eval_suite(suite, split, as_json, out, k, model):
+    from .embed import load_embedder
+    from .suite import default_cache, evaluate_suite, load_suite, suite_table, write_suite_report
+
+    settings = _settings(model=model)
+    corpora = load_suite(suite, split)
+    embedder = load_embedder(settings.model, settings.torch_threads)
+    report = evaluate_suite(corpora, settings, embedder, default_cache(settings), k, _stderr)
+    if out:
+        write_suite_report(out, report)
+        _stderr(f"Report written to {out}/ (summary.json, summary.txt, <corpus>/metrics.json and per_question.jsonl, "
+                "corpora.png, reliability.png)")
+    if as_json:
+        click.echo(json.dumps(report["macro"], ensure_ascii=False))
+    else:
+        click.echo(suite_table(report))
+
+
+@main.command("train")
+@click.option("--suite", type=click.Path(path_type=Path), default=Path("eval/corpora"), show_default=True,
+              help="The evaluation suite whose tune corpora train the models.")
+@click.option("--split", type=click.Path(path_type=Path), help="The split file (default: split.json in or beside the suite).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Folder for ranker.json, abstain.json, quoter.json (default: the package's qa/data/).")
+@click.option("--max-false-refusals", type=click.FloatRange(0, 0.5), default=0.05, show_default=True,
+              help="The abstention operating point: at most this share of answerable questions refused (cross-validated).")
+@model_option
+@reports_errors
+def train_command(suite, split, out, max_false_refusals, model):
+    """Train the ranker, answerability and quoting models on the tune corpora of a suite (never the check ones)."""
+    from .embed import load_embedder
+    from .suite import default_cache, load_suite, sessions
+    from .train import collect, train
+
+    settings = _settings(model=model)
+    corpora = [c for c in load_suite(suite, split) if c.role == "tune"]
+    if not corpora:
+        raise InputError(f"{suite}: no corpus is declared 'tune' in its split file")
+    embedder = load_embedder(settings.model, settings.torch_threads)
+    data = collect(sessions(corpora, settings, embedder, default_cache(settings), _stderr), _stderr)
+    out = out or settings.ranker_model.parent
+    report = train(data, out, max_false_refusals, {"corpora": [c.name for c in corpora], "model": embedder.name,
+                                                  "questions": len(data)}, _stderr)
+    click.echo(json.dumps(report, indent=1))
 
 
 @main.command("serve", context_settings=CONTEXT_SETTINGS)

@@ -111,6 +111,18 @@ def overlaps_any(doc: str, start: int, end: int, golds: tuple[Gold, ...]) -> boo
     return any(g.doc == doc and start < g.end and g.start < end for g in golds)
 
 
+def quotes_gold(quotes: Iterable[tuple[str, int, int]], golds: tuple[Gold, ...]) -> bool:
+    """Quote accuracy for one answer: its quoted sentences hold at least half of some gold quote's characters."""
+    for g in golds:
+        covered = set()
+        for doc, start, end in quotes:
+            if doc == g.doc:
+                covered.update(range(max(start, g.start), min(end, g.end)))
+        if g.end > g.start and len(covered) * 2 >= g.end - g.start:
+            return True
+    return False
+
+
 def question_metrics(citations: list[tuple[str, int, int]], golds: tuple[Gold, ...]) -> dict:
     """hit@1/3/5, MRR@10, nDCG@10 and recall@5 for one answerable question."""
     relevant = [overlaps_any(d, s, e, golds) for d, s, e in citations]
@@ -142,6 +154,8 @@ def aggregate(rows: list[dict]) -> dict:
         out[metric] = _mean([r["metrics"][metric] for r in answerable])
     out["abstention_accuracy"] = _mean([float(not r["found"]) for r in unanswerable])
     out["false_abstention_rate"] = _mean([float(not r["found"]) for r in answerable])
+    out["false_refusal_rate"] = out["false_abstention_rate"]
+    out["quote_accuracy"] = _mean([float(r["quote_correct"]) for r in answerable if r["found"]])
     out["latency_p50_ms"] = _percentile(latencies, 50)
     out["latency_p95_ms"] = _percentile(latencies, 95)
     return out
@@ -168,6 +182,7 @@ def evaluate(items: list[EvalItem], ask: Callable[[str], Answer], progress: Call
         latency = (time.perf_counter() - started) * 1000
         cited = [(c.doc, c.start, c.end) for c in answer.citations]
         metrics = question_metrics(cited, item.gold) if item.answerable else {}
+        quote_correct = quotes_gold(answer.quotes, item.gold)
         passed = (answer.found and metrics.get("hit@1") == 1.0) if item.answerable else not answer.found
         rows.append({
             "id": item.id, "lang": item.lang, "question": item.question, "answerable": item.answerable,
@@ -175,6 +190,8 @@ def evaluate(items: list[EvalItem], ask: Callable[[str], Answer], progress: Call
             "found": answer.found, "language": answer.language,
             "cited": [{"n": c.n, "doc": c.doc, "start": c.start, "end": c.end, "quote": c.quote} for c in answer.citations],
             "first_relevant_rank": metrics.get("first_relevant_rank"), "metrics": metrics,
+            "quoted": [{"doc": d, "start": s, "end": e} for d, s, e in answer.quotes], "quote_correct": quote_correct,
+            "confidence": answer.confidence,
             "pass": passed, "latency_ms": latency, "evidence": answer.evidence,
         })
         progress(i, len(items))

@@ -113,7 +113,7 @@ def abstain_rows(data: list[QuestionData], ranker: LinearModel) -> tuple[np.ndar
     xs, ys, corpora = [], [], []
     for qd in data:
         ranking, _labels = reranked(qd, ranker)
-        xs.append(abstain.features(ranking))
+        xs.append(abstain.features(qd.view, qd.query, ranking))
         ys.append(qd.item.answerable)
         corpora.append(qd.corpus)
     return np.stack(xs), np.array(ys, dtype=bool), corpora
