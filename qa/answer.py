@@ -41,8 +41,6 @@ QUOTE_FEATURES = ("sent_cos", "sent_gap", "passage_gap", "passage_rank", "type_m
                   "log_length")
 # Passages whose sentences may be quoted (the best few: lower ones rarely hold the answer).
 QUOTED_PASSAGES = 3
-# A further sentence is quoted only when the quoter rates it at least this fraction of the best one.
-SECOND_QUOTE_RATIO = 0.8
 # A sentence this short ("Une première.") means little quoted alone: its neighbour comes with it.
 MIN_QUOTE_WORDS = 4
 
@@ -86,7 +84,7 @@ def sentence_choices(view: StoreView, query: Query, ranking: Ranking) -> list[Se
 
 
 def choose_quotes(view: StoreView, query: Query, ranking: Ranking, settings: Settings) -> list[SentenceChoice]:
-    """The sentences to quote, best first: the quoter's best, then others rated nearly as well."""
+    """The sentences to quote, best first, as the quoter rates them (at most `answer_sentences`)."""
     choices = sentence_choices(view, query, ranking)
     if not choices:
         return []
@@ -94,7 +92,7 @@ def choose_quotes(view: StoreView, query: Query, ranking: Ranking, settings: Set
     order = sorted(range(len(choices)), key=lambda i: (-scores[i], choices[i].hit, choices[i].span.start))
     chosen = [choices[order[0]]]
     for i in order[1:]:
-        if len(chosen) >= settings.answer_sentences or scores[i] < SECOND_QUOTE_RATIO * scores[order[0]]:
+        if len(chosen) >= settings.answer_sentences:
             break
         if all(not _overlap(choices[i], c) for c in chosen):
             chosen.append(choices[i])

@@ -15,7 +15,6 @@ translations), merged on loading (see qa/data/GLOSSARY.md):
 
 from __future__ import annotations
 
-import difflib
 import gzip
 import re
 import sys
@@ -64,97 +63,6 @@ def load_glossary(paths: tuple[Path, ...] = GLOSSARY_PATHS) -> dict[str, tuple[s
 def translations(word: str, paths: tuple[Path, ...] = GLOSSARY_PATHS) -> tuple[str, ...]:
     """The French translations the glossary gives for an English word (any inflection), or ()."""
     return load_glossary(paths).get(english_key(word), ())
-
-
-@lru_cache(maxsize=4)
-def _keys_by_initial(paths: tuple[Path, ...]) -> dict[str, list[str]]:
-    by_initial: dict[str, list[str]] = {}
-    for key in load_glossary(paths):
-        by_initial.setdefault(key[:1], []).append(key)
-    return by_initial
-
-
-def english_spelling(word: str, paths: tuple[Path, ...] = GLOSSARY_PATHS) -> str | None:
-    """The glossary key nearest a misspelt English word ("lenght" → "length"), or None.
-
-    A word the glossary knows is left as it is. Candidates share the word's first letter (typos
-    rarely touch it, and it keeps the search to a few hundred keys) and must be close (ratio ≥ 0.8)."""
-    key = english_key(word)
-    if len(key) < 4 or key in load_glossary(paths):
-        return None
-    close = difflib.get_close_matches(key, _keys_by_initial(paths).get(key[:1], []), n=1, cutoff=0.8)
-    return close[0] if close else None
-
-
-# English question phrases whose meaning is not their words': "how long" asks for a duration, and its
-# "long" would otherwise match the articles' "long" ("à long terme"). Each becomes the word it means.
-QUESTION_PHRASES = {"how long": "duration", "how old": "age", "how often": "frequency", "how far": "distance"}
-_QUESTION_PHRASE = re.compile(r"\b(" + "|".join(p.replace(" ", r"\s+") for p in QUESTION_PHRASES) + r")\b", re.IGNORECASE)
-
-
-PHRASES_PATH = Path(__file__).parent / "data" / "phrases_en_fr.tsv"
-
-
-def _inflected(word: str) -> str:
-    """A regular expression for an English word and its regular inflections (-s, -es, -ed, -ing)."""
-    stem = re.escape(word)
-    if word.endswith("e"):
-        return rf"(?:{stem}(?:s|d)?|{re.escape(word[:-1])}ing)"
-    if word.endswith("y"):
-        return rf"(?:{stem}(?:s|ed|ing)?|{re.escape(word[:-1])}(?:ies|ied))"
-    return rf"{stem}(?:s|es|ed|ing)?"
-
-
-@lru_cache(maxsize=4)
-def load_phrases(path: Path = PHRASES_PATH) -> tuple[tuple[re.Pattern, str], ...]:
-    """English expressions and the French wording that renders them ("law firm" → "cabinet d'avocats"),
-    longest first, each as a pattern matching its inflections; none if the file is missing."""
-    if not path.is_file():
-        return ()
-    entries = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        english, _, french = line.partition("\t")
-        english, french = english.strip().lower(), french.split("|")[0].strip()
-        if not english or not french or english.startswith("#"):
-            continue
-        pattern = re.compile(r"\b" + r"\s+".join(_inflected(w) for w in english.split()) + r"\b", re.IGNORECASE)
-        entries.append((len(english.split()), pattern, french))
-    entries.sort(key=lambda entry: -entry[0])
-    return tuple((pattern, french) for _size, pattern, french in entries)
-
-
-def phrase_renderings(question: str, path: Path = PHRASES_PATH) -> list[str]:
-    """The French wordings english_phrases puts into a question ("law firm" → ["cabinet d'avocats"])."""
-    return list(_rewritten(question, path)[1])
-
-
-def english_phrases(question: str, path: Path = PHRASES_PATH) -> str:
-    """An English question with its idiomatic phrases replaced, for word matching only: question phrases
-    by the word they mean ("How long will…" → "duration will…"), then multi-word expressions by their
-    French wording ("law firm" → "cabinet d'avocats", which the articles use; word by word, "law" and
-    "firm" translate to "loi" and "entreprise"). The question itself is unchanged."""
-    return _rewritten(question, path)[0]
-
-
-@lru_cache(maxsize=1024)
-def _rewritten(question: str, path: Path) -> tuple[str, tuple[str, ...]]:
-    """english_phrases' text and the French wordings it put in, from one pass over the phrase table
-    (about a millisecond; preparing and answering an English question both ask for it)."""
-    text = _QUESTION_PHRASE.sub(lambda m: QUESTION_PHRASES[" ".join(m.group(1).lower().split())], question)
-    renderings = []
-    for pattern, french in load_phrases(path):
-        if not pattern.search(text):
-            continue
-
-        def render(match: re.Match) -> str:
-            if match.group(0).istitle():  # a name is not an expression: "Health Data Hub" keeps its "Health Data"
-                return match.group(0)
-            if french not in renderings:
-                renderings.append(french)
-            return f" {french} "
-
-        text = pattern.sub(render, text)
-    return text, tuple(renderings)
 
 
 def _decode_offset(text: str) -> int:

@@ -36,11 +36,12 @@ from .errors import CorpusError, IndexStateError, InputError, StoreError
 from .lexicon import Lexicon, content_words
 from .load import article_files, doc_name, file_digest, read_article
 from .records import Article, Passage, Span
+from .sentences import embed_sentences, hubness, sentence_table
 from .settings import Settings
 from .store import Progress, _quiet
 from .text import fold, terms
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # pg_advisory_xact_lock key held by writers ("qa" in ASCII): one writer at a time, released at commit.
 WRITER_LOCK = 0x7161
 # bm25s' defaults (method "lucene"), so both stores rank lexically the same way.
@@ -176,7 +177,22 @@ def _migration_2(cur, **_ignored) -> None:
     cur.execute("CREATE INDEX passages_tsv ON passages USING gin (tsv)")
 
 
-MIGRATIONS = {1: _migration_1, 2: _migration_2}
+def _migration_3(cur, **_ignored) -> None:
+    """Article languages, passages' sentence spans and vectors, and passage hubness (qa.sentences).
+
+    Passages stored before have no sentence vectors (they need the model): answers quote from their
+    passage vectors until `qa index --store URL --force` reloads them.
+    """
+    cur.execute("ALTER TABLE articles ADD COLUMN lang text")
+    cur.execute("ALTER TABLE passages ADD COLUMN hubness real NOT NULL DEFAULT 0")
+    cur.execute("ALTER TABLE passages ADD COLUMN sentences jsonb")
+    cur.execute("ALTER TABLE passages ADD COLUMN sentence_vectors bytea")
+
+
+MIGRATIONS = {1: _migration_1, 2: _migration_2, 3: _migration_3}
+# Up to this many passages, every write recomputes every passage's hubness (as the embedded store
+# does); above it, only the new passages get theirs, against a sample of the stored sentences.
+HUBNESS_ALL_MAX = 100_000
 
 
 def migrate(url: str, dim: int | None = None, model: str | None = None, params: dict | None = None,
@@ -249,6 +265,7 @@ class PgView:
         self.spelling_cache = vocab.spelling_cache
         self._articles: dict[str, Article | None] = {}
         self._vectors: dict[int, np.ndarray] = {}
+        self._sentences: dict[int, tuple[list[Span], np.ndarray]] = {}
 
     def has_term(self, term: str) -> bool:
         return term in self.vocab.df
@@ -312,13 +329,28 @@ class PgView:
 
     def article(self, doc: str) -> Article | None:
         if doc not in self._articles:
-            row = self.conn.execute("SELECT doc, text, title, author, date, url, paragraphs, headings, bylines "
+            row = self.conn.execute("SELECT doc, text, title, author, date, url, paragraphs, headings, bylines, lang "
                                     "FROM articles WHERE doc = %s", (doc,)).fetchone()
             self._articles[doc] = None if row is None else Article(
                 doc=row[0], text=row[1], title=row[2], author=row[3], date=row[4], url=row[5],
                 paragraphs=tuple(Span(*s) for s in row[6]), headings=tuple(Span(*s) for s in row[7]),
-                bylines=tuple(Span(*s) for s in row[8]))
+                bylines=tuple(Span(*s) for s in row[8]), lang=row[9])
         return self._articles[doc]
+
+    def sentences(self, pid: int) -> tuple[list[Span], np.ndarray]:
+        """A passage's sentence spans and query-side vectors (none for a passage stored before schema 3)."""
+        if pid not in self._sentences:
+            row = self.conn.execute("SELECT sentences, sentence_vectors FROM passages WHERE id = %s", (pid,)).fetchone()
+            if row is None or row[0] is None or row[1] is None:
+                self._sentences[pid] = ([], np.zeros((0, self.store.dim), np.float32))
+            else:
+                vectors = np.frombuffer(bytes(row[1]), dtype=np.float32).reshape(len(row[0]), self.store.dim)
+                self._sentences[pid] = ([Span(*s) for s in row[0]], vectors)
+        return self._sentences[pid]
+
+    def hubness(self, ids: list[int]) -> np.ndarray:
+        found = dict(self.conn.execute("SELECT id, hubness FROM passages WHERE id = ANY(%s)", (list(ids),)).fetchall())
+        return np.array([found.get(i, 0.0) for i in ids], dtype=np.float32)
 
 
 # ---------------------------------------------------------------- the store
@@ -505,6 +537,12 @@ class PgStore:
         for item in out:
             item["vectors"] = vectors[at:at + len(item["passages"])]
             at += len(item["passages"])
+            texts_by_doc = {item["article"].doc: item["article"].text}
+            owner, starts, ends = sentence_table(texts_by_doc, item["passages"])
+            sentence_vectors = embed_sentences(embedder, texts_by_doc, item["passages"], owner, starts, ends)
+            item["sentences"] = [([[int(s), int(e)] for o, s, e in zip(owner, starts, ends) if o == row],
+                                  np.asarray(sentence_vectors[owner == row], dtype=np.float32))
+                                 for row in range(len(item["passages"]))]
         words = sorted({w for item in out for p in item["passages"] for w in content_words(p.text)})
         with contextlib.closing(connect(self.url)) as conn:
             known = {r[0] for r in conn.execute("SELECT word FROM lexicon WHERE word = ANY(%s)", (words,))}
@@ -526,6 +564,8 @@ class PgStore:
                     self.write(items, delete, progress, conn)
             progress(f"Database now holds {self._count()} passages")
             return
+        from psycopg.types.json import Jsonb
+
         with conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
             docs = [item["article"].doc for item in items] + list(delete)
@@ -543,36 +583,42 @@ class PgStore:
             # in Python also works on servers without the unaccent extension, such as pgserver's).
             cur.execute("""CREATE TEMP TABLE IF NOT EXISTS qa_new_passages (
                                id int8, doc text, start int4, "end" int4, para_start int4, para_end int4,
-                               heading text, kind text, length int4, embedding vector, lexical text) ON COMMIT DROP""")
+                               heading text, kind text, length int4, embedding vector, lexical text,
+                               sentences jsonb, sentence_vectors bytea) ON COMMIT DROP""")
             for item in items:
                 a = item["article"]
-                cur.execute("INSERT INTO articles VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", (
+                cur.execute("INSERT INTO articles (doc, sha256, text, title, author, date, url, paragraphs, headings, bylines, lang) "
+                            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", (
                     a.doc, item["sha256"], a.text, a.title, a.author, a.date, a.url,
                     json.dumps([[s.start, s.end] for s in a.paragraphs]), json.dumps([[s.start, s.end] for s in a.headings]),
-                    json.dumps([[s.start, s.end] for s in a.bylines])))
+                    json.dumps([[s.start, s.end] for s in a.bylines]), a.lang))
             ids = [r[0] for r in cur.execute("SELECT nextval('passages_id_seq') FROM generate_series(1, %s)",
                                              (sum(len(item["passages"]) for item in items),))]
             next_id = iter(ids)
             postings: list[tuple] = []
             with cur.copy("COPY qa_new_passages FROM STDIN WITH (FORMAT BINARY)") as copy:
-                copy.set_types(["int8", "text", "int4", "int4", "int4", "int4", "text", "text", "int4", "vector", "text"])
+                copy.set_types(["int8", "text", "int4", "int4", "int4", "int4", "text", "text", "int4", "vector", "text",
+                                "jsonb", "bytea"])
                 for item in items:
                     a = item["article"]
-                    for p, vec in zip(item["passages"], item["vectors"]):
+                    sentences = item.get("sentences") or [([], np.zeros((0, self.dim), np.float32))] * len(item["passages"])
+                    for p, vec, (spans, sentence_vectors) in zip(item["passages"], item["vectors"], sentences):
                         pid = next(next_id)
                         text = _lexical_text(a, p, self.settings.embed_context)
-                        tokens = terms(text)
+                        tokens = terms(text, a.lang or "fr")
                         counts = Counter(tokens)
                         dl = max(1, len(tokens))
                         df.update(counts.keys())
                         added_n += 1
                         added_len += dl
                         copy.write_row((pid, a.doc, p.start, p.end, p.para_start, p.para_end, p.heading, p.kind, dl,
-                                        np.asarray(vec, dtype=np.float32), fold(text)))
+                                        np.asarray(vec, dtype=np.float32), fold(text), Jsonb(spans),
+                                        np.asarray(sentence_vectors, dtype=np.float32).tobytes()))
                         postings.extend((term, pid, tf, dl) for term, tf in counts.items())
-            cur.execute("""INSERT INTO passages (id, doc, start, "end", para_start, para_end, heading, kind, length, embedding, tsv)
+            cur.execute("""INSERT INTO passages (id, doc, start, "end", para_start, para_end, heading, kind, length, embedding, tsv,
+                                                 sentences, sentence_vectors)
                            SELECT id, doc, start, "end", para_start, para_end, heading, kind, length, embedding,
-                                  to_tsvector('french', lexical) FROM qa_new_passages""")
+                                  to_tsvector('french', lexical), sentences, sentence_vectors FROM qa_new_passages""")
             with cur.copy("COPY postings (term, passage_id, tf, dl) FROM STDIN WITH (FORMAT BINARY)") as copy:
                 copy.set_types(["text", "int8", "int4", "int4"])
                 for row in postings:
@@ -589,9 +635,31 @@ class PgStore:
                                 (word, stem, np.asarray(vec, dtype=np.float32)))
             if removed_n:  # words whose term left the corpus with the replaced or deleted articles
                 cur.execute("DELETE FROM lexicon l WHERE NOT EXISTS (SELECT 1 FROM terms t WHERE t.term = l.stem)")
+            self._update_hubness(cur, ids)
             cur.execute("""UPDATE qa_meta SET generation = generation + 1,
                            n_passages = n_passages - %s + %s, total_length = total_length - %s + %s""",
                         (removed_n, added_n, removed_len, added_len))
+
+    def _update_hubness(self, cur, new_ids: list[int]) -> None:
+        """Recompute passage hubness after a write (every passage's up to HUBNESS_ALL_MAX, else the new ones')."""
+        n = cur.execute("SELECT count(*) FROM passages").fetchone()[0]
+        if n == 0:
+            return
+        rows = cur.execute("SELECT id, embedding, sentence_vectors FROM passages ORDER BY id").fetchall()
+        ids = [int(r[0]) for r in rows]
+        vectors = np.array([_array(r[1]) for r in rows], dtype=np.float32).reshape(len(rows), self.dim)
+        pools = [np.frombuffer(bytes(r[2]), dtype=np.float32).reshape(-1, self.dim) if r[2] is not None
+                 else np.zeros((0, self.dim), np.float32) for r in rows]
+        owner = np.concatenate([np.full(len(v), row, dtype=np.int64) for row, v in enumerate(pools)])
+        sentence_vectors = np.vstack(pools)
+        if n <= HUBNESS_ALL_MAX:
+            targets = list(range(len(ids)))
+        else:
+            row_of = {pid: row for row, pid in enumerate(ids)}
+            targets = [row_of[i] for i in new_ids if i in row_of]
+        values = hubness(vectors[targets], sentence_vectors, owner, passage_rows=np.array(targets, dtype=np.int64))
+        cur.execute("UPDATE passages p SET hubness = v.h FROM unnest(%s::int8[], %s::float4[]) AS v(id, h) WHERE p.id = v.id",
+                    ([ids[t] for t in targets], [float(x) for x in values]))
 
     def _count(self) -> int:
         with contextlib.closing(connect(self.url)) as conn:
@@ -609,6 +677,8 @@ class PgStore:
 
         Each batch of articles is one transaction; unreadable files are skipped with a warning, as `qa index` does.
         """
+        from .index import with_language
+
         corpus = self.settings.corpus_dir
         files = article_files(corpus)
         with contextlib.closing(connect(self.url)) as conn:
@@ -631,7 +701,7 @@ class PgStore:
             items = []
             for doc, path, digest in todo[start:start + batch]:
                 try:
-                    article = clean_article(read_article(path, corpus))
+                    article = with_language(clean_article(read_article(path, corpus)))
                 except CorpusError as exc:
                     progress(f"warning: skipped {exc}")
                     continue

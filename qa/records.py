@@ -1,4 +1,4 @@
-"""Typed handoffs between the pipeline stages: load → clean → chunk → embed → index → retrieve → answer."""
+"""Typed handoffs between the pipeline stages: load → clean → chunk → embed → index → query → rank → abstain → answer."""
 
 from __future__ import annotations
 

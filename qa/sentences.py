@@ -53,9 +53,14 @@ def embed_sentences(embedder, texts: dict[str, str], passages: Sequence[Passage]
 
 
 def hubness(passage_vectors: np.ndarray, sentence_vectors: np.ndarray, owner: np.ndarray,
-            k: int = HUB_NEIGHBOURS, sample: int = HUB_SAMPLE, block: int = 2048) -> np.ndarray:
-    """Each passage's mean cosine with its k nearest sentences of *other* passages (0 when there are none)."""
+            k: int = HUB_NEIGHBOURS, sample: int = HUB_SAMPLE, block: int = 2048,
+            passage_rows: np.ndarray | None = None) -> np.ndarray:
+    """Each passage's mean cosine with its k nearest sentences of *other* passages (0 when there are none).
+
+    `owner` gives each sentence's passage row; `passage_rows` the rows of the passages given (default
+    0..n-1), so a subset of passages can be scored against the whole corpus's sentences."""
     n = len(passage_vectors)
+    rows_of = np.arange(n) if passage_rows is None else np.asarray(passage_rows)
     out = np.zeros(n, dtype=np.float32)
     if n == 0 or len(sentence_vectors) == 0:
         return out
@@ -66,7 +71,7 @@ def hubness(passage_vectors: np.ndarray, sentence_vectors: np.ndarray, owner: np
     for first in range(0, n, block):
         block_vectors = np.asarray(passage_vectors[first:first + block], dtype=np.float32)
         sims = block_vectors @ pool.T
-        own = pool_owner[None, :] == np.arange(first, first + len(block_vectors))[:, None]
+        own = pool_owner[None, :] == rows_of[first:first + len(block_vectors)][:, None]
         sims[own] = -np.inf
         kk = min(k, int((~own).sum(axis=1).min())) if len(pool) else 0
         if kk <= 0:

@@ -48,8 +48,10 @@ class Settings:
     top_k: int = 5
     mode: str = "hybrid"
     max_question_chars: int = 1000
-    # Sentences quoted in an answer at most (the best one, then others the quoter rates nearly as well).
-    answer_sentences: int = 2
+    # Sentences quoted in an answer, best first (the quoter's order). Measured leave-one-corpus-out on the
+    # tune corpora, the gold sentence is among the first 1 / 2 / 3 / 4 quoted in 0.59 / 0.71 / 0.77 / 0.82
+    # of answerable questions: three keeps an answer short enough to read.
+    answer_sentences: int = 3
     # The learned models (written by `qa train`): passage ranker, answerability, sentence quoter.
     ranker_model: Path = Path(__file__).parent / "data" / "ranker.json"
     abstain_model: Path = Path(__file__).parent / "data" / "abstain.json"

@@ -25,6 +25,7 @@ from typing import Protocol
 import numpy as np
 
 from .records import Article, Passage, Span
+from .sentences import Sentences
 from .settings import Settings
 
 Progress = Callable[[str], None]
@@ -222,11 +223,16 @@ class EmbeddedStore:
             (self.settings.corpus_dir / doc).unlink(missing_ok=True)
             kept = [p for p in index.passages if p.doc != doc]
             passages = [replace(p, id=i) for i, p in enumerate(kept)]
+            articles = [a for d, a in index.articles.items() if d != doc]
+            embeddings = index.embeddings[[p.id for p in kept]]
+            model = _NamedOnly(index.manifest["model"], index.embeddings.shape[1])
+            # every kept passage's sentences are reused (nothing is embedded); hubness is recomputed
+            sentences = Sentences.build(model, {a.doc: a.text for a in articles}, passages, embeddings,
+                                        known=index.sentences, kept_rows=[p.id for p in kept])
             self.index = write_index(
-                self.settings, _NamedOnly(index.manifest["model"], index.embeddings.shape[1]),
-                [a for d, a in index.articles.items() if d != doc], passages,
-                index.embeddings[[p.id for p in kept]], {d: s for d, s in index.manifest["sources"].items() if d != doc},
-                dict(index.manifest.get("skipped", {})), _lexicon_without(index.lexicon, passages))
+                self.settings, model, articles, passages, embeddings,
+                {d: s for d, s in index.manifest["sources"].items() if d != doc},
+                dict(index.manifest.get("skipped", {})), _lexicon_without(index.lexicon, passages), sentences)
 
     def stats(self) -> dict:
         return {"store": "embedded", "location": str(self.settings.index_dir),

@@ -153,13 +153,15 @@ def test_migrate_from_version_1_backfills_the_lexical_tables(stores):
     with pg.store.snapshot() as view:
         expected = view.lexical_search(query, 20)
     with connect(url) as conn:  # what a version-1 database looks like: no terms, postings or tsv
-        conn.execute("DROP TABLE postings; DROP TABLE terms; ALTER TABLE passages DROP COLUMN tsv; DELETE FROM qa_schema WHERE version = 2")
+        conn.execute("DROP TABLE postings; DROP TABLE terms; ALTER TABLE passages DROP COLUMN tsv; "
+                     "ALTER TABLE passages DROP COLUMN hubness, DROP COLUMN sentences, DROP COLUMN sentence_vectors; "
+                     "ALTER TABLE articles DROP COLUMN lang; DELETE FROM qa_schema WHERE version >= 2")
     pg.store.close()
     with pytest.raises(StoreError, match="schema version 1.*qa db migrate"):
         PgStore.open(pg.settings, pg.embedder)
     env = clean_env(QA_MODEL=FAKE_MODEL)
     migrated = run_qa(["db", "migrate", "--store", url], env=env)
-    assert migrated.returncode == 0 and "schema version 1 → 2" in migrated.stdout, migrated.stderr
+    assert migrated.returncode == 0 and "schema version 1 → 3" in migrated.stdout, migrated.stderr
     again = run_qa(["db", "migrate", "--store", url], env=env)
     assert "nothing to migrate" in again.stdout
     store = PgStore.open(pg.settings, pg.embedder)
