@@ -48,7 +48,9 @@ from .settings import Settings
 from .text import NORMALIZATION_VERSION, clean_input, fold, terms
 
 FORMAT = "qa-index"
-FORMAT_VERSION = 1
+# 2: articles carry their language and whether their date and title were inferred (issue 17's metadata);
+# an index of version 1 holds the older, month-table metadata and is rebuilt.
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 # Files every generation has (plus bm25/…); a manifest that does not list them all is not trusted.
 REQUIRED_FILES = ("articles.jsonl", "passages.jsonl", "embeddings.npy", "dense.faiss", "lexicon.json", "lexicon.npy")
@@ -656,7 +658,8 @@ def _write_jsonl(path: Path, records) -> None:
 
 
 def _article_record(a: Article) -> dict:
-    return {"doc": a.doc, "title": a.title, "author": a.author, "date": a.date, "url": a.url, "text": a.text,
+    return {"doc": a.doc, "title": a.title, "author": a.author, "date": a.date, "url": a.url, "lang": a.lang,
+            "date_inferred": a.date_inferred, "title_inferred": a.title_inferred, "text": a.text,
             "paragraphs": [[s.start, s.end] for s in a.paragraphs], "headings": [[s.start, s.end] for s in a.headings],
             "bylines": [[s.start, s.end] for s in a.bylines]}
 
@@ -855,7 +858,8 @@ def _load_once(index_dir: Path, embedder_name: str | None, settings: Settings) -
         for record in _read_jsonl(index_dir / "articles.jsonl"):
             article = Article(
                 doc=record["doc"], text=record["text"], title=record["title"], author=record["author"],
-                date=record["date"], url=record["url"],
+                date=record["date"], url=record["url"], lang=record.get("lang"),
+                date_inferred=record.get("date_inferred") is True, title_inferred=record.get("title_inferred") is True,
                 paragraphs=tuple(Span(s, e) for s, e in record["paragraphs"]),
                 headings=tuple(Span(s, e) for s, e in record["headings"]),
                 bylines=tuple(Span(s, e) for s, e in record["bylines"]))

@@ -23,6 +23,12 @@ class Article:
     author: str | None = None
     date: str | None = None
     url: str | None = None
+    # The article's language ("fr", "en"): its front matter's `lang`, else detected from its prose at index time.
+    lang: str | None = None
+    # True when `date` was inferred from evidence in the text (qa.dates.infer_date), not stated by it or its front matter.
+    date_inferred: bool = False
+    # True when `title` is a stand-in made of the article's first words (it has no title line).
+    title_inferred: bool = False
     # Paragraph spans that are real article text (boilerplate, bylines, credits left out).
     paragraphs: tuple[Span, ...] = ()
     # Section headings, kept apart from the prose: they give passages context without being quoted.
@@ -75,19 +81,25 @@ class Citation:
     score: float
     context: str = ""
     context_start: int = 0
+    lang: str | None = None
+    date_inferred: bool = False
+    # A title made of the article's first words: shown to people, but `null` in the JSON (the article has none).
+    title_inferred: bool = False
 
     def to_json(self) -> dict:
-        """The contract's citation object (exactly its keys, in its order)."""
+        """The contract's citation object (version 2: its keys in its order, then `lang` and `date_inferred`)."""
         return {
             "n": self.n,
             "doc": self.doc,
-            "title": self.title,
+            "title": None if self.title_inferred else self.title,
             "url": self.url,
             "date": self.date,
             "start": self.start,
             "end": self.end,
             "quote": self.quote,
             "score": round(self.score, 4),
+            "lang": self.lang,
+            "date_inferred": self.date_inferred if self.date else False,
         }
 
 

@@ -22,7 +22,7 @@ from qa import web  # noqa: E402
 from qa.records import Answer, Citation  # noqa: E402
 
 CONTRACT_KEYS = ["question", "language", "found", "answer", "citations"]
-CITATION_KEYS = ["n", "doc", "title", "url", "date", "start", "end", "quote", "score"]
+CITATION_KEYS = ["n", "doc", "title", "url", "date", "start", "end", "quote", "score", "lang", "date_inferred"]
 
 # A tiny corpus: two ordinary articles and one whose text is full of markup that must stay text.
 CORPUS = {
