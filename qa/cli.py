@@ -150,6 +150,12 @@ def index_command(corpus_dir, index_dir, store, model, force, check, index_type)
     build_index(settings, load_embedder(settings.model, settings.torch_threads), _stderr)
 
 
+def _is_address(value: str) -> bool:
+    from .pages import is_address
+
+    return is_address(value)
+
+
 def _describe_dense(dense: dict) -> str:
     """'exact dense search' or 'IVF dense index (nlist 4000, nprobe 96, recall@10 0.976)' from the manifest."""
     if dense.get("type") == "flat":
@@ -160,29 +166,39 @@ def _describe_dense(dense: dict) -> str:
 
 
 @main.command("add")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, metavar="FILE_OR_URL...")
+@click.option("--title", help="Front matter for the one article given: its title.")
+@click.option("--author", help="… its author.")
+@click.option("--date", "date", help="… its publication date (YYYY-MM-DD).")
+@click.option("--url", help="… its address.")
+@click.option("--lang", help="… its language (fr, en…).")
 @corpus_option
 @index_option
 @store_option
 @model_option
 @reports_errors
-def add_command(files, corpus_dir, index_dir, store, model):
-    """Add or replace articles in an existing index without re-embedding the others."""
+def add_command(files, title, author, date, url, lang, corpus_dir, index_dir, store, model):
+    """Add or replace articles (.txt, .md, saved .html pages, or http(s) addresses to fetch) in an existing
+    index without re-embedding the others. A page is stored in the corpus as its extracted article
+    (Markdown with front matter); --title, --date … write front matter for a file that has none."""
     from .embed import load_embedder
+    from .frontmatter import check_fields
     from .index import add_articles, ensure_index
     from .store import is_database_url
 
+    metadata = check_fields({"title": title, "author": author, "date": date, "url": url, "lang": lang})
+    inputs = [f if _is_address(f) else Path(f) for f in files]
     settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, store=store)
     embedder = load_embedder(settings.model, settings.torch_threads)
     if is_database_url(settings.store):
         from .pgstore import PgStore
 
-        stats = PgStore.open(settings, embedder, _stderr).add(list(files), embedder, _stderr)
+        stats = PgStore.open(settings, embedder, _stderr).add(inputs, embedder, _stderr, metadata=metadata)
         _stderr(f"Database {stats['location']} now holds {stats['n_passages']} passages from {stats['n_articles']} articles.")
         return
     if not (settings.index_dir / "manifest.json").exists():
         ensure_index(settings, embedder, _stderr)
-    index = add_articles(list(files), settings, embedder, _stderr)
+    index = add_articles(inputs, settings, embedder, _stderr, metadata=metadata)
     _stderr(f"Index in {settings.index_dir}/ now holds {index.manifest['n_passages']} passages from {index.manifest['n_articles']} articles.")
 
 

@@ -466,29 +466,34 @@ class PgStore:
 
     # -- writing
 
-    def add(self, files: list[Path], embedder, progress: Progress = _quiet) -> dict:
-        """Add or replace articles (checked first, copied into the corpus folder), each replacement in one transaction."""
-        from .index import _copy_atomically
+    def add(self, files: list, embedder, progress: Progress = _quiet, metadata: dict[str, str] | None = None) -> dict:
+        """Add or replace articles (checked first, copied into the corpus folder), each replacement in one transaction.
 
-        planned = self._plan(files)
+        Web pages and http(s) addresses go in as their extracted articles (qa.pages); `metadata` is
+        written as front matter of the one file given."""
+        from .index import _copy_atomically
+        from .pages import staged_inputs
+
         corpus = self.settings.corpus_dir
-        corpus.mkdir(parents=True, exist_ok=True)
-        items = []
-        for source, target, article, digest in planned:
-            if source.resolve() != target.resolve():
-                _copy_atomically(source, target)
-            items.append((article, digest))
+        with staged_inputs(list(files), corpus, metadata, progress) as staged:
+            planned = self._plan(staged)
+            corpus.mkdir(parents=True, exist_ok=True)
+            items = []
+            for source, target, article, digest in planned:
+                if source.resolve() != target.resolve():
+                    _copy_atomically(source, target)
+                items.append((article, digest))
         self.write(self.prepare(items, embedder, progress), progress=progress)
         return self.stats()
 
-    def _plan(self, files: list[Path]) -> list[tuple[Path, Path, Article, str]]:
+    def _plan(self, files: list) -> list[tuple[Path, Path, Article, str]]:
         from .index import plan_additions
 
         with contextlib.closing(connect(self.url)) as conn:
             def stored_docs(digest: str) -> set[str]:
                 return {doc for (doc,) in conn.execute("SELECT doc FROM articles WHERE sha256 = %s", (digest,)).fetchall()}
 
-            return plan_additions(list(map(Path, files)), self.settings, stored_docs, "the database")
+            return plan_additions(list(files), self.settings, stored_docs, "the database")
 
     def prepare(self, items: list[tuple[Article, str]], embedder, progress: Progress = _quiet) -> list[dict]:
         """Chunk and embed articles (and their words new to the lexicon), ready for `write`."""
@@ -609,7 +614,11 @@ class PgStore:
 
         Each batch of articles is one transaction; unreadable files are skipped with a warning, as `qa index` does.
         """
+        from .pages import convert_corpus_pages
+
         corpus = self.settings.corpus_dir
+        if corpus.is_dir():
+            convert_corpus_pages(corpus, progress)  # saved web pages: their articles written beside them first
         files = article_files(corpus)
         with contextlib.closing(connect(self.url)) as conn:
             stored = dict(conn.execute("SELECT doc, sha256 FROM articles"))
