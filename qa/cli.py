@@ -207,15 +207,21 @@ def add_command(files, title, author, date, url, lang, corpus_dir, index_dir, st
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per question on stdout (the contract's format).")
 @click.option("-k", "k", type=click.IntRange(1, 100), default=None, help="Number of passages to cite (default 5).")
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default=None, help="Retrieval mode (default hybrid).")
+@click.option("--since", metavar="DATE", help="Only articles dated on or after DATE (YYYY, YYYY-MM or YYYY-MM-DD); "
+              "undated articles are left out, inferred dates count.")
+@click.option("--until", metavar="DATE", help="Only articles dated on or before DATE (a year or month: to its end).")
 @corpus_option
 @index_option
 @store_option
 @model_option
 @reports_errors
-def ask_command(question, as_json, k, mode, corpus_dir, index_dir, store, model):
+def ask_command(question, as_json, k, mode, since, until, corpus_dir, index_dir, store, model):
     """Answer QUESTION, or one question per line of standard input when none is given."""
+    from .dates import check_range, parse_bound
     from .service import QA
 
+    since_date, until_date = parse_bound(since, option="--since"), parse_bound(until, end=True, option="--until")
+    check_range(since_date, until_date)
     settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, top_k=k, mode=mode, store=store)
     if question:
         questions = [" ".join(question)]
@@ -228,7 +234,7 @@ def ask_command(question, as_json, k, mode, corpus_dir, index_dir, store, model)
         if not questions:
             raise InputError("no question given (pass it as arguments or on standard input)")
     qa = QA(settings, progress=_stderr)
-    results = qa.ask_many(questions)
+    results = qa.ask_many(questions, since=since_date, until=until_date)
     failures = 0
     for asked, result in zip(questions, results):
         if isinstance(result, InputError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
+from .dates import date_label, mark_older_quotes
 from .records import Answer, Citation
 
 _LABELS = {
@@ -12,21 +13,25 @@ _LABELS = {
 }
 
 
-def source_line(citation: Citation) -> str:
-    """'Title — Author, date, URL' with whatever the article has (the doc name when it has no title)."""
-    parts = [citation.title or citation.doc]
-    extra = ", ".join(x for x in (citation.author, citation.date, citation.url) if x)
-    return f"{parts[0]} — {extra}" if extra else parts[0]
+def source_line(citation: Citation, language: str = "fr") -> str:
+    """'Title — Author, date, URL' with whatever the article has; its date always: '18 février 2024',
+    '8 octobre 2020 (date déduite du texte)' or 'non daté' (the words in `language`)."""
+    title = citation.title or citation.doc
+    date = date_label(citation.date, citation.date_inferred, language)
+    extra = ", ".join(x for x in (citation.author, date, citation.url) if x)
+    return f"{title} — {extra}"
 
 
 def answer_as_text(answer: Answer) -> str:
-    """The answer, then the numbered sources with their exact quotes, for the terminal."""
+    """The answer (quotes from older years than the latest cited marked with theirs), then the numbered
+    sources with their dates and exact quotes, for the terminal."""
     labels = _LABELS.get(answer.language, _LABELS["en"])
-    lines = [answer.answer, ""]
+    text = mark_older_quotes(answer.answer, answer.citations, answer.language) if answer.found else answer.answer
+    lines = [text, ""]
     if answer.citations:
         lines.append(labels["sources"] if answer.found else labels["nearest"])
         for c in answer.citations:
-            lines.append(f"[{c.n}] {source_line(c)}")
+            lines.append(f"[{c.n}] {source_line(c, answer.language)}")
             lines.append(f"    {c.doc}, {labels['chars']} {c.start}–{c.end} · {labels['score']} {c.score:.3f}")
             quote = " ".join(c.quote.split())
             lines.extend(textwrap.wrap(f"« {quote} »", width=96, initial_indent="    ", subsequent_indent="    "))

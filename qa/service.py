@@ -7,10 +7,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from datetime import date
 
 import numpy as np
 
 from .answer import compose
+from .dates import within_dates
 from .embed import Embedder, load_embedder
 from .errors import InputError
 from .index import Index
@@ -165,27 +167,35 @@ class QA:
         return queries
 
     def answer(self, query: Query, question: str, k: int | None = None, mode: str | None = None,
-               index: StoreView | Index | None = None) -> Answer:
-        """Retrieve and compose the answer for a prepared query (from `index`, by default a fresh snapshot)."""
+               index: StoreView | Index | None = None, since: date | None = None, until: date | None = None) -> Answer:
+        """Retrieve and compose the answer for a prepared query (from `index`, by default a fresh snapshot),
+        from articles dated within [since, until] when a bound is given (qa.dates.within_dates)."""
         if index is None:
             with self.store.snapshot() as view:
-                return self.answer(query, question, k, mode, view)
+                return self.answer(query, question, k, mode, view, since, until)
         settings = self.settings if mode is None else replace(self.settings, mode=mode)
-        hits = retrieve(index, query, settings, k=k)
+        if since is None and until is None:
+            hits = retrieve(index, query, settings, k=k)
+        else:  # the whole candidate pool, then the k best of the articles within the dates
+            wanted = k or settings.top_k
+            pool = retrieve(index, query, settings, k=max(wanted, settings.candidates))
+            article = view_of(index).article
+            hits = within_dates(pool, lambda hit: article(hit.passage.doc).date, since, until)[:wanted]
         return compose(index, query, hits, settings, question)
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None,
-            index: StoreView | Index | None = None) -> Answer:
+            index: StoreView | Index | None = None, since: date | None = None, until: date | None = None) -> Answer:
         """Answer one question (from `index`, by default a fresh snapshot); InputError if it is not a usable question.
 
         Pass a snapshot when the caller needs the articles of the very snapshot that answered (the page's source viewer)."""
         text = validate_question(question, self.settings)
         if index is not None:
-            return self.answer(self.prepare([text], index)[0], question, k, mode, index)
+            return self.answer(self.prepare([text], index)[0], question, k, mode, index, since, until)
         with self.store.snapshot() as view:  # one snapshot for the whole answer, whatever writers do meanwhile
-            return self.answer(self.prepare([text], view)[0], question, k, mode, view)
+            return self.answer(self.prepare([text], view)[0], question, k, mode, view, since, until)
 
-    def ask_many(self, questions: Iterable[str], k: int | None = None, mode: str | None = None) -> list[Answer | InputError]:
+    def ask_many(self, questions: Iterable[str], k: int | None = None, mode: str | None = None,
+                 since: date | None = None, until: date | None = None) -> list[Answer | InputError]:
         """Answer a batch (one embedding pass); an invalid question yields its InputError in its place."""
         questions = list(questions)
         valid: dict[int, str] = {}
@@ -197,6 +207,6 @@ class QA:
                 results[i] = exc
         with self.store.snapshot() as view:
             for i, query in zip(valid, self.prepare(list(valid.values()), view)):
-                results[i] = self.answer(query, questions[i], k, mode, view)
+                results[i] = self.answer(query, questions[i], k, mode, view, since, until)
         return results  # type: ignore[return-value]
 

@@ -219,7 +219,9 @@ class EmbeddedStore:
     def stats(self) -> dict:
         return {"store": "embedded", "location": str(self.settings.index_dir),
                 "n_articles": len(self.index.articles), "n_passages": len(self.index.passages),
-                "dates": [a.date for a in self.index.articles.values()]}
+                "dates": [a.date for a in self.index.articles.values()],
+                "dates_inferred": [a.date_inferred for a in self.index.articles.values()],
+                "langs": [a.lang for a in self.index.articles.values()]}
 
     def describe(self) -> str:
         return f"{self.settings.index_dir}/"
