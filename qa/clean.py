@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from .dates import find_dates, infer_date, parse_date
+from .dates import find_dates, infer_date, latest_year, parse_date
 from .frontmatter import read_front_matter
 from .records import Article, Span
 from .text import fold
@@ -141,14 +141,15 @@ def clean_article(article: Article) -> Article:
     if not title and paragraphs:
         title, title_inferred = title_standin(text[paragraphs[0].start:paragraphs[0].end]), True
     date_inferred = False
+    prose = "\n".join(text[p.start:p.end] for p in sorted((*paragraphs, *headings), key=lambda s: s.start))
     if fields.get("date"):
         date = fields["date"]
     elif date is None:
-        prose = "\n".join(text[p.start:p.end] for p in (*paragraphs, *headings))
         date = infer_date(prose, lang)
         date_inferred = date is not None
     return replace(article, title=title, author=fields.get("author") or author, date=date,
                    url=fields.get("url") or url, lang=lang, date_inferred=date_inferred, title_inferred=title_inferred,
+                   year_hint=latest_year(prose),
                    paragraphs=tuple(paragraphs), headings=tuple(headings), bylines=tuple(bylines))
 
 

@@ -254,6 +254,44 @@ def ask_command(question, as_json, k, mode, since, until, corpus_dir, index_dir,
         sys.exit(2)
 
 
+@main.command("articles")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per article on stdout.")
+@corpus_option
+@index_option
+@store_option
+@model_option
+@reports_errors
+def articles_command(as_json, corpus_dir, index_dir, store, model):
+    """List the indexed articles with what their citations will show: title, author, date (stated, inferred
+    or none), language and number of passages. The index is built first when missing or stale."""
+    from .render import articles_text
+    from .store import is_database_url
+
+    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, store=store)
+    if is_database_url(settings.store):
+        from .embed import load_embedder
+        from .pgstore import PgStore
+
+        rows = PgStore.open(settings, load_embedder(settings.model, settings.torch_threads), _stderr, create=False).catalog()
+    else:
+        from .index import index_problem, load_index
+        from .store import EmbeddedStore
+
+        if index_problem(settings.index_dir, settings) is None:
+            index = load_index(settings.index_dir, settings)
+        else:
+            from .embed import load_embedder
+            from .index import ensure_index
+
+            index = ensure_index(settings, load_embedder(settings.model, settings.torch_threads), _stderr)
+        rows = EmbeddedStore(settings, index).catalog()
+    if as_json:
+        for row in rows:
+            click.echo(_json_line(row))
+    else:
+        click.echo(articles_text(rows), nl=False)
+
+
 @main.command("eval")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")

@@ -174,10 +174,20 @@ def human_date(iso: str | None, language: str = "fr") -> str | None:
     return format_date(day, "d MMMM y", locale="en")
 
 
-def date_label(date: str | None, inferred: bool, language: str = "fr") -> str:
-    """What a citation shows for its date: '18 février 2024', '8 octobre 2020 (date déduite du texte)', 'non daté'."""
+def undated_label(year_hint: int | None, language: str = "fr") -> str:
+    """'non daté' / 'undated', with the latest year the text mentions when it mentions one: evidence of
+    when it was written at the earliest, never its date ('non daté ; mentionne jusqu'à 2019')."""
+    word = UNDATED.get(language, UNDATED["en"])
+    if not year_hint:
+        return word
+    return f"{word} ; mentionne jusqu'à {year_hint}" if language == "fr" else f"{word}; mentions up to {year_hint}"
+
+
+def date_label(date: str | None, inferred: bool, language: str = "fr", year_hint: int | None = None) -> str:
+    """What a citation shows for its date: '18 février 2024', '8 octobre 2020 (date déduite du texte)',
+    'non daté ; mentionne jusqu'à 2019'."""
     if not date:
-        return UNDATED.get(language, UNDATED["en"])
+        return undated_label(year_hint, language)
     text = human_date(date, language) or date
     return f"{text} ({INFERRED.get(language, INFERRED['en'])})" if inferred else text
 
@@ -186,7 +196,7 @@ def older_years(citations: Iterable) -> dict[int, str]:
     """{n: year} for the citations older than the most recent year cited, when they span different years.
 
     What the answer marks ('(2020)') so a reader sees which quoted fact may be out of date; an inferred
-    year is marked with '~'. Undated citations are not marked here (they always show 'undated')."""
+    year is marked with '~'. Undated citations are not counted here."""
     dated = [(c.n, c.date[:4], getattr(c, "date_inferred", False)) for c in citations if as_date(c.date)]
     years = {year for _n, year, _inferred in dated}
     if len(years) < 2:
@@ -198,24 +208,34 @@ def older_years(citations: Iterable) -> dict[int, str]:
 _QUOTE_LINE = re.compile(r"^(>.*?)((?:\s*\[\d+\])+)\s*$")
 
 
+def _evidence(citation) -> tuple:
+    """What says when a citation's article was written: its date's year, else the latest year it mentions."""
+    day = as_date(citation.date)
+    return ("year", day.year) if day else ("hint", getattr(citation, "year_hint", None))
+
+
 def mark_older_quotes(markdown: str, citations: Sequence, language: str = "fr") -> str:
-    """The answer's Markdown with each quote from an older year than the latest cited marked '(2020)' before
-    its [n] markers; quotes whose sources are undated among dated ones marked '(undated)'. Unchanged when
-    all quoted sources share one year."""
-    years = older_years(citations)
-    undated = {c.n for c in citations if not as_date(c.date)}
-    if not years and not (undated and len(undated) < len(citations)):
+    """The answer's Markdown with the quotes' dates marked before their [n] markers when the quoted sources
+    do not all share one year: a quote from an older year than the latest quoted gets '(2020)' ('~2020'
+    when inferred), an undated one '(non daté ; mentionne jusqu'à 2019)'. Unchanged when every quoted source
+    is of one year, or all are undated with the same evidence (the sources list says 'undated' anyway)."""
+    lines = markdown.split("\n")
+    quoted = {int(x) for line in lines if (m := _QUOTE_LINE.match(line)) for x in re.findall(r"\d+", m.group(2))}
+    cited = {c.n: c for c in citations if c.n in quoted}
+    if len({_evidence(c) for c in cited.values()}) < 2:
         return markdown
+    years = older_years(cited.values())
     out = []
-    for line in markdown.split("\n"):
+    for line in lines:
         m = _QUOTE_LINE.match(line)
         if m:
-            numbers = [int(x) for x in re.findall(r"\d+", m.group(2))]
+            numbers = [n for n in (int(x) for x in re.findall(r"\d+", m.group(2))) if n in cited]
             marks = sorted({years[n] for n in numbers if n in years})
             if marks and len(marks) == len({years.get(n) for n in numbers}):
                 line = f"{m.group(1)} ({', '.join(marks)}){m.group(2)}"
-            elif numbers and all(n in undated for n in numbers):
-                line = f"{m.group(1)} ({UNDATED.get(language, UNDATED['en'])}){m.group(2)}"
+            elif numbers and all(not as_date(cited[n].date) for n in numbers):
+                hints = sorted({cited[n].year_hint for n in numbers if getattr(cited[n], "year_hint", None)})
+                line = f"{m.group(1)} ({undated_label(hints[-1] if len(hints) == 1 else None, language)}){m.group(2)}"
         out.append(line)
     return "\n".join(out)
 

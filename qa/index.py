@@ -691,7 +691,7 @@ def _write_jsonl(path: Path, records) -> None:
 
 def _article_record(a: Article) -> dict:
     return {"doc": a.doc, "title": a.title, "author": a.author, "date": a.date, "url": a.url, "lang": a.lang,
-            "date_inferred": a.date_inferred, "title_inferred": a.title_inferred, "text": a.text,
+            "date_inferred": a.date_inferred, "title_inferred": a.title_inferred, "year_hint": a.year_hint, "text": a.text,
             "paragraphs": [[s.start, s.end] for s in a.paragraphs], "headings": [[s.start, s.end] for s in a.headings],
             "bylines": [[s.start, s.end] for s in a.bylines]}
 
@@ -892,6 +892,7 @@ def _load_once(index_dir: Path, embedder_name: str | None, settings: Settings) -
                 doc=record["doc"], text=record["text"], title=record["title"], author=record["author"],
                 date=record["date"], url=record["url"], lang=record.get("lang"),
                 date_inferred=record.get("date_inferred") is True, title_inferred=record.get("title_inferred") is True,
+                year_hint=record.get("year_hint") if type(record.get("year_hint")) is int else None,
                 paragraphs=tuple(Span(s, e) for s, e in record["paragraphs"]),
                 headings=tuple(Span(s, e) for s, e in record["headings"]),
                 bylines=tuple(Span(s, e) for s, e in record["bylines"]))

@@ -35,12 +35,12 @@ from .clean import clean_article
 from .errors import CorpusError, IndexStateError, InputError, StoreError
 from .lexicon import Lexicon, content_words
 from .load import article_files, doc_name, file_digest, read_article
-from .records import Article, Passage, Span
+from .records import Article, Passage, Span, catalog_row
 from .settings import Settings
 from .store import Progress, _quiet
 from .text import fold, terms
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # pg_advisory_xact_lock key held by writers ("qa" in ASCII): one writer at a time, released at commit.
 WRITER_LOCK = 0x7161
 # bm25s' defaults (method "lucene"), so both stores rank lexically the same way.
@@ -176,7 +176,22 @@ def _migration_2(cur, **_ignored) -> None:
     cur.execute("CREATE INDEX passages_tsv ON passages USING gin (tsv)")
 
 
-MIGRATIONS = {1: _migration_1, 2: _migration_2}
+def _migration_3(cur, **_ignored) -> None:
+    """Article language and inferred date and title flags; stored articles' metadata read again from their text.
+
+    The metadata of articles already stored is recomputed with this qa's cleaning (front matter,
+    bylines parsed with dateparser, inferred dates, title stand-ins); their passages do not change.
+    """
+    cur.execute("ALTER TABLE articles ADD COLUMN lang text, ADD COLUMN date_inferred boolean NOT NULL DEFAULT false, "
+                "ADD COLUMN title_inferred boolean NOT NULL DEFAULT false, ADD COLUMN year_hint int")
+    for doc, text in cur.execute("SELECT doc, text FROM articles ORDER BY doc").fetchall():
+        a = clean_article(Article(doc=doc, text=text))
+        cur.execute("UPDATE articles SET title = %s, author = %s, date = %s, url = %s, lang = %s, date_inferred = %s, "
+                    "title_inferred = %s, year_hint = %s WHERE doc = %s",
+                    (a.title, a.author, a.date, a.url, a.lang, a.date_inferred, a.title_inferred, a.year_hint, doc))
+
+
+MIGRATIONS = {1: _migration_1, 2: _migration_2, 3: _migration_3}
 
 
 def migrate(url: str, dim: int | None = None, model: str | None = None, params: dict | None = None,
@@ -312,12 +327,13 @@ class PgView:
 
     def article(self, doc: str) -> Article | None:
         if doc not in self._articles:
-            row = self.conn.execute("SELECT doc, text, title, author, date, url, paragraphs, headings, bylines "
-                                    "FROM articles WHERE doc = %s", (doc,)).fetchone()
+            row = self.conn.execute("SELECT doc, text, title, author, date, url, paragraphs, headings, bylines, "
+                                    "lang, date_inferred, title_inferred, year_hint FROM articles WHERE doc = %s", (doc,)).fetchone()
             self._articles[doc] = None if row is None else Article(
                 doc=row[0], text=row[1], title=row[2], author=row[3], date=row[4], url=row[5],
                 paragraphs=tuple(Span(*s) for s in row[6]), headings=tuple(Span(*s) for s in row[7]),
-                bylines=tuple(Span(*s) for s in row[8]))
+                bylines=tuple(Span(*s) for s in row[8]), lang=row[9], date_inferred=bool(row[10]),
+                title_inferred=bool(row[11]), year_hint=row[12])
         return self._articles[doc]
 
 
@@ -446,10 +462,20 @@ class PgStore:
         with contextlib.closing(connect(self.url)) as conn:
             n_articles, n_passages, generation = conn.execute(
                 "SELECT (SELECT count(*) FROM articles), n_passages, generation FROM qa_meta").fetchone()
-            dates = [r[0] for r in conn.execute("SELECT date FROM articles ORDER BY doc")]
+            rows = conn.execute("SELECT date, date_inferred, lang FROM articles ORDER BY doc").fetchall()
             version = schema_version(conn)
         return {"store": "postgresql", "location": redact(self.url), "schema_version": version, "model": self.model,
-                "n_articles": int(n_articles), "n_passages": int(n_passages), "generation": int(generation), "dates": dates}
+                "n_articles": int(n_articles), "n_passages": int(n_passages), "generation": int(generation),
+                "dates": [r[0] for r in rows], "dates_inferred": [bool(r[1]) for r in rows], "langs": [r[2] for r in rows]}
+
+    def catalog(self) -> list[dict]:
+        """Each stored article's metadata as citations will show it, and its number of passages (`qa articles`)."""
+        with contextlib.closing(connect(self.url)) as conn:
+            rows = conn.execute("""SELECT a.doc, a.title, a.title_inferred, a.author, a.date, a.date_inferred, a.url, a.lang,
+                                          (SELECT count(*) FROM passages p WHERE p.doc = a.doc), a.year_hint
+                                   FROM articles a ORDER BY a.doc""").fetchall()
+        return [catalog_row(Article(doc=r[0], text="", title=r[1], title_inferred=bool(r[2]), author=r[3], date=r[4],
+                                    date_inferred=bool(r[5]), url=r[6], lang=r[7], year_hint=r[9]), int(r[8])) for r in rows]
 
     def check(self) -> dict:
         """Verify the stored counts and that every passage is a slice of its stored article; stats, or IndexStateError."""
@@ -551,10 +577,12 @@ class PgStore:
                                heading text, kind text, length int4, embedding vector, lexical text) ON COMMIT DROP""")
             for item in items:
                 a = item["article"]
-                cur.execute("INSERT INTO articles VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", (
+                cur.execute("INSERT INTO articles (doc, sha256, text, title, author, date, url, paragraphs, headings, "
+                            "bylines, lang, date_inferred, title_inferred, year_hint) "
+                            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", (
                     a.doc, item["sha256"], a.text, a.title, a.author, a.date, a.url,
                     json.dumps([[s.start, s.end] for s in a.paragraphs]), json.dumps([[s.start, s.end] for s in a.headings]),
-                    json.dumps([[s.start, s.end] for s in a.bylines])))
+                    json.dumps([[s.start, s.end] for s in a.bylines]), a.lang, a.date_inferred, a.title_inferred, a.year_hint))
             ids = [r[0] for r in cur.execute("SELECT nextval('passages_id_seq') FROM generate_series(1, %s)",
                                              (sum(len(item["passages"]) for item in items),))]
             next_id = iter(ids)

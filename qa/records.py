@@ -29,6 +29,8 @@ class Article:
     date_inferred: bool = False
     # True when `title` is a stand-in made of the article's first words (it has no title line).
     title_inferred: bool = False
+    # The latest year the text mentions (not after today): evidence shown beside an undated article, never its date.
+    year_hint: int | None = None
     # Paragraph spans that are real article text (boilerplate, bylines, credits left out).
     paragraphs: tuple[Span, ...] = ()
     # Section headings, kept apart from the prose: they give passages context without being quoted.
@@ -85,6 +87,7 @@ class Citation:
     date_inferred: bool = False
     # A title made of the article's first words: shown to people, but `null` in the JSON (the article has none).
     title_inferred: bool = False
+    year_hint: int | None = None
 
     def to_json(self) -> dict:
         """The contract's citation object (version 2: its keys in its order, then `lang` and `date_inferred`)."""
@@ -124,3 +127,19 @@ class Answer:
             "answer": self.answer,
             "citations": [c.to_json() for c in self.citations],
         }
+
+
+def catalog_row(article: Article, n_passages: int) -> dict:
+    """One line of `qa articles`: what a citation of this article will show, and how it was found."""
+    return {
+        "doc": article.doc,
+        "title": article.title,
+        "title_from": "first words" if article.title_inferred else ("stated" if article.title else "none"),
+        "author": article.author,
+        "date": article.date,
+        "date_status": "none" if not article.date else ("inferred" if article.date_inferred else "stated"),
+        "year_hint": article.year_hint,
+        "lang": article.lang,
+        "url": article.url,
+        "passages": n_passages,
+    }

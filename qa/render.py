@@ -17,7 +17,7 @@ def source_line(citation: Citation, language: str = "fr") -> str:
     """'Title — Author, date, URL' with whatever the article has; its date always: '18 février 2024',
     '8 octobre 2020 (date déduite du texte)' or 'non daté' (the words in `language`)."""
     title = citation.title or citation.doc
-    date = date_label(citation.date, citation.date_inferred, language)
+    date = date_label(citation.date, citation.date_inferred, language, citation.year_hint)
     extra = ", ".join(x for x in (citation.author, date, citation.url) if x)
     return f"{title} — {extra}"
 
@@ -36,6 +36,34 @@ def answer_as_text(answer: Answer) -> str:
             quote = " ".join(c.quote.split())
             lines.extend(textwrap.wrap(f"« {quote} »", width=96, initial_indent="    ", subsequent_indent="    "))
     return "\n".join(lines).rstrip() + "\n"
+
+
+def articles_text(rows: list[dict]) -> str:
+    """`qa articles`: per article, what its citations will show (title, author, date and how each was
+    found, language, passages), then a count of what is missing, so a user sees at a glance what to fix."""
+    out = []
+    for r in rows:
+        out.append(f"{r['doc']}  ({r['lang'] or '?'}, {r['passages']} passage{'s' if r['passages'] != 1 else ''})")
+        title = r["title"] or "—"
+        if r["title_from"] == "first words":
+            title += "  [no title line: its first words]"
+        out.append(f"    title:  {title}")
+        out.append(f"    author: {r['author'] or '—'}")
+        hint = f"; the latest year it mentions is {r['year_hint']}" if r.get("year_hint") else ""
+        date = {"stated": f"{r['date']} (stated)", "inferred": f"{r['date']} (inferred from the text)",
+                "none": f"none (undated{hint})"}[r["date_status"]]
+        out.append(f"    date:   {date}")
+        if r.get("url"):
+            out.append(f"    url:    {r['url']}")
+    n = len(rows)
+    count = {status: sum(1 for r in rows if r["date_status"] == status) for status in ("stated", "inferred", "none")}
+    standins = sum(1 for r in rows if r["title_from"] == "first words")
+    no_author = sum(1 for r in rows if not r["author"])
+    out.append("")
+    out.append(f"{n} article{'s' if n != 1 else ''}: {count['stated']} dated, {count['inferred']} dated by inference, "
+               f"{count['none']} undated; {standins} titled from their first words; {no_author} without author. "
+               "Front matter (title, author, date, url, lang) sets what detection missed (README, 'Articles and their metadata').")
+    return "\n".join(out) + "\n"
 
 
 _TABLE_KEYS = ["questions", "hit@1", "hit@3", "hit@5", "mrr@10", "ndcg@10", "recall@5",

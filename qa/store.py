@@ -64,6 +64,7 @@ class Store(Protocol):
     def delete(self, doc: str) -> None: ...
     def stats(self) -> dict: ...
     def describe(self) -> str: ...
+    def catalog(self) -> list[dict]: ...
 
 
 class EmbeddedView:
@@ -225,6 +226,15 @@ class EmbeddedStore:
 
     def describe(self) -> str:
         return f"{self.settings.index_dir}/"
+
+    def catalog(self) -> list[dict]:
+        """Each indexed article's metadata as citations will show it, and its number of passages (`qa articles`)."""
+        from collections import Counter
+
+        from .records import catalog_row
+
+        counts = Counter(p.doc for p in self.index.passages)
+        return [catalog_row(a, counts[doc]) for doc, a in sorted(self.index.articles.items())]
 
 
 class _NamedOnly:

@@ -253,7 +253,7 @@ def one_line(text: str) -> str:
 def notes_date(citation: Citation, language: str = "fr") -> str:
     """The date as notes give it: ISO ('2024-02-18'), '2020-10-08 (date déduite du texte)', or 'non daté' / 'undated'."""
     if not citation.date:
-        return dates.UNDATED.get(language, dates.UNDATED["en"])
+        return dates.undated_label(citation.year_hint, language)
     if citation.date_inferred:
         return f"{citation.date} ({dates.INFERRED.get(language, dates.INFERRED['en'])})"
     return citation.date
@@ -374,7 +374,7 @@ def _meta_html(citation: Citation, language: str) -> list[str]:
     elif c.date:
         meta.append(f'<time class="qa-date" datetime="{esc(c.date)}">{esc(human_date(c.date, language))}</time>')
     else:
-        meta.append(f'<span class="qa-date qa-undated">{esc(dates.date_label(None, False, language))}</span>')
+        meta.append(f'<span class="qa-date qa-undated">{esc(dates.date_label(None, False, language, c.year_hint))}</span>')
     if url:
         meta.append(f'<a class="qa-link" href="{esc(url)}" target="_blank" rel="noopener noreferrer">'
                     f'{esc(lab["open"])} ({esc(url_host(url))}) ↗</a>')

@@ -265,3 +265,23 @@ def test_since_until_bounds_and_filter():
     assert within_dates(items, lambda i: i[1], parse_bound("2021"), None) == [("c", "2024-02-18")]
     assert within_dates(items, lambda i: i[1], None, parse_bound("2021", end=True)) == [("a", "2020-10-08")]
     assert within_dates(items, lambda i: i[1], None, None) == items
+
+
+def test_only_quoted_sources_count_for_marks():
+    citations = [citation(1, None), citation(2, None), citation(3, "2020-01-01"), citation(4, "2024-01-01")]
+    markdown = "D'après les articles :\n\n> Un. [1]\n\n> Deux. [2]"
+    assert mark_older_quotes(markdown, citations, "fr") == markdown  # the unquoted [3] and [4] do not count
+    assert mark_older_quotes("> Un. [3]\n\n> Deux. [4]", citations, "en") == "> Un. (2020) [3]\n\n> Deux. [4]"
+
+
+def test_undated_quotes_show_the_latest_year_their_text_mentions():
+    citations = [citation(1, None, year_hint=2019), citation(2, None, year_hint=2024)]
+    markdown = "> Ancien. [1]\n\n> Récent. [2]"
+    assert mark_older_quotes(markdown, citations, "fr") == (
+        "> Ancien. (non daté ; mentionne jusqu'à 2019) [1]\n\n> Récent. (non daté ; mentionne jusqu'à 2024) [2]")
+    assert date_label(None, False, "en", 2019) == "undated; mentions up to 2019"
+
+
+def test_year_hint_is_the_latest_past_year_of_the_prose():
+    a = clean("Créé en 2019, le service vise 2030. Le ministre a parlé hier devant le Sénat, longuement.\n")
+    assert a.date is None and a.year_hint == 2019
