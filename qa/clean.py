@@ -114,7 +114,8 @@ def clean_article(article: Article) -> Article:
                 caption = fold(text[kept[-1][0].start:kept[-1][0].end])
                 if folded.startswith(caption[: max(8, len(caption) // 2)]):
                     kept.pop(), blank_before.pop()
-        elif len(line) < 200 and (found := _byline(line, folded, lang, in_header)) is not None:
+        elif len(line) < 200 and (found := _byline(line, folded, lang, in_header,
+                                                   title is not None or bool(bylines) or bool(kept))) is not None:
             found_author, found_date = found
             author = author or found_author
             date = date or found_date
@@ -160,11 +161,12 @@ def _language(body: str) -> str:
     return detect_article_language(body[:4000])
 
 
-def _byline(line: str, folded: str, lang: str, in_header: bool) -> tuple[str | None, str | None] | None:
+def _byline(line: str, folded: str, lang: str, in_header: bool, after_first: bool) -> tuple[str | None, str | None] | None:
     """(author, date) of a byline or publication line, or None for a line that is neither.
 
     Recognized: 'Par X | 18 février 2024', 'By Jane Roe', 'Publié le 04/03/2024', 'Updated March 13, 2024',
-    and, above the first paragraph, a line that is only a date ('Mardi 12 mars 2024, 10:32'). A publication
+    and, above the first paragraph but not as the first line (a title such as 'Élections du 4 mars 2024'),
+    a line that is only a date ('Mardi 12 mars 2024, 10:32'). A publication
     line whose date is relative ('Publié il y a 2 jours') is furniture: (None, None).
     """
     dates = find_dates(line, lang)
@@ -183,7 +185,7 @@ def _byline(line: str, folded: str, lang: str, in_header: bool) -> tuple[str | N
         return None
     if _PUBLISHED.match(folded):
         return (None, date) if date else (None, None)
-    if in_header and dates and len(line) < 80:
+    if in_header and after_first and dates and len(line) < 80:
         rest = line[:dates[0][0]] + line[dates[0][1]:]
         if len(re.findall(r"[^\W\d_]{3,}", rest)) <= 3:
             return None, date

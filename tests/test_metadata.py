@@ -285,3 +285,8 @@ def test_undated_quotes_show_the_latest_year_their_text_mentions():
 def test_year_hint_is_the_latest_past_year_of_the_prose():
     a = clean("Créé en 2019, le service vise 2030. Le ministre a parlé hier devant le Sénat, longuement.\n")
     assert a.date is None and a.year_hint == 2019
+
+
+def test_a_first_line_with_a_date_is_a_title_not_a_date_line():
+    a = clean("Élections du 4 mars 2024\n\nLes électeurs de la commune ont voté dimanche pour renouveler leur conseil municipal.\n")
+    assert a.title == "Élections du 4 mars 2024" and a.date is None

@@ -314,3 +314,48 @@ def test_json_citations_are_version_2(fake_cli, opts, corpus_dir, built):
     if "observatoire.txt" in by_doc:
         assert by_doc["observatoire.txt"]["title"] is None
     json.dumps(answer)
+
+
+def test_add_a_page_kept_in_the_corpus(fake_cli, opts, corpus_dir, built):
+    page = corpus_dir / "sub" / EN_PAGE.name
+    page.parent.mkdir()
+    shutil.copy(EN_PAGE, page)
+    result = invoke(fake_cli, ["add", page, *opts])
+    assert result.exit_code == 0, result.stderr
+    stored = page.with_suffix(".md")
+    assert read_front_matter(stored.read_text(encoding="utf-8")).fields["extracted_from"] == EN_PAGE.name
+    # The page counts among the corpus's sources: the index stays current, nothing is extracted twice.
+    result = invoke(fake_cli, ["index", *opts])
+    assert "up to date" in result.stderr and "Extracted" not in result.stderr
+
+
+def test_since_and_until(fake_cli, opts, corpus_dir, built):
+    # velo_lyon.txt is of 2024-03-04, canicule_bordeaux.md of 2023-06-12, observatoire.txt undated.
+    question = "budget écoles pistes cyclables observatoire"
+    docs = {c["doc"] for c in ask(fake_cli, [*opts, "--since", "2024"], question)["citations"]}
+    assert docs == {"velo_lyon.txt"}
+    docs = {c["doc"] for c in ask(fake_cli, [*opts, "--until", "2023-06"], question)["citations"]}
+    assert docs == {"canicule_bordeaux.md"}
+    assert {c["doc"] for c in ask(fake_cli, opts, question)["citations"]} >= {"observatoire.txt", "velo_lyon.txt"}
+    result = invoke(fake_cli, ["ask", *opts, "--since", "bientôt", question])
+    assert result.exit_code == 2 and "--since 'bientôt' is not a date" in one_line(result)
+    result = invoke(fake_cli, ["ask", *opts, "--since", "2024", "--until", "2023", question])
+    assert result.exit_code == 2 and "after --until" in one_line(result)
+
+
+def test_cli_text_shows_dates_and_undated(fake_cli, opts, built):
+    result = invoke(fake_cli, ["ask", "-k", "10", *opts, "budget écoles pistes cyclables observatoire"])
+    assert result.exit_code == 0, result.stderr
+    assert "4 mars 2024" in result.stdout and "non daté" in result.stdout
+    assert "L’observatoire du pic du Midi a installé" in result.stdout  # a stand-in title, not 'observatoire.txt —'
+
+
+def test_qa_articles_lists_what_citations_show(fake_cli, opts, built):
+    result = invoke(fake_cli, ["articles", *opts])
+    assert result.exit_code == 0, result.stderr
+    assert "velo_lyon.txt  (fr, " in result.stdout and "date:   2024-03-04 (stated)" in result.stdout
+    assert "[no title line: its first words]" in result.stdout and "none (undated" in result.stdout
+    rows = read_jsonl(invoke(fake_cli, ["articles", "--json", *opts]).stdout)
+    by_doc = {r["doc"]: r for r in rows}
+    assert by_doc["observatoire.txt"]["title_from"] == "first words" and by_doc["observatoire.txt"]["date_status"] == "none"
+    assert by_doc["velo_lyon.txt"]["author"] == "Jeanne Dupont" and by_doc["velo_lyon.txt"]["passages"] > 0

@@ -152,19 +152,26 @@ def test_migrate_from_version_1_backfills_the_lexical_tables(stores):
     query = terms("pistes cyclables Lyon héliostat écoles")
     with pg.store.snapshot() as view:
         expected = view.lexical_search(query, 20)
-    with connect(url) as conn:  # what a version-1 database looks like: no terms, postings or tsv
-        conn.execute("DROP TABLE postings; DROP TABLE terms; ALTER TABLE passages DROP COLUMN tsv; DELETE FROM qa_schema WHERE version = 2")
+    with connect(url) as conn:  # what a version-1 database looks like: no terms, postings or tsv, no article language
+        conn.execute("DROP TABLE postings; DROP TABLE terms; ALTER TABLE passages DROP COLUMN tsv; "
+                     "ALTER TABLE articles DROP COLUMN lang, DROP COLUMN date_inferred, DROP COLUMN title_inferred, "
+                     "DROP COLUMN year_hint; UPDATE articles SET title = NULL WHERE doc = 'observatoire.txt'; "
+                     "DELETE FROM qa_schema WHERE version >= 2")
     pg.store.close()
     with pytest.raises(StoreError, match="schema version 1.*qa db migrate"):
         PgStore.open(pg.settings, pg.embedder)
     env = clean_env(QA_MODEL=FAKE_MODEL)
     migrated = run_qa(["db", "migrate", "--store", url], env=env)
-    assert migrated.returncode == 0 and "schema version 1 → 2" in migrated.stdout, migrated.stderr
+    assert migrated.returncode == 0 and "schema version 1 → 3" in migrated.stdout, migrated.stderr
     again = run_qa(["db", "migrate", "--store", url], env=env)
     assert "nothing to migrate" in again.stdout
     store = PgStore.open(pg.settings, pg.embedder)
     with store.snapshot() as view:
         assert view.lexical_search(query, 20) == expected
+        # Migration 3 read the stored articles' metadata again: language, title stand-in, flags.
+        article = view.article("observatoire.txt")
+        assert article.lang == "fr" and article.title_inferred and article.title.startswith("L’observatoire")
+        assert view.article("velo_lyon.txt").date == "2024-03-04" and not view.article("velo_lyon.txt").date_inferred
     fts = PgStore(pg.settings.with_(pg_lexical="fts"), url, store.model, store.dim)
     with fts.snapshot() as view:
         assert view.lexical_search(terms("héliostat"), 5)  # the backfilled tsv answers full-text queries
