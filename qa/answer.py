@@ -125,6 +125,8 @@ def citations_for(view: StoreView, hits_: list[Hit]) -> list[Citation]:
             start=p.start, end=p.end, quote=article.text[p.start:p.end],
             score=float(hit.dense_score if hit.dense_score is not None else hit.score),
             context=article.text[p.para_start:p.para_end], context_start=p.para_start,
+            lang=article.lang, date_inferred=article.date_inferred, title_inferred=article.title_inferred,
+            year_hint=article.year_hint,
         ))
     return out
 

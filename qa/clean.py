@@ -7,29 +7,24 @@ paragraphs; the text itself stays as read, so every later quote is an exact slic
 
 from __future__ import annotations
 
-import datetime
 import re
 from dataclasses import replace
 
+from .dates import find_dates, infer_date, latest_year, parse_date
+from .frontmatter import read_front_matter
 from .records import Article, Span
 from .text import fold
 
-_MONTHS = {
-    "janvier": 1, "fevrier": 2, "mars": 3, "avril": 4, "mai": 5, "juin": 6, "juillet": 7, "aout": 8,
-    "septembre": 9, "octobre": 10, "novembre": 11, "decembre": 12,
-    "january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7, "august": 8,
-    "september": 9, "october": 10, "november": 11, "december": 12,
-}
-_MONTH_NAMES = "|".join(_MONTHS)
-_DATE_DMY = re.compile(rf"\b(\d{{1,2}})(?:er)?\s+({_MONTH_NAMES})\s+(\d{{4}})\b")
-_DATE_MDY = re.compile(rf"\b({_MONTH_NAMES})\s+(\d{{1,2}}),?\s+(\d{{4}})\b")
-_DATE_ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
-_DATE_NUMERIC = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b")
+__all__ = ["clean_article", "parse_date", "title_standin"]
 
 _URL_LINE = re.compile(r"^<?(https?://[^\s<>]+)>?$")
 _MD_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$")
 _BYLINE = re.compile(r"^(?:(?:ecrit|redige|publie)\s+)?(?:par|by)\s+(?P<author>[^|.,–—\-]+?)\s*(?:[|.,–—\-]|$)")
-_PUBLISHED = re.compile(r"^(?:publie|mis a jour|published|updated)\b")
+_PUBLISHED = re.compile(r"^(?:publie|mis a jour|mis en ligne|modifie|actualise|published|updated|posted|last updated)\b")
+# A name: one to five capitalized words, with the particles of French, Dutch, German and Spanish names,
+# several authors joined by 'et', 'and' or commas ("Jane Roe and John Doe", "Marie de La Tour").
+_NAME = re.compile(r"^(?:[A-ZÀ-ÖØ-Þ][\w'’.-]*|de|du|des|la|le|van|von|der|da|di|y|et|and|&|,)"
+                   r"(?:\s+(?:[A-ZÀ-ÖØ-Þ][\w'’.-]*|de|du|des|la|le|van|von|der|da|di|y|et|and|&|,))*$")
 
 # Lines that are page furniture, never article text (matched on the folded line).
 _BOILERPLATE = [re.compile(p) for p in (
@@ -45,22 +40,6 @@ _FOOTER = [re.compile(p) for p in (
     r"^leave a (?:reply|comment)", r"^your email address will not be published",
 )]
 _TERMINAL = ".!?…:;»\"”)"
-
-
-def parse_date(text: str) -> str | None:
-    """The first calendar date in a line, as ISO `YYYY-MM-DD` ('18 février 2024', 'March 4, 2024', '2024-03-04')."""
-    folded = fold(text)
-    for pattern, order in ((_DATE_ISO, "ymd"), (_DATE_DMY, "dmy"), (_DATE_MDY, "mdy"), (_DATE_NUMERIC, "dmy")):
-        m = pattern.search(folded)
-        if not m:
-            continue
-        parts = dict(zip(order, m.groups()))
-        month = _MONTHS.get(parts["m"]) if not parts["m"].isdigit() else int(parts["m"])
-        try:
-            return datetime.date(int(parts["y"]), month, int(parts["d"])).isoformat()
-        except (TypeError, ValueError):  # "31 février": not a date
-            continue
-    return None
 
 
 def _lines(text: str) -> list[Span]:
@@ -96,8 +75,18 @@ def _looks_like_heading(line: str) -> bool:
 
 
 def clean_article(article: Article) -> Article:
-    """Metadata and prose paragraphs of a raw article; the text is returned unchanged."""
+    """Metadata and prose paragraphs of a raw article; the text is returned unchanged.
+
+    Metadata comes from the front matter first (what it says wins), then from the text: a Markdown
+    heading or short first line as title, bylines ("Par X. Publié le 4 mars 2024", "By Jane Roe",
+    "March 13, 2024") for author and date, else a date inferred from the text (marked as such), else
+    none. The language is the front matter's `lang`, else detected from the prose. An article without
+    a title line gets a stand-in made of its first words (`title_inferred`).
+    """
     text = article.text
+    front = read_front_matter(text)
+    fields = front.fields
+    lang = fields.get("lang") or _language(text[front.end:])
     title = author = date = url = None
     bylines: list[Span] = []
     kept: list[tuple[Span, str]] = []  # (span, kind) with kind 'body' or 'heading'
@@ -105,12 +94,15 @@ def clean_article(article: Article) -> Article:
     seen: set[str] = set()
     previous_blank = True
     for raw in _lines(text):
+        if raw.start < front.end:
+            continue  # the front matter: metadata, never prose
         span = _trim(text, raw)
         line = text[span.start:span.end]
         folded = fold(line).strip("*_ ")
         if not folded:
             previous_blank = True
             continue
+        in_header = not any(kind == "body" for _, kind in kept)
         url_match = _URL_LINE.match(line)
         if url_match:
             url = url or url_match.group(1)
@@ -122,22 +114,22 @@ def clean_article(article: Article) -> Article:
                 caption = fold(text[kept[-1][0].start:kept[-1][0].end])
                 if folded.startswith(caption[: max(8, len(caption) // 2)]):
                     kept.pop(), blank_before.pop()
-        elif (byline := _BYLINE.match(folded)) and len(line) < 200 and parse_date(line):
-            author = author or line[byline.start("author"):byline.end("author")].strip()
-            date = date or parse_date(line)
-            bylines.append(span)
-        elif _PUBLISHED.match(folded) and len(line) < 200 and parse_date(line):
-            date = date or parse_date(line)
-            bylines.append(span)
+        elif len(line) < 200 and (found := _byline(line, folded, lang, in_header,
+                                                   title is not None or bool(bylines) or bool(kept))) is not None:
+            found_author, found_date = found
+            author = author or found_author
+            date = date or found_date
+            if found_author or found_date:
+                bylines.append(span)
         elif heading := _MD_HEADING.match(line):
-            if title is None and not any(kind == "body" for _, kind in kept):
+            if title is None and in_header:
                 title = heading.group(1).strip()
             else:
                 kept.append((Span(span.start + heading.start(1), span.start + heading.end(1)), "heading"))
                 blank_before.append(previous_blank)
         else:
             kind = "heading" if _looks_like_heading(line) else "body"
-            if kind == "heading" and title is None and not any(k == "body" for _, k in kept) and not kept:
+            if kind == "heading" and title is None and not kept:
                 title = line.strip("*_ ")
             else:
                 kept.append((span, kind))
@@ -145,8 +137,72 @@ def clean_article(article: Article) -> Article:
         seen.add(folded)
         previous_blank = False
     paragraphs, headings = _merge_broken_paragraphs(text, kept, blank_before)
-    return replace(article, title=title, author=author, date=date, url=url,
+    title = fields.get("title") or title
+    title_inferred = False
+    if not title and paragraphs:
+        title, title_inferred = title_standin(text[paragraphs[0].start:paragraphs[0].end]), True
+    date_inferred = False
+    prose = "\n".join(text[p.start:p.end] for p in sorted((*paragraphs, *headings), key=lambda s: s.start))
+    if fields.get("date"):
+        date = fields["date"]
+    elif date is None:
+        date = infer_date(prose, lang)
+        date_inferred = date is not None
+    return replace(article, title=title, author=fields.get("author") or author, date=date,
+                   url=fields.get("url") or url, lang=lang, date_inferred=date_inferred, title_inferred=title_inferred,
+                   year_hint=latest_year(prose),
                    paragraphs=tuple(paragraphs), headings=tuple(headings), bylines=tuple(bylines))
+
+
+def _language(body: str) -> str:
+    """The article's language from its first few thousand characters (qa.lang)."""
+    from .lang import detect_article_language
+
+    return detect_article_language(body[:4000])
+
+
+def _byline(line: str, folded: str, lang: str, in_header: bool, after_first: bool) -> tuple[str | None, str | None] | None:
+    """(author, date) of a byline or publication line, or None for a line that is neither.
+
+    Recognized: 'Par X | 18 février 2024', 'By Jane Roe', 'Publié le 04/03/2024', 'Updated March 13, 2024',
+    and, above the first paragraph but not as the first line (a title such as 'Élections du 4 mars 2024'),
+    a line that is only a date ('Mardi 12 mars 2024, 10:32'). A publication
+    line whose date is relative ('Publié il y a 2 jours') is furniture: (None, None).
+    """
+    dates = find_dates(line, lang)
+    date = dates[0][2] if dates else None
+    byline = _BYLINE.match(folded)
+    if byline:
+        # The author as written (not folded): the same span, since folding keeps the line's words in place.
+        raw = re.match(r"^\W*(?:(?:[ée]crit|r[ée]dig[ée]|publi[ée])\s+)?(?:par|by)\s+([^|.,–—\-]+?)\s*(?:[|.,–—\-]|$)",
+                       line.strip("*_ "), re.IGNORECASE)
+        author = raw.group(1).strip() if raw else None
+        if date:
+            return author, date
+        # Without a date, only a short line naming someone ('By Jane Roe', 'Par Marie de La Tour, à Lyon').
+        if in_header and author and len(line) < 100 and _NAME.match(author) and any(ch.isupper() for ch in author):
+            return author, None
+        return None
+    if _PUBLISHED.match(folded):
+        return (None, date) if date else (None, None)
+    if in_header and after_first and dates and len(line) < 80:
+        rest = line[:dates[0][0]] + line[dates[0][1]:]
+        if len(re.findall(r"[^\W\d_]{3,}", rest)) <= 3:
+            return None, date
+    return None
+
+
+def title_standin(paragraph: str, limit: int = 80) -> str:
+    """A readable stand-in title from an article's first words: its first sentence when short, else the words
+    that fit in `limit` characters followed by '…'."""
+    flat = " ".join(paragraph.replace("*", " ").replace("_", " ").split())
+    sentence = re.match(r"(.+?[.!?…])(?:\s|$)", flat)
+    if sentence and len(sentence.group(1)) <= limit + 10:
+        return sentence.group(1).rstrip(".")
+    if len(flat) <= limit:
+        return flat
+    cut = flat[:limit + 1].rsplit(" ", 1)[0] if " " in flat[:limit + 1] else flat[:limit]
+    return cut.rstrip(" ,;:–—-") + "…"
 
 
 def _merge_broken_paragraphs(text: str, kept: list[tuple[Span, str]], blank_before: list[bool]):

@@ -150,6 +150,12 @@ def index_command(corpus_dir, index_dir, store, model, force, check, index_type)
     build_index(settings, load_embedder(settings.model, settings.torch_threads), _stderr)
 
 
+def _is_address(value: str) -> bool:
+    from .pages import is_address
+
+    return is_address(value)
+
+
 def _describe_dense(dense: dict) -> str:
     """'exact dense search' or 'IVF dense index (nlist 4000, nprobe 96, recall@10 0.976)' from the manifest."""
     if dense.get("type") == "flat":
@@ -160,29 +166,39 @@ def _describe_dense(dense: dict) -> str:
 
 
 @main.command("add")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, metavar="FILE_OR_URL...")
+@click.option("--title", help="Front matter for the one article given: its title.")
+@click.option("--author", help="… its author.")
+@click.option("--date", "date", help="… its publication date (YYYY-MM-DD).")
+@click.option("--url", help="… its address.")
+@click.option("--lang", help="… its language (fr, en…).")
 @corpus_option
 @index_option
 @store_option
 @model_option
 @reports_errors
-def add_command(files, corpus_dir, index_dir, store, model):
-    """Add or replace articles in an existing index without re-embedding the others."""
+def add_command(files, title, author, date, url, lang, corpus_dir, index_dir, store, model):
+    """Add or replace articles (.txt, .md, saved .html pages, or http(s) addresses to fetch) in an existing
+    index without re-embedding the others. A page is stored in the corpus as its extracted article
+    (Markdown with front matter); --title, --date … write front matter for a file that has none."""
     from .embed import load_embedder
+    from .frontmatter import check_fields
     from .index import add_articles, ensure_index
     from .store import is_database_url
 
+    metadata = check_fields({"title": title, "author": author, "date": date, "url": url, "lang": lang})
+    inputs = [f if _is_address(f) else Path(f) for f in files]
     settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, store=store)
     embedder = load_embedder(settings.model, settings.torch_threads)
     if is_database_url(settings.store):
         from .pgstore import PgStore
 
-        stats = PgStore.open(settings, embedder, _stderr).add(list(files), embedder, _stderr)
+        stats = PgStore.open(settings, embedder, _stderr).add(inputs, embedder, _stderr, metadata=metadata)
         _stderr(f"Database {stats['location']} now holds {stats['n_passages']} passages from {stats['n_articles']} articles.")
         return
     if not (settings.index_dir / "manifest.json").exists():
         ensure_index(settings, embedder, _stderr)
-    index = add_articles(list(files), settings, embedder, _stderr)
+    index = add_articles(inputs, settings, embedder, _stderr, metadata=metadata)
     _stderr(f"Index in {settings.index_dir}/ now holds {index.manifest['n_passages']} passages from {index.manifest['n_articles']} articles.")
 
 
@@ -191,15 +207,21 @@ def add_command(files, corpus_dir, index_dir, store, model):
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per question on stdout (the contract's format).")
 @click.option("-k", "k", type=click.IntRange(1, 100), default=None, help="Number of passages to cite (default 5).")
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical", "rrf"]), default=None, help="Ranking: hybrid (the learned ranker, default) or a plain baseline.")
+@click.option("--since", metavar="DATE", help="Only articles dated on or after DATE (YYYY, YYYY-MM or YYYY-MM-DD); "
+              "undated articles are left out, inferred dates count.")
+@click.option("--until", metavar="DATE", help="Only articles dated on or before DATE (a year or month: to its end).")
 @corpus_option
 @index_option
 @store_option
 @model_option
 @reports_errors
-def ask_command(question, as_json, k, mode, corpus_dir, index_dir, store, model):
+def ask_command(question, as_json, k, mode, since, until, corpus_dir, index_dir, store, model):
     """Answer QUESTION, or one question per line of standard input when none is given."""
+    from .dates import check_range, parse_bound
     from .service import QA
 
+    since_date, until_date = parse_bound(since, option="--since"), parse_bound(until, end=True, option="--until")
+    check_range(since_date, until_date)
     settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, top_k=k, mode=mode, store=store)
     if question:
         questions = [" ".join(question)]
@@ -212,7 +234,7 @@ def ask_command(question, as_json, k, mode, corpus_dir, index_dir, store, model)
         if not questions:
             raise InputError("no question given (pass it as arguments or on standard input)")
     qa = QA(settings, progress=_stderr)
-    results = qa.ask_many(questions)
+    results = qa.ask_many(questions, since=since_date, until=until_date)
     failures = 0
     for asked, result in zip(questions, results):
         if isinstance(result, InputError):
@@ -230,6 +252,44 @@ def ask_command(question, as_json, k, mode, corpus_dir, index_dir, store, model)
             click.echo(answer_as_text(result))
     if failures and len(questions) == 1:
         sys.exit(2)
+
+
+@main.command("articles")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per article on stdout.")
+@corpus_option
+@index_option
+@store_option
+@model_option
+@reports_errors
+def articles_command(as_json, corpus_dir, index_dir, store, model):
+    """List the indexed articles with what their citations will show: title, author, date (stated, inferred
+    or none), language and number of passages. The index is built first when missing or stale."""
+    from .render import articles_text
+    from .store import is_database_url
+
+    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, store=store)
+    if is_database_url(settings.store):
+        from .embed import load_embedder
+        from .pgstore import PgStore
+
+        rows = PgStore.open(settings, load_embedder(settings.model, settings.torch_threads), _stderr, create=False).catalog()
+    else:
+        from .index import index_problem, load_index
+        from .store import EmbeddedStore
+
+        if index_problem(settings.index_dir, settings) is None:
+            index = load_index(settings.index_dir, settings)
+        else:
+            from .embed import load_embedder
+            from .index import ensure_index
+
+            index = ensure_index(settings, load_embedder(settings.model, settings.torch_threads), _stderr)
+        rows = EmbeddedStore(settings, index).catalog()
+    if as_json:
+        for row in rows:
+            click.echo(_json_line(row))
+    else:
+        click.echo(articles_text(rows), nl=False)
 
 
 @main.command("eval")

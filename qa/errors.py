@@ -29,3 +29,11 @@ class ModelError(QAError):
 
 class StoreError(QAError):
     """The passage store cannot be used: the database is unreachable, lacks pgvector, or has another schema."""
+
+
+class PageError(CorpusError):
+    """A web page cannot be taken in: a refused address (file://…), a response that is not HTML, too big, or no article in it."""
+
+
+class FetchError(QAError):
+    """A web page could not be fetched: the server did not answer in time, could not be reached, or answered an HTTP error."""

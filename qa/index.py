@@ -46,14 +46,18 @@ from .embed import Embedder
 from .errors import CorpusError, IndexStateError
 from .lexicon import Lexicon
 from .load import ARTICLE_SUFFIXES, article_files, doc_name, file_digest, ignored_files, read_article
-from .lang import article_language
+from .pages import PAGE_SUFFIXES, Staged, convert_corpus_pages, is_page, page_files, staged_inputs
 from .records import Article, Passage, Span
 from .sentences import Sentences
 from .settings import Settings
 from .text import NORMALIZATION_VERSION, clean_input, fold, terms
 
 FORMAT = "qa-index"
-FORMAT_VERSION = 2
+# 2: articles carry their language and whether their date and title were inferred (issue 17's metadata);
+# an index of version 1 holds the older, month-table metadata and is rebuilt.
+# 3: sentence spans and vectors and passage hubness (sentences.npy, sentence_spans.npy, hubness.npy);
+# BM25 terms stemmed in each article's language.
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 # Files every generation has (plus bm25/…); a manifest that does not list them all is not trusted.
 REQUIRED_FILES = ("articles.jsonl", "passages.jsonl", "embeddings.npy", "dense.faiss", "lexicon.json", "lexicon.npy",
@@ -104,9 +108,10 @@ class Index:
 
 
 def corpus_sources(corpus_dir: Path) -> dict[str, str]:
-    """{doc: sha256} of every candidate article file in the corpus (unreadable ones included, so they count too)."""
+    """{doc: sha256} of every candidate article file in the corpus (unreadable ones included, so they count too),
+    and of its saved web pages (a new or changed page makes the index stale: its article is extracted then)."""
     sources = {}
-    for path in article_files(corpus_dir):
+    for path in [*article_files(corpus_dir), *page_files(corpus_dir)]:
         try:
             sources[doc_name(path, corpus_dir)] = file_digest(path)
         except OSError as exc:  # no permission, or deleted meanwhile: read_article will say so when indexing
@@ -157,22 +162,22 @@ def build_index(settings: Settings, embedder: Embedder, progress: Progress = _qu
     """
     started = time.perf_counter()
     corpus_dir = settings.corpus_dir
+    # Saved web pages first: each one's article is written beside it as Markdown, then indexed as such.
+    page_problems = convert_corpus_pages(corpus_dir, progress) if corpus_dir.is_dir() else {}
     sources = corpus_sources(corpus_dir)
-    if not sources:
-        raise CorpusError(f"no article (.txt or .md) in {corpus_dir}")
-    progress(f"Reading {len(sources)} article file(s) from {corpus_dir}/")
-    ignored = ignored_files(corpus_dir)
+    if not any(Path(doc).suffix.lower() in ARTICLE_SUFFIXES for doc in sources):
+        raise CorpusError(f"no article (.txt, .md or a web page) in {corpus_dir}")
+    progress(f"Reading {len(article_files(corpus_dir))} article file(s) from {corpus_dir}/")
+    ignored = [p for p in ignored_files(corpus_dir) if not is_page(p)]
     if ignored:
         names = ", ".join(doc_name(p, corpus_dir) for p in ignored[:5]) + (f" and {len(ignored) - 5} more" if len(ignored) > 5 else "")
-        html = any(p.suffix.lower() in (".html", ".htm", ".xhtml") for p in ignored)
-        progress(f"warning: ignored {names}: not article files ({', '.join(ARTICLE_SUFFIXES)})"
-                 + ("; HTML pages are not indexed (quotes must be exact slices of the file): save the article as plain text or Markdown" if html else ""))
-    articles, skipped = [], {}
+        progress(f"warning: ignored {names}: not article files ({', '.join((*ARTICLE_SUFFIXES, *PAGE_SUFFIXES))})")
+    articles, skipped = [], dict(page_problems)
     first_with: dict[str, str] = {}  # content digest → the first doc that has it
     for path in article_files(corpus_dir):
         doc = doc_name(path, corpus_dir)
         try:
-            article = with_language(clean_article(read_article(path, corpus_dir)))
+            article = clean_article(read_article(path, corpus_dir))
         except CorpusError as exc:
             skipped[doc] = str(exc)
             progress(f"warning: skipped {exc}")
@@ -199,23 +204,26 @@ def build_index(settings: Settings, embedder: Embedder, progress: Progress = _qu
     return index
 
 
-def add_articles(files: list[Path], settings: Settings, embedder: Embedder, progress: Progress = _quiet) -> Index:
+def add_articles(files: list, settings: Settings, embedder: Embedder, progress: Progress = _quiet,
+                 metadata: dict[str, str] | None = None) -> Index:
     """Add or replace articles in an existing index, embedding only their passages.
 
     Files outside the corpus folder are copied into it first, so the corpus stays the source of truth
-    and the index is not judged stale afterwards. All files are checked before anything changes: one
-    bad file (unreadable, no prose, a duplicate of an indexed article, unchanged, given twice) refuses
-    the whole command with a CorpusError naming it, and the corpus and index stay as they were.
+    and the index is not judged stale afterwards. A web page (a saved .html file, or an http(s) address,
+    fetched) goes in as its extracted article, a Markdown file with front matter (qa.pages); `metadata`
+    (from `qa add --title …`) is written as front matter. All files are checked before anything changes:
+    one bad file (unreadable, no prose, a duplicate of an indexed article, unchanged, given twice)
+    refuses the whole command with a CorpusError naming it, and the corpus and index stay as they were.
     One writer at a time (see `writer_lock`), so two concurrent additions never lose one another.
     """
     corpus_dir = settings.corpus_dir
-    with writer_lock(settings.index_dir):
+    with staged_inputs(list(files), corpus_dir, metadata, progress) as staged, writer_lock(settings.index_dir):
         index = load_index(settings.index_dir, settings, embedder_name=embedder.name)
         by_digest: dict[str, set[str]] = {}
         for doc, digest in index.manifest.get("sources", {}).items():
             if doc in index.articles:
                 by_digest.setdefault(digest, set()).add(doc)
-        planned = plan_additions([Path(f) for f in files], settings, lambda digest: by_digest.get(digest, set()), "the index")
+        planned = plan_additions(staged, settings, lambda digest: by_digest.get(digest, set()), "the index")
         corpus_dir.mkdir(parents=True, exist_ok=True)
         for partial in corpus_dir.glob(".*.tmp-*"):  # copies a killed `qa add` left half-done (see _copy_atomically)
             if partial.is_file() and _PARTIAL_COPY.fullmatch(partial.name):
@@ -242,50 +250,77 @@ def add_articles(files: list[Path], settings: Settings, embedder: Embedder, prog
         for _source, _target, article, digest in planned:
             sources[article.doc] = digest  # the copy into the corpus is byte for byte
             skipped.pop(article.doc, None)
+        for page in pages_in_corpus(staged, corpus_dir):  # a page kept in the corpus counts as a source too
+            sources[doc_name(page, corpus_dir)] = file_digest(page)
+            skipped.pop(doc_name(page, corpus_dir), None)
         lexicon = Lexicon.build([p.text for p in passages], embedder, known=index.lexicon)
         sentences = Sentences.build(embedder, {a.doc: a.text for a in articles}, passages, embeddings,
                                     known=index.sentences, kept_rows=kept_rows)
         return write_index(settings, embedder, articles, passages, embeddings, sources, skipped, lexicon, sentences, progress)
 
 
-def plan_additions(files: list[Path], settings: Settings, stored_docs: Callable[[str], set[str]],
+def pages_in_corpus(staged: list[Staged], corpus_dir: Path) -> list[Path]:
+    """The saved pages among `qa add`'s inputs that lie in the corpus folder (kept there beside their article)."""
+    out = []
+    for item in staged:
+        page = Path(item.shown)
+        if item.target is not None and is_page(page) and page.is_file():
+            try:
+                doc_name(page, corpus_dir)
+            except ValueError:
+                continue
+            out.append(page)
+    return out
+
+
+def plan_additions(files: list, settings: Settings, stored_docs: Callable[[str], set[str]],
                    where: str) -> list[tuple[Path, Path, Article, str]]:
     """(source, target in the corpus, cleaned article, SHA-256) for each file, or CorpusError naming the first bad one.
 
     Shared by both stores' `add`: `stored_docs(digest)` names the articles already stored (in `where`,
-    "the index" or "the database") with that content, to refuse unchanged files and duplicates.
+    "the index" or "the database") with that content, to refuse unchanged files and duplicates. A
+    `qa.pages.Staged` input (an extracted page, a file given front matter) goes to its own target and
+    is named in messages as the user gave it.
     """
     corpus_dir = settings.corpus_dir
     planned: list[tuple[Path, Path, Article, str]] = []
-    batch_docs: dict[str, Path] = {}
-    batch_digests: dict[str, Path] = {}
-    for path in files:
+    batch_docs: dict[str, str] = {}
+    batch_digests: dict[str, str] = {}
+    for item in files:
+        staged = item if isinstance(item, Staged) else Staged(Path(item), None, str(item))
+        path, shown = staged.path, staged.shown
+        if staged.target is None and is_page(path):
+            raise CorpusError(f"{shown}: a web page; `qa add` takes it in as its extracted article")
         if path.suffix.lower() not in ARTICLE_SUFFIXES or path.name.startswith("."):
-            raise CorpusError(f"{path}: not an article file (expected a visible {', '.join(ARTICLE_SUFFIXES)} file)")
+            raise CorpusError(f"{shown}: not an article file (expected a visible {', '.join((*ARTICLE_SUFFIXES, *PAGE_SUFFIXES))} "
+                              "file or an http(s) address)")
         try:
-            target = path.resolve()
+            target = (staged.target or path).resolve()
             doc = doc_name(target, corpus_dir)
         except (ValueError, OSError):
             target = corpus_dir / path.name
             doc = path.name
         if any(part.startswith(".") for part in doc.split("/")):
-            raise CorpusError(f"{path}: in a hidden folder of the corpus, which is not indexed")
-        article = read_article(path, path.parent)  # validates before anything is copied into the corpus
+            raise CorpusError(f"{shown}: in a hidden folder of the corpus, which is not indexed")
+        try:
+            article = read_article(path, path.parent)  # validates before anything is copied into the corpus
+        except CorpusError as exc:
+            raise CorpusError(str(exc).replace(str(path), shown, 1)) from None
         digest = file_digest(path)
         if doc in batch_docs:
-            raise CorpusError(f"{path}: given twice (as {batch_docs[doc]} too); each article once, please")
+            raise CorpusError(f"{shown}: given twice (as {batch_docs[doc]} too); each article once, please")
         if digest in batch_digests:
-            raise CorpusError(f"{path}: same content as {batch_digests[digest]} in this command (a duplicate)")
+            raise CorpusError(f"{shown}: same content as {batch_digests[digest]} in this command (a duplicate)")
         stored = stored_docs(digest)
         if doc in stored:
-            raise CorpusError(f"{path}: already in {where} as {doc}, unchanged; nothing to add")
+            raise CorpusError(f"{shown}: already in {where} as {doc}, unchanged; nothing to add")
         if stored:
-            raise CorpusError(f"{path}: same content as {min(stored)}, already in {where} (a duplicate)")
-        article = with_language(clean_article(replace(article, doc=doc)))
+            raise CorpusError(f"{shown}: same content as {min(stored)}, already in {where} (a duplicate)")
+        article = clean_article(replace(article, doc=doc))
         if not chunk_article(article, settings.passage_max_chars):
-            raise CorpusError(f"{path}: no prose to index (only headings or page furniture)")
-        batch_docs[doc], batch_digests[digest] = path, path
-        planned.append((path, target, article, digest))
+            raise CorpusError(f"{shown}: no prose to index (only headings or page furniture)")
+        batch_docs[doc], batch_digests[digest] = shown, shown
+        planned.append((staged.path, target, article, digest))
     return planned
 
 
@@ -315,11 +350,6 @@ def _embedding_texts(articles: list[Article], passages: list[Passage], settings:
     """`embedding_text` of each passage (what is embedded and what BM25 indexes), in passage order."""
     by_doc = _by_doc(articles)
     return [embedding_text(by_doc[p.doc], p, settings.embed_context) for p in passages]
-
-
-def with_language(article: Article) -> Article:
-    """The article with its language: what its front matter states, else detected from its prose."""
-    return article if article.lang else replace(article, lang=article_language(article))
 
 
 def _by_doc(articles: list[Article]) -> dict[str, Article]:
@@ -677,7 +707,8 @@ def _write_jsonl(path: Path, records) -> None:
 
 
 def _article_record(a: Article) -> dict:
-    return {"doc": a.doc, "title": a.title, "author": a.author, "date": a.date, "url": a.url, "lang": a.lang, "text": a.text,
+    return {"doc": a.doc, "title": a.title, "author": a.author, "date": a.date, "url": a.url, "lang": a.lang,
+            "date_inferred": a.date_inferred, "title_inferred": a.title_inferred, "year_hint": a.year_hint, "text": a.text,
             "paragraphs": [[s.start, s.end] for s in a.paragraphs], "headings": [[s.start, s.end] for s in a.headings],
             "bylines": [[s.start, s.end] for s in a.bylines]}
 
@@ -877,6 +908,8 @@ def _load_once(index_dir: Path, embedder_name: str | None, settings: Settings) -
             article = Article(
                 doc=record["doc"], text=record["text"], title=record["title"], author=record["author"],
                 date=record["date"], url=record["url"], lang=record.get("lang"),
+                date_inferred=record.get("date_inferred") is True, title_inferred=record.get("title_inferred") is True,
+                year_hint=record.get("year_hint") if type(record.get("year_hint")) is int else None,
                 paragraphs=tuple(Span(s, e) for s, e in record["paragraphs"]),
                 headings=tuple(Span(s, e) for s, e in record["headings"]),
                 bylines=tuple(Span(s, e) for s, e in record["bylines"]))

@@ -59,6 +59,15 @@ def detect_language(text: str) -> str:
     return DEFAULT_LANGUAGE
 
 
+def detect_article_language(text: str) -> str:
+    """An article's language code ('fr', 'en', 'de'…): langdetect when it is sure on enough prose (an
+    article is long, unlike a question), else the question detector's French-or-English answer."""
+    guess, confidence = _langdetect(text)
+    if guess and confidence >= 0.95 and len(re.findall(r"\w+", text)) >= 30:
+        return guess.split("-")[0]
+    return detect_language(text) if text.strip() else DEFAULT_LANGUAGE
+
+
 def _word_frequency_lean(text: str) -> float:
     """Σ over words of (Zipf frequency in English − in French), from wordfreq: > 0 leans English."""
     from wordfreq import zipf_frequency
@@ -80,9 +89,3 @@ def _langdetect(text: str) -> tuple[str | None, float]:
             return None, 0.0
     return best.lang, best.prob
 
-
-def article_language(article) -> str:
-    """An article's language from a sample of its prose (long text: function words decide reliably)."""
-    spans = article.paragraphs or ()
-    sample = " ".join(article.text[s.start:s.end] for s in spans)[:5000] if spans else article.text[:5000]
-    return detect_language(sample)

@@ -13,7 +13,8 @@ from .records import Article
 ARTICLE_SUFFIXES = (".txt", ".md", ".markdown")
 MAX_ARTICLE_BYTES = 5_000_000
 # A whole HTML page saved under a text name. Tags cannot be stripped for indexing (every quote must be
-# an exact slice of the file), so such a file is refused; inline tags in Markdown are kept as text.
+# an exact slice of the file), so such a file is refused (a .html file goes in through qa.pages, as its
+# extracted article); inline tags in Markdown are kept as text.
 _HTML_PAGE = re.compile(r"\A\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>])", re.IGNORECASE | re.DOTALL)
 
 
@@ -90,8 +91,8 @@ def read_article(path: Path, corpus_dir: Path) -> Article:
     if not text.strip():
         raise CorpusError(f"{path}: contains only whitespace")
     if _HTML_PAGE.match(text):
-        raise CorpusError(f"{path}: an HTML page, not article text (tags cannot be stripped, since quotes are exact "
-                          f"slices of the file: save the article as plain text or Markdown)")
+        raise CorpusError(f"{path}: an HTML page saved under a text name (quotes are exact slices of the file, so tags "
+                          f"cannot be stripped in place): name it .html, and `qa add` or `qa index` take in its article")
     return Article(doc=doc_name(path, corpus_dir), text=text)
 
 

@@ -35,7 +35,7 @@ from .clean import clean_article
 from .errors import CorpusError, IndexStateError, InputError, StoreError
 from .lexicon import Lexicon, content_words
 from .load import article_files, doc_name, file_digest, read_article
-from .records import Article, Passage, Span
+from .records import Article, Passage, Span, catalog_row
 from .sentences import embed_sentences, hubness, sentence_table
 from .settings import Settings
 from .store import Progress, _quiet
@@ -178,15 +178,22 @@ def _migration_2(cur, **_ignored) -> None:
 
 
 def _migration_3(cur, **_ignored) -> None:
-    """Article languages, passages' sentence spans and vectors, and passage hubness (qa.sentences).
+    """Article language and inferred date and title flags; passages' sentence spans and vectors and hubness.
 
-    Passages stored before have no sentence vectors (they need the model): answers quote from their
-    passage vectors until `qa index --store URL --force` reloads them.
+    The metadata of articles already stored is recomputed with this qa's cleaning (front matter,
+    bylines parsed with dateparser, inferred dates, title stand-ins); their passages do not change.
+    They have no sentence vectors (those need the model): answers quote from their passage vectors
+    until `qa index --store URL --force` reloads them.
     """
-    cur.execute("ALTER TABLE articles ADD COLUMN lang text")
-    cur.execute("ALTER TABLE passages ADD COLUMN hubness real NOT NULL DEFAULT 0")
-    cur.execute("ALTER TABLE passages ADD COLUMN sentences jsonb")
-    cur.execute("ALTER TABLE passages ADD COLUMN sentence_vectors bytea")
+    cur.execute("ALTER TABLE articles ADD COLUMN lang text, ADD COLUMN date_inferred boolean NOT NULL DEFAULT false, "
+                "ADD COLUMN title_inferred boolean NOT NULL DEFAULT false, ADD COLUMN year_hint int")
+    for doc, text in cur.execute("SELECT doc, text FROM articles ORDER BY doc").fetchall():
+        a = clean_article(Article(doc=doc, text=text))
+        cur.execute("UPDATE articles SET title = %s, author = %s, date = %s, url = %s, lang = %s, date_inferred = %s, "
+                    "title_inferred = %s, year_hint = %s WHERE doc = %s",
+                    (a.title, a.author, a.date, a.url, a.lang, a.date_inferred, a.title_inferred, a.year_hint, doc))
+    cur.execute("ALTER TABLE passages ADD COLUMN hubness real NOT NULL DEFAULT 0, ADD COLUMN sentences jsonb, "
+                "ADD COLUMN sentence_vectors bytea")
 
 
 MIGRATIONS = {1: _migration_1, 2: _migration_2, 3: _migration_3}
@@ -329,12 +336,13 @@ class PgView:
 
     def article(self, doc: str) -> Article | None:
         if doc not in self._articles:
-            row = self.conn.execute("SELECT doc, text, title, author, date, url, paragraphs, headings, bylines, lang "
-                                    "FROM articles WHERE doc = %s", (doc,)).fetchone()
+            row = self.conn.execute("SELECT doc, text, title, author, date, url, paragraphs, headings, bylines, "
+                                    "lang, date_inferred, title_inferred, year_hint FROM articles WHERE doc = %s", (doc,)).fetchone()
             self._articles[doc] = None if row is None else Article(
                 doc=row[0], text=row[1], title=row[2], author=row[3], date=row[4], url=row[5],
                 paragraphs=tuple(Span(*s) for s in row[6]), headings=tuple(Span(*s) for s in row[7]),
-                bylines=tuple(Span(*s) for s in row[8]), lang=row[9])
+                bylines=tuple(Span(*s) for s in row[8]), lang=row[9], date_inferred=bool(row[10]),
+                title_inferred=bool(row[11]), year_hint=row[12])
         return self._articles[doc]
 
     def sentences(self, pid: int) -> tuple[list[Span], np.ndarray]:
@@ -478,10 +486,20 @@ class PgStore:
         with contextlib.closing(connect(self.url)) as conn:
             n_articles, n_passages, generation = conn.execute(
                 "SELECT (SELECT count(*) FROM articles), n_passages, generation FROM qa_meta").fetchone()
-            dates = [r[0] for r in conn.execute("SELECT date FROM articles ORDER BY doc")]
+            rows = conn.execute("SELECT date, date_inferred, lang FROM articles ORDER BY doc").fetchall()
             version = schema_version(conn)
         return {"store": "postgresql", "location": redact(self.url), "schema_version": version, "model": self.model,
-                "n_articles": int(n_articles), "n_passages": int(n_passages), "generation": int(generation), "dates": dates}
+                "n_articles": int(n_articles), "n_passages": int(n_passages), "generation": int(generation),
+                "dates": [r[0] for r in rows], "dates_inferred": [bool(r[1]) for r in rows], "langs": [r[2] for r in rows]}
+
+    def catalog(self) -> list[dict]:
+        """Each stored article's metadata as citations will show it, and its number of passages (`qa articles`)."""
+        with contextlib.closing(connect(self.url)) as conn:
+            rows = conn.execute("""SELECT a.doc, a.title, a.title_inferred, a.author, a.date, a.date_inferred, a.url, a.lang,
+                                          (SELECT count(*) FROM passages p WHERE p.doc = a.doc), a.year_hint
+                                   FROM articles a ORDER BY a.doc""").fetchall()
+        return [catalog_row(Article(doc=r[0], text="", title=r[1], title_inferred=bool(r[2]), author=r[3], date=r[4],
+                                    date_inferred=bool(r[5]), url=r[6], lang=r[7], year_hint=r[9]), int(r[8])) for r in rows]
 
     def check(self) -> dict:
         """Verify the stored counts and that every passage is a slice of its stored article; stats, or IndexStateError."""
@@ -498,29 +516,34 @@ class PgStore:
 
     # -- writing
 
-    def add(self, files: list[Path], embedder, progress: Progress = _quiet) -> dict:
-        """Add or replace articles (checked first, copied into the corpus folder), each replacement in one transaction."""
-        from .index import _copy_atomically
+    def add(self, files: list, embedder, progress: Progress = _quiet, metadata: dict[str, str] | None = None) -> dict:
+        """Add or replace articles (checked first, copied into the corpus folder), each replacement in one transaction.
 
-        planned = self._plan(files)
+        Web pages and http(s) addresses go in as their extracted articles (qa.pages); `metadata` is
+        written as front matter of the one file given."""
+        from .index import _copy_atomically
+        from .pages import staged_inputs
+
         corpus = self.settings.corpus_dir
-        corpus.mkdir(parents=True, exist_ok=True)
-        items = []
-        for source, target, article, digest in planned:
-            if source.resolve() != target.resolve():
-                _copy_atomically(source, target)
-            items.append((article, digest))
+        with staged_inputs(list(files), corpus, metadata, progress) as staged:
+            planned = self._plan(staged)
+            corpus.mkdir(parents=True, exist_ok=True)
+            items = []
+            for source, target, article, digest in planned:
+                if source.resolve() != target.resolve():
+                    _copy_atomically(source, target)
+                items.append((article, digest))
         self.write(self.prepare(items, embedder, progress), progress=progress)
         return self.stats()
 
-    def _plan(self, files: list[Path]) -> list[tuple[Path, Path, Article, str]]:
+    def _plan(self, files: list) -> list[tuple[Path, Path, Article, str]]:
         from .index import plan_additions
 
         with contextlib.closing(connect(self.url)) as conn:
             def stored_docs(digest: str) -> set[str]:
                 return {doc for (doc,) in conn.execute("SELECT doc FROM articles WHERE sha256 = %s", (digest,)).fetchall()}
 
-            return plan_additions(list(map(Path, files)), self.settings, stored_docs, "the database")
+            return plan_additions(list(files), self.settings, stored_docs, "the database")
 
     def prepare(self, items: list[tuple[Article, str]], embedder, progress: Progress = _quiet) -> list[dict]:
         """Chunk and embed articles (and their words new to the lexicon), ready for `write`."""
@@ -587,11 +610,12 @@ class PgStore:
                                sentences jsonb, sentence_vectors bytea) ON COMMIT DROP""")
             for item in items:
                 a = item["article"]
-                cur.execute("INSERT INTO articles (doc, sha256, text, title, author, date, url, paragraphs, headings, bylines, lang) "
-                            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", (
+                cur.execute("INSERT INTO articles (doc, sha256, text, title, author, date, url, paragraphs, headings, "
+                            "bylines, lang, date_inferred, title_inferred, year_hint) "
+                            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", (
                     a.doc, item["sha256"], a.text, a.title, a.author, a.date, a.url,
                     json.dumps([[s.start, s.end] for s in a.paragraphs]), json.dumps([[s.start, s.end] for s in a.headings]),
-                    json.dumps([[s.start, s.end] for s in a.bylines]), a.lang))
+                    json.dumps([[s.start, s.end] for s in a.bylines]), a.lang, a.date_inferred, a.title_inferred, a.year_hint))
             ids = [r[0] for r in cur.execute("SELECT nextval('passages_id_seq') FROM generate_series(1, %s)",
                                              (sum(len(item["passages"]) for item in items),))]
             next_id = iter(ids)
@@ -677,9 +701,11 @@ class PgStore:
 
         Each batch of articles is one transaction; unreadable files are skipped with a warning, as `qa index` does.
         """
-        from .index import with_language
+        from .pages import convert_corpus_pages
 
         corpus = self.settings.corpus_dir
+        if corpus.is_dir():
+            convert_corpus_pages(corpus, progress)  # saved web pages: their articles written beside them first
         files = article_files(corpus)
         with contextlib.closing(connect(self.url)) as conn:
             stored = dict(conn.execute("SELECT doc, sha256 FROM articles"))
@@ -701,7 +727,7 @@ class PgStore:
             items = []
             for doc, path, digest in todo[start:start + batch]:
                 try:
-                    article = with_language(clean_article(read_article(path, corpus)))
+                    article = clean_article(read_article(path, corpus))
                 except CorpusError as exc:
                     progress(f"warning: skipped {exc}")
                     continue

@@ -23,8 +23,14 @@ class Article:
     author: str | None = None
     date: str | None = None
     url: str | None = None
-    # The article's language ("fr", "en"): front matter's `lang`, else detected at index time.
+    # The article's language ("fr", "en"): its front matter's `lang`, else detected from its prose at index time.
     lang: str | None = None
+    # True when `date` was inferred from evidence in the text (qa.dates.infer_date), not stated by it or its front matter.
+    date_inferred: bool = False
+    # True when `title` is a stand-in made of the article's first words (it has no title line).
+    title_inferred: bool = False
+    # The latest year the text mentions (not after today): evidence shown beside an undated article, never its date.
+    year_hint: int | None = None
     # Paragraph spans that are real article text (boilerplate, bylines, credits left out).
     paragraphs: tuple[Span, ...] = ()
     # Section headings, kept apart from the prose: they give passages context without being quoted.
@@ -77,19 +83,26 @@ class Citation:
     score: float
     context: str = ""
     context_start: int = 0
+    lang: str | None = None
+    date_inferred: bool = False
+    # A title made of the article's first words: shown to people, but `null` in the JSON (the article has none).
+    title_inferred: bool = False
+    year_hint: int | None = None
 
     def to_json(self) -> dict:
-        """The contract's citation object (exactly its keys, in its order)."""
+        """The contract's citation object (version 2: its keys in its order, then `lang` and `date_inferred`)."""
         return {
             "n": self.n,
             "doc": self.doc,
-            "title": self.title,
+            "title": None if self.title_inferred else self.title,
             "url": self.url,
             "date": self.date,
             "start": self.start,
             "end": self.end,
             "quote": self.quote,
             "score": round(self.score, 4),
+            "lang": self.lang,
+            "date_inferred": self.date_inferred if self.date else False,
         }
 
 
@@ -119,3 +132,19 @@ class Answer:
             "answer": self.answer,
             "citations": [c.to_json() for c in self.citations],
         }
+
+
+def catalog_row(article: Article, n_passages: int) -> dict:
+    """One line of `qa articles`: what a citation of this article will show, and how it was found."""
+    return {
+        "doc": article.doc,
+        "title": article.title,
+        "title_from": "first words" if article.title_inferred else ("stated" if article.title else "none"),
+        "author": article.author,
+        "date": article.date,
+        "date_status": "none" if not article.date else ("inferred" if article.date_inferred else "stated"),
+        "year_hint": article.year_hint,
+        "lang": article.lang,
+        "url": article.url,
+        "passages": n_passages,
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
+from .dates import date_label, mark_older_quotes
 from .records import Answer, Citation
 
 _LABELS = {
@@ -12,25 +13,57 @@ _LABELS = {
 }
 
 
-def source_line(citation: Citation) -> str:
-    """'Title — Author, date, URL' with whatever the article has (the doc name when it has no title)."""
-    parts = [citation.title or citation.doc]
-    extra = ", ".join(x for x in (citation.author, citation.date, citation.url) if x)
-    return f"{parts[0]} — {extra}" if extra else parts[0]
+def source_line(citation: Citation, language: str = "fr") -> str:
+    """'Title — Author, date, URL' with whatever the article has; its date always: '18 février 2024',
+    '8 octobre 2020 (date déduite du texte)' or 'non daté' (the words in `language`)."""
+    title = citation.title or citation.doc
+    date = date_label(citation.date, citation.date_inferred, language, citation.year_hint)
+    extra = ", ".join(x for x in (citation.author, date, citation.url) if x)
+    return f"{title} — {extra}"
 
 
 def answer_as_text(answer: Answer) -> str:
-    """The answer, then the numbered sources with their exact quotes, for the terminal."""
+    """The answer (quotes from older years than the latest cited marked with theirs), then the numbered
+    sources with their dates and exact quotes, for the terminal."""
     labels = _LABELS.get(answer.language, _LABELS["en"])
-    lines = [answer.answer, ""]
+    text = mark_older_quotes(answer.answer, answer.citations, answer.language) if answer.found else answer.answer
+    lines = [text, ""]
     if answer.citations:
         lines.append(labels["sources"] if answer.found else labels["nearest"])
         for c in answer.citations:
-            lines.append(f"[{c.n}] {source_line(c)}")
+            lines.append(f"[{c.n}] {source_line(c, answer.language)}")
             lines.append(f"    {c.doc}, {labels['chars']} {c.start}–{c.end} · {labels['score']} {c.score:.3f}")
             quote = " ".join(c.quote.split())
             lines.extend(textwrap.wrap(f"« {quote} »", width=96, initial_indent="    ", subsequent_indent="    "))
     return "\n".join(lines).rstrip() + "\n"
+
+
+def articles_text(rows: list[dict]) -> str:
+    """`qa articles`: per article, what its citations will show (title, author, date and how each was
+    found, language, passages), then a count of what is missing, so a user sees at a glance what to fix."""
+    out = []
+    for r in rows:
+        out.append(f"{r['doc']}  ({r['lang'] or '?'}, {r['passages']} passage{'s' if r['passages'] != 1 else ''})")
+        title = r["title"] or "—"
+        if r["title_from"] == "first words":
+            title += "  [no title line: its first words]"
+        out.append(f"    title:  {title}")
+        out.append(f"    author: {r['author'] or '—'}")
+        hint = f"; the latest year it mentions is {r['year_hint']}" if r.get("year_hint") else ""
+        date = {"stated": f"{r['date']} (stated)", "inferred": f"{r['date']} (inferred from the text)",
+                "none": f"none (undated{hint})"}[r["date_status"]]
+        out.append(f"    date:   {date}")
+        if r.get("url"):
+            out.append(f"    url:    {r['url']}")
+    n = len(rows)
+    count = {status: sum(1 for r in rows if r["date_status"] == status) for status in ("stated", "inferred", "none")}
+    standins = sum(1 for r in rows if r["title_from"] == "first words")
+    no_author = sum(1 for r in rows if not r["author"])
+    out.append("")
+    out.append(f"{n} article{'s' if n != 1 else ''}: {count['stated']} dated, {count['inferred']} dated by inference, "
+               f"{count['none']} undated; {standins} titled from their first words; {no_author} without author. "
+               "Front matter (title, author, date, url, lang) sets what detection missed (README, 'Articles and their metadata').")
+    return "\n".join(out) + "\n"
 
 
 _TABLE_KEYS = ["questions", "hit@1", "hit@3", "hit@5", "mrr@10", "ndcg@10", "recall@5",

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from datetime import date
+from dataclasses import replace
+
 
 from .answer import compose
+from .dates import within_dates
 from .embed import Embedder, load_embedder
 from .errors import InputError
 from .index import Index
@@ -89,28 +93,35 @@ class QA:
         return [prepare(text, vector) for text, vector in zip(questions, vectors)]
 
     def answer(self, query: Query, question: str, k: int | None = None, mode: str | None = None,
-               index: StoreView | None = None) -> Answer:
-        """Rank and compose the answer for a prepared query (from `index`, by default a fresh snapshot)."""
+               index: StoreView | None = None, since: date | None = None, until: date | None = None) -> Answer:
+        """Rank and compose the answer for a prepared query (from `index`, by default a fresh snapshot),
+        from articles dated within [since, until] when a bound is given (qa.dates.within_dates)."""
         if index is None:
             with self.store.snapshot() as view:
-                return self.answer(query, question, k, mode, view)
+                return self.answer(query, question, k, mode, view, since, until)
         view = view_of(index)
         ranking = rank(view, query, self.settings, mode)
+        if since is not None or until is not None:
+            kept = within_dates(list(range(len(ranking.candidates))),
+                                lambda i: view.article(view.passages([ranking.candidates[i].pid])[ranking.candidates[i].pid].doc).date,
+                                since, until)
+            ranking = replace(ranking, candidates=tuple(ranking.candidates[i] for i in kept), scores=ranking.scores[kept])
         return compose(view, query, ranking, self.settings, question, k)
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None,
-            index: StoreView | Index | None = None) -> Answer:
+            index: StoreView | Index | None = None, since: date | None = None, until: date | None = None) -> Answer:
         """Answer one question (from `index`, by default a fresh snapshot); InputError if it is not a usable question.
 
         Pass a snapshot when the caller needs the articles of the very snapshot that answered (the page's source viewer)."""
         text = validate_question(question, self.settings)
         if index is not None:
-            return self.answer(self.prepare([text])[0], question, k, mode, index)
+            return self.answer(self.prepare([text])[0], question, k, mode, index, since, until)
         query = self.prepare([text])[0]
         with self.store.snapshot() as view:  # one snapshot for the whole answer, whatever writers do meanwhile
-            return self.answer(query, question, k, mode, view)
+            return self.answer(query, question, k, mode, view, since, until)
 
-    def ask_many(self, questions: Iterable[str], k: int | None = None, mode: str | None = None) -> list[Answer | InputError]:
+    def ask_many(self, questions: Iterable[str], k: int | None = None, mode: str | None = None,
+                 since: date | None = None, until: date | None = None) -> list[Answer | InputError]:
         """Answer a batch (one embedding pass); an invalid question yields its InputError in its place."""
         questions = list(questions)
         valid: dict[int, str] = {}
@@ -123,6 +134,6 @@ class QA:
         queries = self.prepare(list(valid.values()))
         with self.store.snapshot() as view:
             for i, query in zip(valid, queries):
-                results[i] = self.answer(query, questions[i], k, mode, view)
+                results[i] = self.answer(query, questions[i], k, mode, view, since, until)
         return results  # type: ignore[return-value]
 

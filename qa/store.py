@@ -63,10 +63,11 @@ class Store(Protocol):
 
     def snapshot(self) -> contextlib.AbstractContextManager[StoreView]: ...
     def refresh(self, embedder_name: str) -> bool: ...
-    def add(self, files: list[Path], embedder, progress: Progress = _quiet) -> dict: ...
+    def add(self, files: list, embedder, progress: Progress = _quiet, metadata: dict[str, str] | None = None) -> dict: ...
     def delete(self, doc: str) -> None: ...
     def stats(self) -> dict: ...
     def describe(self) -> str: ...
+    def catalog(self) -> list[dict]: ...
 
 
 class EmbeddedView:
@@ -203,10 +204,10 @@ class EmbeddedStore:
     def snapshot(self) -> Iterator[EmbeddedView]:
         yield EmbeddedView(self.index)
 
-    def add(self, files: list[Path], embedder, progress: Progress = _quiet) -> dict:
+    def add(self, files: list, embedder, progress: Progress = _quiet, metadata: dict[str, str] | None = None) -> dict:
         from .index import add_articles
 
-        self.index = add_articles(list(files), self.settings, embedder, progress)
+        self.index = add_articles(list(files), self.settings, embedder, progress, metadata=metadata)
         return self.stats()
 
     def delete(self, doc: str) -> None:
@@ -237,10 +238,21 @@ class EmbeddedStore:
     def stats(self) -> dict:
         return {"store": "embedded", "location": str(self.settings.index_dir),
                 "n_articles": len(self.index.articles), "n_passages": len(self.index.passages),
-                "dates": [a.date for a in self.index.articles.values()]}
+                "dates": [a.date for a in self.index.articles.values()],
+                "dates_inferred": [a.date_inferred for a in self.index.articles.values()],
+                "langs": [a.lang for a in self.index.articles.values()]}
 
     def describe(self) -> str:
         return f"{self.settings.index_dir}/"
+
+    def catalog(self) -> list[dict]:
+        """Each indexed article's metadata as citations will show it, and its number of passages (`qa articles`)."""
+        from collections import Counter
+
+        from .records import catalog_row
+
+        counts = Counter(p.doc for p in self.index.passages)
+        return [catalog_row(a, counts[doc]) for doc, a in sorted(self.index.articles.items())]
 
 
 class _NamedOnly:

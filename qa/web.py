@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+from . import dates  # noqa: E402
 from .answer import MESSAGES  # noqa: E402
 from .errors import InputError, QAError  # noqa: E402
 from .records import Answer, Citation  # noqa: E402
@@ -70,13 +71,6 @@ EXAMPLES = [
     "Which company will host the health data?",
     "Quel temps fera-t-il demain à Lyon ?",
 ]
-
-_MONTHS = {
-    "fr": ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-           "novembre", "décembre"],
-    "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December"],
-}
 
 LABELS = {
     "fr": {
@@ -142,14 +136,17 @@ def answer_text(answer: Answer, language: str | None = None) -> str:
     """
     language = language or answer.language
     source, target = MESSAGES.get(answer.language), MESSAGES.get(language, MESSAGES["en"])
-    if language == answer.language or source is None:
-        return answer.answer
     if not answer.found:
+        if language == answer.language or source is None:
+            return answer.answer
         return target["not_found"] if answer.answer.strip() == source["not_found"] else answer.answer
-    first, newline, rest = answer.answer.partition("\n")
-    if first.strip() == source["header"]:
-        return target["header"] + newline + rest
-    return answer.answer
+    text = answer.answer
+    if language != answer.language and source is not None:
+        first, newline, rest = text.partition("\n")
+        if first.strip() == source["header"]:
+            text = target["header"] + newline + rest
+    # Quotes from an older year than the latest cited are marked with it ("(2020)"), undated ones too.
+    return dates.mark_older_quotes(text, answer.citations, language)
 
 
 # ---------------------------------------------------------------- small helpers
@@ -177,16 +174,8 @@ def url_host(url: str) -> str:
 
 
 def human_date(iso: str | None, language: str = "fr") -> str | None:
-    """'2024-02-18' as '18 février 2024' / '18 February 2024'; anything else as given."""
-    if not iso:
-        return None
-    m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", iso)
-    if not m or not 1 <= int(m.group(2)) <= 12:
-        return iso
-    months = _MONTHS.get(language, _MONTHS["en"])
-    day = int(m.group(3))
-    day_text = "1er" if language == "fr" and day == 1 else str(day)
-    return f"{day_text} {months[int(m.group(2)) - 1]} {m.group(1)}"
+    """'2024-02-18' as '18 février 2024' / '18 February 2024'; anything else as given (qa.dates)."""
+    return dates.human_date(iso, language)
 
 
 def date_range(dates: Iterable[str | None], language: str = "fr") -> str | None:
@@ -204,23 +193,46 @@ def date_range(dates: Iterable[str | None], language: str = "fr") -> str | None:
 
 
 def corpus_summary(index) -> dict:
-    """Number of articles and the range of their dates, for the page's title (from an Index or a store)."""
-    dates = [a.date for a in index.articles.values()] if hasattr(index, "manifest") else index.stats()["dates"]
+    """What the page's title says of the corpus (from an Index or a store): how many articles, the range of
+    their dates, how many are undated or dated by inference, their languages."""
+    if hasattr(index, "manifest"):
+        articles = list(index.articles.values())
+        found = [a.date for a in articles]
+        inferred = [a.date_inferred for a in articles]
+        langs = [a.lang for a in articles]
+    else:
+        stats = index.stats()
+        found = stats["dates"]
+        inferred = stats.get("dates_inferred") or [False] * len(found)
+        langs = stats.get("langs") or [None] * len(found)
     return {
-        "n_articles": len(dates),
-        "n_dated": sum(1 for d in dates if d),
-        "range_fr": date_range(dates, "fr"),
-        "range_en": date_range(dates, "en"),
+        "n_articles": len(found),
+        "n_dated": sum(1 for d in found if d),
+        "n_undated": sum(1 for d in found if not d),
+        "n_inferred": sum(1 for d, i in zip(found, inferred) if d and i),
+        "langs": sorted({lang for lang in langs if lang}),
+        "range_fr": date_range(found, "fr"),
+        "range_en": date_range(found, "en"),
     }
 
 
 def header_html(summary: dict) -> str:
-    """The page's title: what the corpus is (how many articles, from when) and what the page does."""
+    """The page's title: what the corpus is (how many articles, from when, how many undated) and what the page does."""
     n = summary["n_articles"]
-    fr_articles = f"{n} article{'s' if n != 1 else ''} de presse français"
-    en_articles = f"{n} French news article{'s' if n != 1 else ''}"
-    fr_when = f" ({summary['range_fr']})" if summary.get("range_fr") else ""
-    en_when = f" ({summary['range_en']})" if summary.get("range_en") else ""
+    french_only = summary.get("langs") == ["fr"]
+    fr_articles = f"{n} article{'s' if n != 1 else ''} de presse" + (" français" if french_only else "")
+    en_articles = f"{n}" + (" French" if french_only else "") + f" news article{'s' if n != 1 else ''}"
+    undated, inferred = summary.get("n_undated", 0), summary.get("n_inferred", 0)
+    fr_notes = [summary["range_fr"]] if summary.get("range_fr") else []
+    en_notes = [summary["range_en"]] if summary.get("range_en") else []
+    if inferred:
+        fr_notes.append(f"{inferred} daté{'s' if inferred > 1 else ''} d'après le texte")
+        en_notes.append(f"{inferred} dated from the text")
+    if undated:
+        fr_notes.append(f"{undated} non daté{'s' if undated > 1 else ''}" if undated < n else "aucun n'est daté")
+        en_notes.append(f"{undated} undated" if undated < n else "none dated")
+    fr_when = f" ({' ; '.join(fr_notes)})" if fr_notes else ""
+    en_when = f" ({'; '.join(en_notes)})" if en_notes else ""
     return (
         '<header class="qa-header">'
         f'<h1>Questions sur {esc(fr_articles)}{esc(fr_when)}</h1>'
@@ -238,16 +250,25 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def source_line(citation: Citation) -> str:
-    """'Title, author, date, URL' with what the article has (its doc name when it has no title; only http(s) URLs)."""
-    parts = [citation.title or citation.doc, citation.author, citation.date, safe_url(citation.url)]
+def notes_date(citation: Citation, language: str = "fr") -> str:
+    """The date as notes give it: ISO ('2024-02-18'), '2020-10-08 (date déduite du texte)', or 'non daté' / 'undated'."""
+    if not citation.date:
+        return dates.undated_label(citation.year_hint, language)
+    if citation.date_inferred:
+        return f"{citation.date} ({dates.INFERRED.get(language, dates.INFERRED['en'])})"
+    return citation.date
+
+
+def source_line(citation: Citation, language: str = "fr") -> str:
+    """'Title, author, date, URL' with what the article has (only http(s) URLs); its date always, or 'undated'."""
+    parts = [citation.title or citation.doc, citation.author, notes_date(citation, language), safe_url(citation.url)]
     return ", ".join(one_line(p) for p in parts if p)
 
 
-def citation_markdown(citation: Citation) -> str:
+def citation_markdown(citation: Citation, language: str = "fr") -> str:
     """One citation for notes: the exact quote as a block quote, then '— Title, author, date, URL'."""
     quote = "\n".join(f"> {line}".rstrip() for line in citation.quote.strip().splitlines())
-    return f"{quote}\n\n— {source_line(citation)}\n"
+    return f"{quote}\n\n— {source_line(citation, language)}\n"
 
 
 def notes_markdown(answer: Answer, language: str | None = None) -> str:
@@ -262,7 +283,7 @@ def notes_markdown(answer: Answer, language: str | None = None) -> str:
     if answer.citations:
         parts.append(f"**{lab['sources'] if answer.found else lab['nearest']}**")
         for c in answer.citations:
-            parts.append(f"[{c.n}]\n{citation_markdown(c).rstrip()}")
+            parts.append(f"[{c.n}]\n{citation_markdown(c, language).rstrip()}")
     return "\n\n".join(parts) + "\n"
 
 
@@ -347,8 +368,13 @@ def _meta_html(citation: Citation, language: str) -> list[str]:
     meta = []
     if c.author:
         meta.append(f'<span class="qa-author">{esc(c.author)}</span>')
-    if c.date:
-        meta.append(f'<time datetime="{esc(c.date)}">{esc(human_date(c.date, language))}</time>')
+    if c.date and c.date_inferred:
+        meta.append(f'<time class="qa-date qa-date-inferred" datetime="{esc(c.date)}">'
+                    f'{esc(dates.date_label(c.date, True, language))}</time>')
+    elif c.date:
+        meta.append(f'<time class="qa-date" datetime="{esc(c.date)}">{esc(human_date(c.date, language))}</time>')
+    else:
+        meta.append(f'<span class="qa-date qa-undated">{esc(dates.date_label(None, False, language, c.year_hint))}</span>')
     if url:
         meta.append(f'<a class="qa-link" href="{esc(url)}" target="_blank" rel="noopener noreferrer">'
                     f'{esc(lab["open"])} ({esc(url_host(url))}) ↗</a>')
@@ -397,7 +423,7 @@ def card_html(citation: Citation, language: str = "fr", nearest: bool = False, s
         parts.append(f'<button type="button" class="qa-btn qa-btn-small qa-show-source" data-qa-action="source" '
                      f'title="{esc(lab["show_source_title"])}">{esc(lab["show_source"])}</button>')
     parts += [
-        _copy_button(citation_markdown(c), lab["copy_one"], lab["copied"], lab["copy_failed"], "qa-btn-small"),
+        _copy_button(citation_markdown(c, language), lab["copy_one"], lab["copied"], lab["copy_failed"], "qa-btn-small"),
         '</div>',
         '</li>',
     ]
@@ -549,9 +575,14 @@ def cited_articles(answer: Answer, index: "StoreView | Index") -> dict[str, str]
 
 
 def answer_for(qa: "QA", question: object, k: object = None, mode: object = None,
-               index: "StoreView | Index | None" = None) -> Answer:
-    """QA.ask with the page's settings checked (passages 1–10, a known mode); InputError when invalid."""
-    return qa.ask(question, k=_passages(k, min(qa.settings.top_k, MAX_PASSAGES)), mode=_mode(mode), index=index)  # type: ignore[arg-type]
+               index: "StoreView | Index | None" = None, since: object = None, until: object = None) -> Answer:
+    """QA.ask with the page's settings checked (passages 1–10, a known mode, dates as YYYY[-MM[-DD]]);
+    InputError when invalid."""
+    since_date = dates.parse_bound(since if isinstance(since, str) else None, option="since")
+    until_date = dates.parse_bound(until if isinstance(until, str) else None, end=True, option="until")
+    dates.check_range(since_date, until_date)
+    return qa.ask(question, k=_passages(k, min(qa.settings.top_k, MAX_PASSAGES)), mode=_mode(mode), index=index,  # type: ignore[arg-type]
+                  since=since_date, until=until_date)
 
 
 def refreshed(qa: "QA") -> "QA":
@@ -563,15 +594,17 @@ def refreshed(qa: "QA") -> "QA":
     return qa
 
 
-def ask_page(qa: "QA", question: object, k: object = None, mode: object = None, language: object = None) -> str:
+def ask_page(qa: "QA", question: object, k: object = None, mode: object = None, language: object = None,
+             since: object = None, until: object = None) -> str:
     """The page's handler: the answer's HTML, or a readable error (InputError's message, else a generic one).
 
-    `language` is the interface language setting: 'auto' (or None) follows the question, 'fr' or 'en'."""
+    `language` is the interface language setting: 'auto' (or None) follows the question, 'fr' or 'en';
+    `since` / `until` keep only articles dated within them (YYYY, YYYY-MM or YYYY-MM-DD, blank for none)."""
     try:
         if language not in (None, "", *UI_LANGUAGES):
             raise InputError(f"unknown interface language {language!r}: choose one of {', '.join(UI_LANGUAGES)}")
         with refreshed(qa).store.snapshot() as view:  # the answer and the viewer's articles from one snapshot
-            answer = answer_for(qa, question, k, mode, view)
+            answer = answer_for(qa, question, k, mode, view, since, until)
             return answer_html(answer, cited_articles(answer, view), ui_language(answer, language))
     except InputError as exc:
         return error_html(str(exc), question, language)
@@ -804,8 +837,8 @@ def build_app(qa: "QA") -> "gr.Blocks":
         """Answer a question about the articles: the same JSON object as `qa ask --json` (or {"question", "error"})."""
         return ask_json(qa, question, k, mode)
 
-    def page(question: str, k: float, mode: str, language: str) -> str:
-        return ask_page(qa, question, k, mode, language)
+    def page(question: str, k: float, mode: str, language: str, since: str = "", until: str = "") -> str:
+        return ask_page(qa, question, k, mode, language, since, until)
 
     with gr.Blocks(title=title, analytics_enabled=False) as demo:
         gr.HTML(header_html(summary), elem_id="qa-title", js_on_load=None)
@@ -827,9 +860,16 @@ def build_app(qa: "QA") -> "gr.Blocks":
                                 label="Langue de l'interface · Interface language",
                                 info="les citations restent telles quelles · quotes stay as written",
                                 elem_id="qa-ui-language")
+            with gr.Row():
+                since = gr.Textbox(label="Depuis · Since", placeholder="AAAA[-MM[-JJ]] · YYYY[-MM[-DD]]", max_lines=1,
+                                   max_length=40, elem_id="qa-since",
+                                   info="articles datés de ce jour ou après · articles dated on or after")
+                until = gr.Textbox(label="Jusqu'au · Until", placeholder="AAAA[-MM[-JJ]] · YYYY[-MM[-DD]]", max_lines=1,
+                                   max_length=40, elem_id="qa-until",
+                                   info="les articles non datés sont alors écartés · undated articles are then left out")
         output = gr.HTML("", elem_id="qa-output", js_on_load=COPY_JS, min_height=40)
 
-        common = dict(fn=page, inputs=[question, k, mode, language], outputs=output, api_visibility="private",
+        common = dict(fn=page, inputs=[question, k, mode, language, since, until], outputs=output, api_visibility="private",
                       concurrency_limit=concurrency, concurrency_id="qa", show_progress_on=output)
         # When an event fails before reaching `page` (the queue is full: Gradio refuses it and shows its own
         # "currently busy" toast; or the server went away), the answer area says so too, in both languages.

@@ -31,7 +31,7 @@ QA_ENVIRONMENT = ("QA_CORPUS", "QA_INDEX", "QA_MODEL", "QA_STORE", "QA_PG_LEXICA
 
 # The contract's keys, in its order.
 ANSWER_KEYS = ["question", "language", "found", "answer", "citations"]
-CITATION_KEYS = ["n", "doc", "title", "url", "date", "start", "end", "quote", "score"]
+CITATION_KEYS = ["n", "doc", "title", "url", "date", "start", "end", "quote", "score", "lang", "date_inferred"]
 
 
 # ------------------------------------------------------------------ fake embedder

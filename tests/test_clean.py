@@ -103,7 +103,10 @@ def test_markdown_article_with_section_heading_and_comment_footer():
 
 def test_article_without_metadata():
     a = clean(ARTICLE_OBSERVATOIRE)
-    assert (a.title, a.author, a.date, a.url) == (None, None, None, None)
+    assert (a.author, a.date, a.url) == (None, None, None)
+    # No title line: a stand-in from its first words, marked as such (never the file name).
+    assert a.title_inferred and a.title.startswith("L’observatoire du pic du Midi a installé") and a.title.endswith("…")
+    assert a.lang == "fr" and not a.date_inferred
     assert spans_text(a, a.paragraphs)[0].startswith("L’observatoire du pic du Midi")
     assert len(a.paragraphs) == 2
 
@@ -162,12 +165,21 @@ def test_seed_002_metadata():
     assert a.url is None
 
 
-@pytest.mark.parametrize("prefix", ["001", "003"])
-def test_seeds_without_title_or_date(prefix):
+@pytest.mark.parametrize("prefix, words", [("001", "Faute de prestataire local ou européen"),
+                                            ("003", "La décision récente de la Commission")])
+def test_seeds_without_title_or_date(prefix, words):
     a = seed(prefix)
-    assert a.title is None
+    assert a.title.startswith(words) and a.title_inferred
+    assert a.doc not in a.title
     assert a.date is None
     assert a.author is None
+
+
+def test_seed_004_is_not_dated_by_a_guess():
+    # "Jeudi 9 octobre" with 2019, the latest year it names: 9 October is a Wednesday in 2019 and a
+    # Friday in 2020, so no date is inferred (the article is from 2020; never shown as 2024).
+    a = seed("004")
+    assert a.date is None and not a.date_inferred
 
 
 def test_seed_004_title():

@@ -1,9 +1,10 @@
 """Reliability under bad articles: `qa index` skips them with a warning naming the file, `qa add` refuses
 them with exit code 2 and one line naming the file, and the index keeps everything it had and stays usable.
 
-Decided behaviour for HTML: a `.html` file is not an article (never indexed; `qa index` says it ignored
-it); a `.txt`/`.md` file holding a whole HTML page is refused (tags cannot be stripped since quotes must
-be exact slices of the file); inline tags inside a text or Markdown article are kept as text.
+Decided behaviour for HTML: a `.html` file is a web page, taken in as its extracted article (a Markdown
+file with front matter written beside it, qa.pages); a `.txt`/`.md` file holding a whole HTML page is
+refused (tags cannot be stripped since quotes must be exact slices of the file); inline tags inside a
+text or Markdown article are kept as text.
 """
 
 from __future__ import annotations
@@ -82,12 +83,13 @@ def test_index_skips_every_bad_file_with_a_warning_naming_it(fake_cli, corpus_di
         assert "skipped" in line and words in line, line
     [huge] = [w for w in warnings if "huge.txt" in w]
     assert "limit" in huge
-    [html] = [w for w in warnings if "page.html" in w]
-    assert "ignored" in html and "HTML" in html
+    # The saved page is no bad file: its article is extracted into page.md and indexed.
+    assert not [w for w in warnings if "page.html" in w]
+    assert "Extracted the article of page.html into page.md" in result.stderr
     m = manifest(tmp_path)
-    assert m["n_articles"] == 3
+    assert m["n_articles"] == 4
     assert set(m["skipped"]) == {*BAD_FILES, "huge.txt"}
-    assert_usable(fake_cli, opts, corpus_dir, 3)
+    assert_usable(fake_cli, opts, corpus_dir, 4)
     # The skipped files count in the corpus state: the index is not stale because of them.
     assert "up to date" in invoke(fake_cli, ["index", *opts]).stderr
 
@@ -166,10 +168,10 @@ def test_add_refuses_a_50_mb_file(fake_cli, corpus_dir, opts, tmp_path, built):
     assert_unchanged(fake_cli, opts, corpus_dir, tmp_path, built)
 
 
-@pytest.mark.parametrize("name", ["page.html", "notes.pdf", ".cache.txt", "sans-extension"])
+@pytest.mark.parametrize("name", ["notes.pdf", ".cache.txt", "sans-extension"])
 def test_add_refuses_what_is_not_an_article_file(fake_cli, corpus_dir, opts, tmp_path, built, name):
     path = tmp_path / name
-    path.write_text(GOOD_EXTRA if name != "page.html" else HTML_PAGE, encoding="utf-8")
+    path.write_text(GOOD_EXTRA, encoding="utf-8")
     result = invoke(fake_cli, ["add", path, *opts])
     assert result.exit_code == 2
     assert "not an article file" in one_line_naming(result, name)

@@ -152,10 +152,12 @@ def test_migrate_from_version_1_backfills_the_lexical_tables(stores):
     query = terms("pistes cyclables Lyon héliostat écoles")
     with pg.store.snapshot() as view:
         expected = view.lexical_search(query, 20)
-    with connect(url) as conn:  # what a version-1 database looks like: no terms, postings or tsv
+    with connect(url) as conn:  # what a version-1 database looks like: no terms, postings or tsv, no article language
         conn.execute("DROP TABLE postings; DROP TABLE terms; ALTER TABLE passages DROP COLUMN tsv; "
                      "ALTER TABLE passages DROP COLUMN hubness, DROP COLUMN sentences, DROP COLUMN sentence_vectors; "
-                     "ALTER TABLE articles DROP COLUMN lang; DELETE FROM qa_schema WHERE version >= 2")
+                     "ALTER TABLE articles DROP COLUMN lang, DROP COLUMN date_inferred, DROP COLUMN title_inferred, "
+                     "DROP COLUMN year_hint; UPDATE articles SET title = NULL WHERE doc = 'observatoire.txt'; "
+                     "DELETE FROM qa_schema WHERE version >= 2")
     pg.store.close()
     with pytest.raises(StoreError, match="schema version 1.*qa db migrate"):
         PgStore.open(pg.settings, pg.embedder)
@@ -167,6 +169,10 @@ def test_migrate_from_version_1_backfills_the_lexical_tables(stores):
     store = PgStore.open(pg.settings, pg.embedder)
     with store.snapshot() as view:
         assert view.lexical_search(query, 20) == expected
+        # Migration 3 read the stored articles' metadata again: language, title stand-in, flags.
+        article = view.article("observatoire.txt")
+        assert article.lang == "fr" and article.title_inferred and article.title.startswith("L’observatoire")
+        assert view.article("velo_lyon.txt").date == "2024-03-04" and not view.article("velo_lyon.txt").date_inferred
     fts = PgStore(pg.settings.with_(pg_lexical="fts"), url, store.model, store.dim)
     with fts.snapshot() as view:
         assert view.lexical_search(terms("héliostat"), 5)  # the backfilled tsv answers full-text queries

@@ -22,7 +22,7 @@ from qa import web  # noqa: E402
 from qa.records import Answer, Citation  # noqa: E402
 
 CONTRACT_KEYS = ["question", "language", "found", "answer", "citations"]
-CITATION_KEYS = ["n", "doc", "title", "url", "date", "start", "end", "quote", "score"]
+CITATION_KEYS = ["n", "doc", "title", "url", "date", "start", "end", "quote", "score", "lang", "date_inferred"]
 
 # A tiny corpus: two ordinary articles and one whose text is full of markup that must stay text.
 CORPUS = {
@@ -310,7 +310,11 @@ def citation(**changes) -> Citation:
 
 def test_source_line():
     assert web.source_line(citation()) == "Titre, Jeanne Martin, 2024-02-18, https://example.org/a"
-    assert web.source_line(citation(title=None, author=None, url=None, date=None)) == "a.txt"
+    # Every citation says its date, or that it has none; an inferred date says so.
+    assert web.source_line(citation(title=None, author=None, url=None, date=None)) == "a.txt, non daté"
+    assert web.source_line(citation(url=None, date=None), "en") == "Titre, Jeanne Martin, undated"
+    assert web.source_line(citation(url=None, date="2020-10-08", date_inferred=True), "en") == (
+        "Titre, Jeanne Martin, 2020-10-08 (date inferred from the text)")
 
 
 def test_citation_markdown():
@@ -329,7 +333,7 @@ def test_notes_markdown_found():
         "D'après les articles :\n\n> La CNIL a accepté pour trois ans. [1]\n\n"
         "**Sources**\n\n"
         "[1]\n> La CNIL a accepté pour trois ans.\n\n— Titre, Jeanne Martin, 2024-02-18, https://example.org/a\n\n"
-        "[2]\n> Autre passage.\n\n— b.txt\n")
+        "[2]\n> Autre passage.\n\n— b.txt, non daté\n")
     assert web.notes_filename(answer) == "qa-pourquoi-la-cnil-a-t-elle-accepte.md"
 
 
@@ -465,8 +469,10 @@ def test_header_says_what_the_corpus_is(app):
     summary = web.corpus_summary(app[0].index)
     assert summary["n_articles"] == len(CORPUS) == 4
     header = web.header_html(summary)
-    assert "4 articles de presse français (18 février – 4 mars 2024)" in header
-    assert "4 French news articles (18 February – 4 March 2024)" in header
+    # Honest: the range of the dated articles, and how many have no date.
+    assert summary["n_undated"] == 1 and summary["n_inferred"] == 0 and summary["langs"] == ["fr"]
+    assert "4 articles de presse français (18 février – 4 mars 2024 ; 1 non daté)" in header
+    assert "4 French news articles (18 February – 4 March 2024; 1 undated)" in header
 
 
 def test_examples():
@@ -564,3 +570,28 @@ def test_busy_port_is_reported_before_loading_anything():
         port = busy.getsockname()[1]
         with pytest.raises(QAError, match="Choose another port"):
             web.serve(host="127.0.0.1", port=port, block=False, progress=lambda _m: None)
+
+
+def test_dates_on_cards_notes_and_answer():
+    recent = citation(n=1)
+    older = citation(n=2, doc="b.txt", date="2020-10-08", date_inferred=True, quote="Ancien.")
+    undated = citation(n=3, doc="c.txt", date=None, quote="Sans date.")
+    answer = Answer("La CNIL et Microsoft ?", "fr", True,
+                    "D'après les articles :\n\n> Récent. [1]\n\n> Ancien. [2]\n\n> Sans date. [3]", (recent, older, undated))
+    page = web.answer_html(answer)
+    # The older quote is marked with its (inferred) year, the undated one says so, in the answer and notes.
+    assert "Ancien. (~2020) " in page and "Sans date. (non daté) " in page
+    notes = web.notes_markdown(answer)
+    assert "> Ancien. (~2020) [2]" in notes and "> Récent. [1]" in notes
+    assert "— Titre, Jeanne Martin, 2020-10-08 (date déduite du texte), https://example.org/a" in notes
+    # Every card shows its date or 'undated'.
+    assert '<time class="qa-date" datetime="2024-02-18">18 février 2024</time>' in page
+    assert "8 octobre 2020 (date déduite du texte)" in page
+    assert '<span class="qa-date qa-undated">non daté</span>' in page
+    assert "undated" in web.card_html(undated, "en")
+
+
+def test_header_counts_inferred_and_all_undated():
+    summary = {"n_articles": 2, "n_undated": 2, "n_inferred": 0, "langs": ["en", "fr"], "range_fr": None, "range_en": None}
+    header = web.header_html(summary)
+    assert "2 articles de presse (aucun n&#x27;est daté)" in header and "2 news articles (none dated)" in header
