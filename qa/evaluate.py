@@ -155,7 +155,7 @@ def aggregate(rows: list[dict]) -> dict:
     out["abstention_accuracy"] = _mean([float(not r["found"]) for r in unanswerable])
     out["false_abstention_rate"] = _mean([float(not r["found"]) for r in answerable])
     out["false_refusal_rate"] = out["false_abstention_rate"]
-    out["quote_accuracy"] = _mean([float(r["quote_correct"]) for r in answerable if r["found"]])
+    out["quote_accuracy"] = _mean([float(r.get("quote_correct", False)) for r in answerable if r["found"]])
     out["latency_p50_ms"] = _percentile(latencies, 50)
     out["latency_p95_ms"] = _percentile(latencies, 95)
     return out

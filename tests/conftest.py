@@ -30,7 +30,7 @@ QA_ENVIRONMENT = ("QA_CORPUS", "QA_INDEX", "QA_MODEL", "QA_STORE", "QA_PG_LEXICA
                   "QA_TORCH_THREADS")
 
 # The contract's keys, in its order.
-ANSWER_KEYS = ["question", "language", "found", "answer", "citations"]
+ANSWER_KEYS = ["question", "language", "found", "confidence", "answer", "citations"]
 CITATION_KEYS = ["n", "doc", "title", "url", "date", "start", "end", "quote", "score", "lang", "date_inferred"]
 
 

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.glossary import (COMMON_WORDS_PATH, GLOSSARY_PATH, PHRASES_PATH, _B64, english_key, english_phrases, english_spelling, glossary_lines, load_phrases, phrase_renderings,
-                         load_glossary, main, read_dictd, translations)
+from qa.glossary import COMMON_WORDS_PATH, GLOSSARY_PATH, _B64, english_key, glossary_lines, load_glossary, main, read_dictd, translations
 
 
 def _b64(number: int) -> str:
@@ -111,18 +110,6 @@ def test_glossary_files_are_merged_in_order(tmp_path):
     assert translations("stored", paths) == ("magasin", "stocker")
 
 
-@pytest.mark.parametrize("typed, expected", [("lenght", "length"), ("storred", "store"), ("hostng", "host"),
-                                             ("length", None),   # known: left as it is
-                                             ("xylophone", None),  # nothing close
-                                             ("nagazine", None),   # a wrong first letter is not searched for
-                                             ("lnt", None)])       # too short to correct
-def test_english_spelling_corrects_to_the_nearest_glossary_word(tmp_path, typed, expected):
-    path = tmp_path / "g.tsv"
-    path.write_text("length\tlongueur|durée\nstore\tmagasin\nhost\thôte\nmagazine\tmagazine|revue\n", encoding="utf-8")
-    corrected = english_spelling(typed, (path,))
-    assert corrected == (english_key(expected) if expected else None)
-
-
 def test_english_key_is_the_stem():
     assert english_key("Hosting") == english_key("hosted") == english_key("host")
 
@@ -147,59 +134,3 @@ def test_shipped_common_word_list_is_well_formed_and_merged():
     # Senses FreeDict lacks reach the merged glossary.
     assert "héberger" in translations("hosted") and "stocker" in translations("storing")
     assert "hôte" in translations("host")  # FreeDict's own entry is kept
-
-
-@pytest.mark.parametrize("question, expected", [
-    ("How long will Microsoft host the data?", "duration will Microsoft host the data?"),
-    ("HOW  LONG is the authorisation", "duration is the authorisation"),
-    ("How often does the CNIL check?", "frequency does the CNIL check?"),
-    ("Is the deal long-term?", "Is the deal long-term?"),
-    ("How many hospitals?", "How many hospitals?"),
-])
-def test_english_question_phrases_become_the_word_they_mean(question, expected, tmp_path):
-    assert english_phrases(question, tmp_path / "no-phrases.tsv") == expected
-    if expected != question:
-        assert translations(expected.split()[0])  # the glossary translates the word they become
-
-
-@pytest.fixture
-def phrase_table(tmp_path):
-    path = tmp_path / "phrases.tsv"
-    path.write_text("law firm\tcabinet d'avocats\ngreen light\tfeu vert|aval\nset up\tcréer|mettre en place\n"
-                    "carry out\teffectuer\napply for\tdemander\n\nbroken line without tab\n", encoding="utf-8")
-    return path
-
-
-@pytest.mark.parametrize("question, expected", [
-    ("Which law firm handles the appeal?", "Which cabinet d'avocats handles the appeal?"),
-    ("Which LAW FIRMS handle it?", "Which cabinet d'avocats handle it?"),            # plural, any case
-    ("When did the CNIL give its green light?", "When did the CNIL give its feu vert ?"),  # first rendering
-    ("When was the hub set up?", "When was the hub créer ?"),
-    ("Who carried out the audit?", "Who effectuer the audit?"),                      # -ed
-    ("Who is applying for it?", "Who is demander it?"),                              # y → -ing
-    ("Who applied for it?", "Who demander it?"),                                      # y → -ied
-    ("The firm's lawyers set the law.", "The firm's lawyers set the law."),          # not the phrase
-    ("How long did the setup last?", "duration did the setup last?"),                # one word, not "set up"
-    ("Who set up the Law Firm Trust?", "Who créer the Law Firm Trust?"),            # a name is no expression
-])
-def test_multi_word_expressions_become_their_french_wording(phrase_table, question, expected):
-    assert " ".join(english_phrases(question, phrase_table).split()) == expected
-
-
-def test_phrase_table_lines_without_a_rendering_are_skipped(phrase_table):
-    assert len(load_phrases(phrase_table)) == 5
-    assert load_phrases(phrase_table.parent / "absent.tsv") == ()
-
-
-def test_the_shipped_phrase_table_is_well_formed():
-    rows = [line.split("\t") for line in PHRASES_PATH.read_text(encoding="utf-8").splitlines() if line]
-    assert len(rows) >= 300
-    assert all(len(row) == 2 and 2 <= len(row[0].split()) <= 4 and row[0] == row[0].lower() and all(row[1].split("|"))
-               for row in rows)
-    assert len({row[0] for row in rows}) == len(rows)
-    assert "pouvoirs publics" in english_phrases("What do the public authorities want?")
-
-
-def test_phrase_renderings_are_the_french_wordings_put_into_a_question(phrase_table):
-    assert phrase_renderings("Which law firms gave the green light?", phrase_table) == ["cabinet d'avocats", "feu vert"]
-    assert phrase_renderings("Who filed the appeal?", phrase_table) == []
