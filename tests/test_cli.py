@@ -360,58 +360,6 @@ def test_eval_bad_file_exits_2_naming_the_line(fake_cli, built, tmp_path, bad_li
     assert len(stderr_lines(result)) == 1 and result.stdout == ""
 
 
-def test_eval_compare_scores_every_default_variant_with_temporary_indexes(fake_cli, built, tmp_path, monkeypatch):
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-    out = tmp_path / "cmp"
-    result = invoke(fake_cli, ["eval", _eval_file(tmp_path), "--compare", "--json", "--out", out, *built["opts"]])
-    assert result.exit_code == 0, result.stderr
-    [metrics] = read_jsonl(result.stdout)
-    assert list(metrics) == ["hybrid", "dense", "lexical", "fusion=rrf", "lexical_weight_max=0.3",
-                             "lexical_weight_max=0.9", "use_glossary=False", "use_entities=False", "hub_discount_en=0.0", "require_specific_overlap=False",
-                             "passage_max_chars=250", "passage_max_chars=600", "k=5"]
-    assert "Building a temporary index for passage_max_chars=250" in result.stderr
-    assert not list(scratch.iterdir()), "temporary indexes are removed"
-    rows = read_jsonl((out / "per_question.jsonl").read_text(encoding="utf-8"))
-    assert {r["retriever"] for r in rows} == set(metrics)
-    for row in rows:  # citations of the temporary indexes still point into the original articles
-        for c in row["cited"]:
-            assert c["quote"] == (built["corpus"] / c["doc"]).read_text(encoding="utf-8")[c["start"]:c["end"]]
-    k5 = [r for r in rows if r["retriever"] == "k=5"]
-    assert all(len(r["cited"]) <= 5 for r in k5)
-
-
-def test_eval_sweep_table_has_a_row_per_variant(fake_cli, built, tmp_path):
-    result = invoke(fake_cli, ["eval", _eval_file(tmp_path), "--sweep", "rrf_k=10,60", "--sweep", "mode=lexical", *built["opts"]])
-    assert result.exit_code == 0, result.stderr
-    lines = result.stdout.splitlines()
-    for name in ("hybrid", "fusion=rrf,rrf_k=10", "fusion=rrf,rrf_k=60", "lexical"):
-        assert sum(line.split()[0] == name for line in lines if line.strip()) == 3  # overall, fr, en blocks
-
-
-def test_eval_sweep_can_turn_an_optional_setting_off(fake_cli, built, tmp_path):
-    result = invoke(fake_cli, ["eval", _eval_file(tmp_path), "--sweep", "known_word_zipf=none,4", *built["opts"]])
-    assert result.exit_code == 0, result.stderr
-    names = {line.split()[0] for line in result.stdout.splitlines() if line.strip()}
-    assert {"known_word_zipf=None", "known_word_zipf=4.0"} <= names
-
-
-@pytest.mark.parametrize("sweep, words", [
-    ("colour=red", "unknown setting 'colour'"),
-    ("known_word_zipf=never", "is not a number"),
-    ("rrf_k=ten", "is not a number"),
-    ("fusion=max", "unknown fusion"),
-    ("passage_max_chars", "expected SETTING=VALUE"),
-    ("k=0", "k must be between 1 and 100"),
-    ("use_glossary=maybe", "is not true or false"),
-])
-def test_eval_bad_sweep_exits_2_before_running(fake_cli, built, tmp_path, sweep, words):
-    result = invoke(fake_cli, ["eval", _eval_file(tmp_path), "--sweep", sweep, *built["opts"]])
-    assert result.exit_code == 2 and words in result.stderr, result.stderr
-    assert len(stderr_lines(result)) == 1 and result.stdout == ""
-
-
 def test_eval_missing_file_exits_2(fake_cli, built, tmp_path):
     result = invoke(fake_cli, ["eval", tmp_path / "nope.jsonl", *built["opts"]])
     assert result.exit_code == 2 and "no such file" in result.stderr

@@ -146,7 +146,7 @@ def test_index_problem_other_chunk_settings(settings, built, change):
 
 
 def test_retrieval_settings_do_not_make_the_index_stale(settings, built):
-    assert index_problem(settings.index_dir, settings.with_(top_k=3, mode="dense", rrf_k=10)) is None
+    assert index_problem(settings.index_dir, settings.with_(top_k=3, mode="dense", min_confidence=0.2)) is None
 
 
 # ------------------------------------------------------------------ corruption
@@ -226,7 +226,7 @@ def test_swap_leaves_no_temporary_folders(settings, fake_embedder):
 def test_failed_build_keeps_the_old_index_and_no_temporary_folder(settings, built, fake_embedder, monkeypatch):
     before = manifest_of(settings)
 
-    def broken(_passages):
+    def broken(*_args):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(index_module, "_bm25_index", broken)

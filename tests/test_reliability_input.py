@@ -277,7 +277,7 @@ def test_cli_ask_json_batch_of_nasty_lines(tmp_path):
         if "error" in record:
             assert set(record) == {"question", "error"} and record["error"]
             continue
-        assert list(record)[:5] == ["question", "language", "found", "answer", "citations"]
+        assert list(record)[:6] == ["question", "language", "found", "confidence", "answer", "citations"]
         for citation in record["citations"]:
             assert citation["quote"] == texts[citation["doc"]][citation["start"]:citation["end"]]
     errors = [json.loads(line) for line in lines if "error" in json.loads(line)]

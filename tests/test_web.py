@@ -21,7 +21,7 @@ from conftest import FAKE_MODEL, FakeEmbedder  # noqa: E402  (the suite's hashin
 from qa import web  # noqa: E402
 from qa.records import Answer, Citation  # noqa: E402
 
-CONTRACT_KEYS = ["question", "language", "found", "answer", "citations"]
+CONTRACT_KEYS = ["question", "language", "found", "confidence", "answer", "citations"]
 CITATION_KEYS = ["n", "doc", "title", "url", "date", "start", "end", "quote", "score", "lang", "date_inferred"]
 
 # A tiny corpus: two ordinary articles and one whose text is full of markup that must stay text.
@@ -84,7 +84,7 @@ def make_qa(folder: Path):
     for name, text in CORPUS.items():
         (corpus / name).write_text(text, encoding="utf-8")
     settings = replace(Settings(), corpus_dir=corpus, index_dir=folder / "index", model=FAKE_MODEL,
-                       min_dense_score=0.1, min_dense_score_en=0.1)
+                       min_confidence=0.0)  # every question answered: the page is tested, not abstention
     return QA(settings, embedder=FakeEmbedder())
 
 
@@ -160,9 +160,15 @@ def test_api_settings(app, client):
 
 
 def test_api_unanswerable(app, client):
-    result = client.predict(UNANSWERABLE, api_name="/ask")
-    check_contract(app[0], result, UNANSWERABLE)
-    assert result["found"] is False
+    qa = app[0]
+    answering = qa.settings
+    qa.settings = answering.with_(min_confidence=1.0)  # no confidence reaches 1: the articles "do not answer"
+    try:
+        result = client.predict(UNANSWERABLE, api_name="/ask")
+    finally:
+        qa.settings = answering
+    check_contract(qa, result, UNANSWERABLE)
+    assert result["found"] is False and 0.0 <= result["confidence"] < 1.0
     assert result["answer"] == "Les articles ne permettent pas de répondre à cette question."
 
 
@@ -416,9 +422,14 @@ def test_page_handler_language_setting(app):
     assert "<p>According to the articles:</p>" in english and "Show in article" in english
     assert 'data-language="fr"' in english
     assert "<p>D&#x27;après les articles :</p>" in web.ask_page(qa, FRENCH, 5, "hybrid", "auto")
-    assert "Les articles ne permettent pas" in web.ask_page(qa, "What will the weather be in Lyon tomorrow?", 5,
-                                                            "hybrid", "fr")
     assert "qa-error" in web.ask_page(qa, FRENCH, 5, "hybrid", "klingon")
+    answering = qa.settings
+    qa.settings = answering.with_(min_confidence=1.0)  # a refusal, shown in the interface language
+    try:
+        assert "Les articles ne permettent pas" in web.ask_page(qa, "What will the weather be in Lyon tomorrow?", 5,
+                                                                "hybrid", "fr")
+    finally:
+        qa.settings = answering
 
 
 def test_source_viewer_data():

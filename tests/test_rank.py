@@ -1,0 +1,110 @@
+"""qa.rank: candidates from dense and lexical search, general features, the learned linear model, and
+the plain baselines kept as modes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from qa.errors import IndexStateError
+from qa.rank import FEATURES, LinearModel, coverage, load_model, rank, word_weights
+
+QUESTION = "Quel est le budget des pistes cyclables à Lyon ?"
+
+
+def _ranking(qa, question=QUESTION, mode=None, settings=None):
+    query = qa.prepare([question])[0]
+    with qa.store.snapshot() as view:
+        return view, query, rank(view, query, settings or qa.settings, mode)
+
+
+def _model_file(path, weights: dict[str, float]):
+    model = LinearModel(FEATURES, np.zeros(len(FEATURES)), np.ones(len(FEATURES)),
+                        np.array([weights.get(f, 0.0) for f in FEATURES]), 0.0, {})
+    path.write_text(json.dumps(model.to_json()), encoding="utf-8")
+    return path
+
+
+def test_every_candidate_has_every_feature(qa):
+    _view, _query, ranking = _ranking(qa)
+    assert ranking.candidates
+    for candidate in ranking.candidates:
+        assert candidate.features.shape == (len(FEATURES),) and np.all(np.isfinite(candidate.features))
+    assert list(ranking.scores) == sorted(ranking.scores, reverse=True)
+
+
+def test_gap_features_are_relative_to_the_best_candidate(qa):
+    _view, _query, ranking = _ranking(qa)
+    x = np.stack([c.features for c in ranking.candidates])
+    cos, cos_gap = FEATURES.index("cos"), FEATURES.index("cos_gap")
+    assert x[:, cos_gap].max() == pytest.approx(0.0) and x[:, cos_gap] == pytest.approx(x[:, cos] - x[:, cos].max())
+
+
+def test_dense_mode_orders_by_cosine(qa):
+    _view, _query, ranking = _ranking(qa, mode="dense")
+    cosines = [c.dense_score for c in ranking.candidates]
+    assert cosines == sorted(cosines, reverse=True)
+
+
+def test_lexical_mode_keeps_only_passages_sharing_a_term(qa):
+    view, _query, ranking = _ranking(qa, "héliostat", mode="lexical")
+    assert ranking.candidates
+    texts = [view.passages([c.pid])[c.pid].text for c in ranking.candidates]
+    assert all("héliostat" in t for t in texts)
+
+
+def test_the_learned_model_decides_the_order(qa, tmp_path):
+    # A model that only weighs question-word coverage puts the passage holding most of the words first.
+    settings = qa.settings.with_(ranker_model=_model_file(tmp_path / "ranker.json", {"coverage": 5.0}))
+    view, _query, ranking = _ranking(qa, settings=settings)
+    covered = [c.features[FEATURES.index("coverage")] for c in ranking.candidates]
+    assert covered == sorted(covered, reverse=True)
+    assert "budget" in view.passages([ranking.candidates[0].pid])[ranking.candidates[0].pid].text
+
+
+def test_a_model_for_other_features_is_refused_with_a_clear_message(qa, tmp_path):
+    path = tmp_path / "ranker.json"
+    record = json.loads(_model_file(path, {}).read_text(encoding="utf-8"))
+    record["features"] = record["features"][:-1]
+    path.write_text(json.dumps(record), encoding="utf-8")
+    with pytest.raises(IndexStateError, match="qa train"):
+        load_model(path, FEATURES)
+
+
+@pytest.mark.parametrize("content", ["not json", "{}", '{"format": "qa-linear-model", "version": 99}'])
+def test_a_corrupt_model_file_is_refused(tmp_path, content):
+    path = tmp_path / "m.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(IndexStateError, match="unusable"):
+        load_model(path, FEATURES)
+
+
+def test_missing_model_file_is_refused(tmp_path):
+    with pytest.raises(IndexStateError, match="qa train"):
+        load_model(tmp_path / "none.json", FEATURES)
+
+
+def test_coverage_weighs_rare_words_more(qa):
+    view, query, _unused = _ranking(qa, "Quel budget pour l’héliostat de Lyon ?")
+    weights = word_weights(view, query)
+    heliostat = next(w for t, w in weights if any("heliostat" in term for term in t))
+    lyon = next(w for t, w in weights if "lyon" in t)
+    assert heliostat > lyon > 0  # one passage holds "héliostat", several "Lyon"
+    all_terms = set().union(*(t for t, _w in word_weights(view, query)))
+    assert coverage(all_terms, word_weights(view, query)) == pytest.approx(1.0)
+    assert coverage(set(), word_weights(view, query)) == 0.0
+
+
+def test_a_word_no_article_holds_weighs_as_much_as_the_rarest(qa):
+    view, query, _unused = _ranking(qa, "zébrules héliostat")
+    weights = [w for _t, w in word_weights(view, query)]
+    assert weights[0] >= weights[1] > 0
+
+
+def test_query_hubness_and_coverage_anywhere(qa):
+    _view, _query, ranking = _ranking(qa, "zébrules pirates")
+    assert ranking.coverage_anywhere == 0.0
+    _view, _query, ranking = _ranking(qa)
+    assert 0 < ranking.coverage_anywhere <= 1 and -1 <= ranking.query_hubness <= 1
