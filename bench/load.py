@@ -54,7 +54,7 @@ from run import cpu_busy  # noqa: E402  (bench/run.py: others' CPU load, noted b
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 DEV_SET = ROOT / "eval" / "dev.jsonl"
-CONTRACT_KEYS = ["question", "language", "found", "answer", "citations"]
+CONTRACT_KEYS = ["question", "language", "found", "confidence", "answer", "citations"]
 CITATION_KEYS = ["n", "doc", "title", "url", "date", "start", "end", "quote", "score"]
 # What the page answers to the invalid questions (qa/service.py validate_question): intended, clear errors.
 INTENDED_ERRORS = ("please ask a question", "the question is too long", "the question must be text")

@@ -29,7 +29,7 @@ FEATURES = ("top_score", "score_margin", "top_cos", "top_sent_cos", "cos_over_ne
             "top_coverage", "best_coverage_top3", "coverage_anywhere", "top_type_match", "typed_sentence_coverage",
             "names_missing_top", "names_missing_top3")
 # Columns of the ranker's features this module reads (see qa.rank.FEATURES).
-_COS, _SENT, _COVERAGE, _TYPE = 0, 3, 6, 7
+_COS, _SENT, _COVERAGE, _TYPE = 0, 3, 6, 7  # indexes into qa.rank.FEATURES
 
 
 def question_names(query: Query) -> list[str]:

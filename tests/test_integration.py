@@ -50,9 +50,7 @@ def test_unanswerable_question_abstains_in_french(real_qa):
 
 
 def test_typo_is_still_matched(real_qa):
-    [query] = real_qa.prepare(["hebergemnt des donnees de sante"])
-    [match] = [m for m in query.matches if m.word == "hebergemnt"]
-    assert match.term == "heberg" and match.how in ("spelling", "embedding")
+    # no spelling rule: the embedding of a misspelt, accent-less question still lands on the passages
     answer = real_qa.ask("hebergemnt des donnees de sante")
     assert any("hébergement" in c.quote for c in answer.citations[:3])
 

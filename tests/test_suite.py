@@ -120,7 +120,8 @@ def test_operating_point_refuses_at_most_the_share_asked():
 def test_train_writes_three_loadable_models(suite, base, tmp_path):
     corpora = [c for c in load_suite(suite) if c.role == "tune"]
     data = collect(sessions(corpora, base, FakeEmbedder(), tmp_path / "cache", lambda _m: None), lambda _m: None)
-    assert {d.corpus for d in data} == {"alpha", "beta"} and len(data) == 2 * len(QUESTIONS)
+    assert {d.corpus for d in data} == {"alpha", "beta"} and len(data) == 2 * (len(QUESTIONS) + 4)
+    assert sum(d.foreign for d in data) == 8 and all(not d.item.answerable for d in data if d.foreign)
     report = train(data, tmp_path / "models", 0.05, {"corpora": ["alpha", "beta"]}, lambda _m: None)
     assert set(report["corpora"]) == {"alpha", "beta"} and 0 <= report["threshold"] <= 1
     for name, features in (("ranker", FEATURES), ("abstain", ABSTAIN_FEATURES), ("quoter", QUOTE_FEATURES)):
