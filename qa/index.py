@@ -30,7 +30,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, replace as replace_fields
 from functools import cached_property
 from datetime import datetime, timezone
 from pathlib import Path
@@ -42,10 +42,10 @@ from .clean import clean_article
 from .embed import Embedder
 from .errors import CorpusError, IndexStateError
 from .lexicon import Lexicon
-from .load import ARTICLE_SUFFIXES, article_files, doc_name, file_digest, ignored_files, read_article
+from .load import ARTICLE_SUFFIXES, CorpusScan, doc_name, file_digest, name_problem, read_article, scan_corpus
 from .records import Article, Passage, Span
 from .settings import Settings
-from .text import NORMALIZATION_VERSION, clean_input, fold, terms
+from .text import NORMALIZATION_VERSION, clean_input, fold, terms, visible
 
 FORMAT = "qa-index"
 FORMAT_VERSION = 1
@@ -96,14 +96,20 @@ class Index:
         return np.diff(self.bm25.scores["indptr"])
 
 
-def corpus_sources(corpus_dir: Path) -> dict[str, str]:
-    """{doc: sha256} of every candidate article file in the corpus (unreadable ones included, so they count too)."""
+def corpus_sources(corpus_dir: Path, scan: CorpusScan | None = None) -> dict[str, str]:
+    """{doc: sha256} of every article file of the corpus (unreadable ones included, so they count too), and
+    {name: "skipped: why"} of what `scan_corpus` leaves out with a reason (links out of the corpus, aliases,
+    bad names): adding or removing one of those changes the corpus state, so it is reported at the next build.
+    """
+    scan = scan or scan_corpus(corpus_dir)
     sources = {}
-    for path in article_files(corpus_dir):
+    for doc, path in scan.articles:
         try:
-            sources[doc_name(path, corpus_dir)] = file_digest(path)
+            sources[doc] = file_digest(path)
         except OSError as exc:  # no permission, or deleted meanwhile: read_article will say so when indexing
-            sources[doc_name(path, corpus_dir)] = f"unreadable: {exc.__class__.__name__}"
+            sources[doc] = f"unreadable: {exc.__class__.__name__}"
+    for name, reason in scan.skipped.items():
+        sources.setdefault(name, f"skipped: {reason}")
     return sources
 
 
@@ -150,34 +156,36 @@ def build_index(settings: Settings, embedder: Embedder, progress: Progress = _qu
     """
     started = time.perf_counter()
     corpus_dir = settings.corpus_dir
-    sources = corpus_sources(corpus_dir)
+    scan = scan_corpus(corpus_dir)
+    sources = corpus_sources(corpus_dir, scan)
     if not sources:
-        raise CorpusError(f"no article (.txt or .md) in {corpus_dir}")
-    progress(f"Reading {len(sources)} article file(s) from {corpus_dir}/")
-    ignored = ignored_files(corpus_dir)
-    if ignored:
-        names = ", ".join(doc_name(p, corpus_dir) for p in ignored[:5]) + (f" and {len(ignored) - 5} more" if len(ignored) > 5 else "")
-        html = any(p.suffix.lower() in (".html", ".htm", ".xhtml") for p in ignored)
+        raise CorpusError(f"no article (.txt or .md) in {visible(str(corpus_dir))}")
+    progress(f"Reading {len(scan.articles)} article file(s) from {visible(str(corpus_dir))}/")
+    if scan.ignored:
+        names = ", ".join(scan.ignored[:5]) + (f" and {len(scan.ignored) - 5} more" if len(scan.ignored) > 5 else "")
+        html = any(Path(name).suffix.lower() in (".html", ".htm", ".xhtml") for name in scan.ignored)
         progress(f"warning: ignored {names}: not article files ({', '.join(ARTICLE_SUFFIXES)})"
                  + ("; HTML pages are not indexed (quotes must be exact slices of the file): save the article as plain text or Markdown" if html else ""))
     articles, skipped = [], {}
+    for name, reason in scan.skipped.items():
+        skipped[name] = reason
+        progress(f"warning: skipped {visible(str(corpus_dir / name))}: {reason}")
     first_with: dict[str, str] = {}  # content digest → the first doc that has it
-    for path in article_files(corpus_dir):
-        doc = doc_name(path, corpus_dir)
+    for doc, path in scan.articles:
         try:
-            article = clean_article(read_article(path, corpus_dir))
+            article = clean_article(read_article(path, corpus_dir, doc))
         except CorpusError as exc:
             skipped[doc] = str(exc)
             progress(f"warning: skipped {exc}")
             continue
         digest = sources.get(doc)
         if digest in first_with:
-            progress(f"warning: {path}: same content as {first_with[digest]} (a duplicate); both are indexed and cited together")
+            progress(f"warning: {visible(str(path))}: same content as {first_with[digest]} (a duplicate); both are indexed and cited together")
         elif digest is not None:
             first_with[digest] = doc
         articles.append(article)
     if not articles:
-        raise CorpusError(f"no readable article in {corpus_dir} ({len(skipped)} skipped)")
+        raise CorpusError(f"no readable article in {visible(str(corpus_dir))} ({len(skipped)} skipped)")
     passages = _chunk(articles, settings)
     progress(f"Embedding {len(passages)} passages from {len(articles)} articles with {embedder.name}")
     embeddings = embedder.encode_documents(
@@ -190,34 +198,29 @@ def build_index(settings: Settings, embedder: Embedder, progress: Progress = _qu
     return index
 
 
-def add_articles(files: list[Path], settings: Settings, embedder: Embedder, progress: Progress = _quiet) -> Index:
+def add_articles(files: list[Path], settings: Settings, embedder: Embedder, progress: Progress = _quiet,
+                 replace: bool = False) -> Index:
     """Add or replace articles in an existing index, embedding only their passages.
 
-    Files outside the corpus folder are copied into it first, so the corpus stays the source of truth
-    and the index is not judged stale afterwards. All files are checked before anything changes: one
-    bad file (unreadable, no prose, a duplicate of an indexed article, unchanged, given twice) refuses
-    the whole command with a CorpusError naming it, and the corpus and index stay as they were.
+    Files outside the corpus folder are copied into it, so the corpus stays the source of truth and the
+    index is not judged stale afterwards. All files are checked before anything changes: one bad file
+    (unreadable, badly named, a link the corpus rule skips, no prose, a duplicate of an indexed article,
+    unchanged, given twice, or another file under the name of one in the corpus without `replace`)
+    refuses the whole command with a CorpusError naming it. The files are copied only once their
+    passages are embedded, and put back as they were if the index cannot be written, so a failed
+    command leaves the corpus and the index as they were.
     One writer at a time (see `writer_lock`), so two concurrent additions never lose one another.
     """
-    corpus_dir = settings.corpus_dir
     with writer_lock(settings.index_dir):
         index = load_index(settings.index_dir, settings, embedder_name=embedder.name)
         by_digest: dict[str, set[str]] = {}
         for doc, digest in index.manifest.get("sources", {}).items():
             if doc in index.articles:
                 by_digest.setdefault(digest, set()).add(doc)
-        planned = plan_additions([Path(f) for f in files], settings, lambda digest: by_digest.get(digest, set()), "the index")
-        corpus_dir.mkdir(parents=True, exist_ok=True)
-        for partial in corpus_dir.glob(".*.tmp-*"):  # copies a killed `qa add` left half-done (see _copy_atomically)
-            if partial.is_file() and _PARTIAL_COPY.fullmatch(partial.name):
-                partial.unlink(missing_ok=True)
-        new_articles = []
-        for source, target, article, _digest in planned:
-            if source.resolve() != target.resolve():
-                if target.exists():
-                    progress(f"Replacing {target.name} in {corpus_dir}/")
-                _copy_atomically(source, target)
-            new_articles.append(article)
+        planned = plan_additions([Path(f) for f in files], settings, lambda digest: by_digest.get(digest, set()),
+                                 "the index", replace)
+        new_articles = [article for _source, _target, article, _digest in planned]
+        for article in new_articles:
             progress(f"{'Replacing' if article.doc in index.articles else 'Adding'} {article.doc}")
         replaced = {a.doc for a in new_articles}
         kept_rows = [i for i, p in enumerate(index.passages) if p.doc not in replaced]
@@ -234,48 +237,154 @@ def add_articles(files: list[Path], settings: Settings, embedder: Embedder, prog
             sources[article.doc] = digest  # the copy into the corpus is byte for byte
             skipped.pop(article.doc, None)
         lexicon = Lexicon.build([p.text for p in passages], embedder, known=index.lexicon)
-        return write_index(settings, embedder, articles, passages, embeddings, sources, skipped, lexicon, progress)
+        with corpus_copies(planned, settings.corpus_dir, progress):
+            return write_index(settings, embedder, articles, passages, embeddings, sources, skipped, lexicon, progress)
+
+
+def check_additions(files: list[Path], settings: Settings, replace: bool = False) -> None:
+    """The checks of `qa add` that need neither the model nor the writer lock, run before the model loads
+    (seconds) so that a bad file is refused at once; the store checks them all again when it adds.
+
+    Duplicates and unchanged files are found from the index's manifest (the embedded store) or not at
+    all here (a database: that needs a connection, made once the model is loaded).
+    """
+    from .store import is_database_url
+
+    by_digest: dict[str, set[str]] = {}
+    if not is_database_url(settings.store):
+        try:
+            manifest = _read_manifest(settings.index_dir, recover=False)
+        except IndexStateError:
+            manifest = None
+        sources = manifest.get("sources") if isinstance(manifest, dict) else None
+        skipped = manifest.get("skipped") if isinstance(manifest, dict) else None
+        skipped = skipped if isinstance(skipped, dict) else {}
+        for doc, digest in (sources.items() if isinstance(sources, dict) else ()):
+            if doc not in skipped and isinstance(digest, str) and not digest.startswith(("skipped:", "unreadable:")):
+                by_digest.setdefault(digest, set()).add(doc)
+    where = "the database" if is_database_url(settings.store) else "the index"
+    plan_additions([Path(f) for f in files], settings, lambda digest: by_digest.get(digest, set()), where, replace)
 
 
 def plan_additions(files: list[Path], settings: Settings, stored_docs: Callable[[str], set[str]],
-                   where: str) -> list[tuple[Path, Path, Article, str]]:
+                   where: str, replace: bool = False) -> list[tuple[Path, Path, Article, str]]:
     """(source, target in the corpus, cleaned article, SHA-256) for each file, or CorpusError naming the first bad one.
 
     Shared by both stores' `add`: `stored_docs(digest)` names the articles already stored (in `where`,
     "the index" or "the database") with that content, to refuse unchanged files and duplicates.
+    A file inside the corpus folder stays where it is, and must be one the corpus rule reads
+    (`qa.load.scan_corpus`: not a link out of the corpus nor an alias); one outside is copied to the
+    corpus folder under its name (read through a link if it is one: the copy is a plain file), which
+    must not be taken by another file unless `replace`.
     """
     corpus_dir = settings.corpus_dir
+    scan: CorpusScan | None = None  # the corpus as every reader sees it, scanned once if a file lies in it
     planned: list[tuple[Path, Path, Article, str]] = []
     batch_docs: dict[str, Path] = {}
     batch_digests: dict[str, Path] = {}
     for path in files:
+        shown = visible(str(path))
+        problem = name_problem(path.name)
+        if problem:
+            raise CorpusError(f"{shown}: {problem}")
         if path.suffix.lower() not in ARTICLE_SUFFIXES or path.name.startswith("."):
-            raise CorpusError(f"{path}: not an article file (expected a visible {', '.join(ARTICLE_SUFFIXES)} file)")
+            raise CorpusError(f"{shown}: not an article file (expected a visible {', '.join(ARTICLE_SUFFIXES)} file)")
         try:
-            target = path.resolve()
-            doc = doc_name(target, corpus_dir)
+            doc, inside = doc_name(path, corpus_dir), True
         except (ValueError, OSError):
-            target = corpus_dir / path.name
-            doc = path.name
-        if any(part.startswith(".") for part in doc.split("/")):
-            raise CorpusError(f"{path}: in a hidden folder of the corpus, which is not indexed")
+            doc, inside = path.name, False
+        target = corpus_dir / doc
+        if inside:
+            if any(part.startswith(".") for part in doc.split("/")):
+                raise CorpusError(f"{shown}: in a hidden folder of the corpus, which is not indexed")
+            problem = next((name_problem(part) for part in doc.split("/") if name_problem(part)), None)
+            if problem:
+                raise CorpusError(f"{shown}: in a folder of the corpus whose name cannot be used: {problem.replace('file', 'folder')}")
+            if scan is None and corpus_dir.is_dir():
+                scan = scan_corpus(corpus_dir)
+            if scan is not None and doc in scan.skipped:
+                raise CorpusError(f"{shown}: {scan.skipped[doc]}")
+        elif target.is_dir():
+            raise CorpusError(f"{shown}: the corpus folder has a folder named {visible(doc)}; rename the file")
         article = read_article(path, path.parent)  # validates before anything is copied into the corpus
         digest = file_digest(path)
         if doc in batch_docs:
-            raise CorpusError(f"{path}: given twice (as {batch_docs[doc]} too); each article once, please")
+            raise CorpusError(f"{shown}: given twice (as {visible(str(batch_docs[doc]))} too); each article once, please")
         if digest in batch_digests:
-            raise CorpusError(f"{path}: same content as {batch_digests[digest]} in this command (a duplicate)")
+            raise CorpusError(f"{shown}: same content as {visible(str(batch_digests[digest]))} in this command (a duplicate)")
         stored = stored_docs(digest)
         if doc in stored:
-            raise CorpusError(f"{path}: already in {where} as {doc}, unchanged; nothing to add")
+            raise CorpusError(f"{shown}: already in {where} as {doc}, unchanged; nothing to add")
         if stored:
-            raise CorpusError(f"{path}: same content as {min(stored)}, already in {where} (a duplicate)")
-        article = clean_article(replace(article, doc=doc))
+            raise CorpusError(f"{shown}: same content as {min(stored)}, already in {where} (a duplicate)")
+        if not inside and not replace and (target.exists() or target.is_symlink()) and not _same_bytes(target, digest):
+            raise CorpusError(f"{shown}: the corpus already has a different {doc}; add --replace to replace it with this file")
+        article = clean_article(replace_fields(article, doc=doc))
         if not chunk_article(article, settings.passage_max_chars):
-            raise CorpusError(f"{path}: no prose to index (only headings or page furniture)")
+            raise CorpusError(f"{shown}: no prose to index (only headings or page furniture)")
         batch_docs[doc], batch_digests[digest] = path, path
         planned.append((path, target, article, digest))
     return planned
+
+
+def _same_bytes(path: Path, digest: str) -> bool:
+    try:
+        return path.is_file() and not path.is_symlink() and file_digest(path) == digest
+    except OSError:
+        return False
+
+
+def _in_place(source: Path, target: Path) -> bool:
+    """Whether `source` is the corpus file `target` itself (its folder resolved, not its name: a link is itself)."""
+    return source.parent.resolve() / source.name == target.parent.resolve() / target.name
+
+
+@contextlib.contextmanager
+def corpus_copies(planned: list[tuple[Path, Path, Article, str]], corpus_dir: Path, progress: Progress = _quiet) -> Iterator[None]:
+    """Copy the planned files from outside into the corpus folder (each atomically); if the block then
+    fails, put back what each copy replaced, so that a failed `qa add` leaves the corpus as it was."""
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    for partial in corpus_dir.glob(".*.tmp-*"):  # copies a killed `qa add` left half-done (see _copy_atomically)
+        if partial.is_file() and _PARTIAL_COPY.fullmatch(partial.name):
+            partial.unlink(missing_ok=True)
+    undo: list[tuple[Path, tuple[str, object] | None]] = []
+    try:
+        for source, target, _article, _digest in planned:
+            if _in_place(source, target):
+                continue
+            before = _saved(target)
+            if before is not None:
+                progress(f"Replacing {visible(target.name)} in {visible(str(corpus_dir))}/")
+            _copy_atomically(source, target)
+            undo.append((target, before))
+        yield
+    except BaseException:
+        for target, before in reversed(undo):
+            with contextlib.suppress(OSError):
+                _restore(target, before)
+        raise
+
+
+def _saved(path: Path) -> tuple[str, object] | None:
+    """What a corpus entry is before a copy replaces it: ("link", target), ("file", bytes), or None if absent."""
+    if path.is_symlink():
+        return "link", os.readlink(path)
+    if path.is_file():
+        return "file", path.read_bytes()
+    return None
+
+
+def _restore(path: Path, saved: tuple[str, object] | None) -> None:
+    if saved is None:
+        path.unlink(missing_ok=True)
+        return
+    kind, value = saved
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{time.time_ns()}")
+    if kind == "link":
+        os.symlink(value, tmp)  # type: ignore[arg-type]
+    else:
+        tmp.write_bytes(value)  # type: ignore[arg-type]
+    os.replace(tmp, path)
 
 
 def _copy_atomically(source: Path, target: Path) -> None:

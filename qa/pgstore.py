@@ -34,11 +34,11 @@ from .chunk import chunk_article
 from .clean import clean_article
 from .errors import CorpusError, IndexStateError, InputError, StoreError
 from .lexicon import Lexicon, content_words
-from .load import article_files, doc_name, file_digest, read_article
+from .load import file_digest, read_article, scan_corpus
 from .records import Article, Passage, Span
 from .settings import Settings
 from .store import Progress, _quiet
-from .text import fold, terms
+from .text import fold, terms, visible
 
 SCHEMA_VERSION = 2
 # pg_advisory_xact_lock key held by writers ("qa" in ASCII): one writer at a time, released at commit.
@@ -466,29 +466,25 @@ class PgStore:
 
     # -- writing
 
-    def add(self, files: list[Path], embedder, progress: Progress = _quiet) -> dict:
-        """Add or replace articles (checked first, copied into the corpus folder), each replacement in one transaction."""
-        from .index import _copy_atomically
+    def add(self, files: list[Path], embedder, progress: Progress = _quiet, replace: bool = False) -> dict:
+        """Add or replace articles (checked first; copied into the corpus folder once embedded, and put back
+        if the database write fails), each replacement in one transaction."""
+        from .index import corpus_copies
 
-        planned = self._plan(files)
-        corpus = self.settings.corpus_dir
-        corpus.mkdir(parents=True, exist_ok=True)
-        items = []
-        for source, target, article, digest in planned:
-            if source.resolve() != target.resolve():
-                _copy_atomically(source, target)
-            items.append((article, digest))
-        self.write(self.prepare(items, embedder, progress), progress=progress)
+        planned = self._plan(files, replace)
+        items = self.prepare([(article, digest) for _source, _target, article, digest in planned], embedder, progress)
+        with corpus_copies(planned, self.settings.corpus_dir, progress):
+            self.write(items, progress=progress)
         return self.stats()
 
-    def _plan(self, files: list[Path]) -> list[tuple[Path, Path, Article, str]]:
+    def _plan(self, files: list[Path], replace: bool = False) -> list[tuple[Path, Path, Article, str]]:
         from .index import plan_additions
 
         with contextlib.closing(connect(self.url)) as conn:
             def stored_docs(digest: str) -> set[str]:
                 return {doc for (doc,) in conn.execute("SELECT doc FROM articles WHERE sha256 = %s", (digest,)).fetchall()}
 
-            return plan_additions(list(map(Path, files)), self.settings, stored_docs, "the database")
+            return plan_additions(list(map(Path, files)), self.settings, stored_docs, "the database", replace)
 
     def prepare(self, items: list[tuple[Article, str]], embedder, progress: Progress = _quiet) -> list[dict]:
         """Chunk and embed articles (and their words new to the lexicon), ready for `write`."""
@@ -610,15 +606,17 @@ class PgStore:
         Each batch of articles is one transaction; unreadable files are skipped with a warning, as `qa index` does.
         """
         corpus = self.settings.corpus_dir
-        files = article_files(corpus)
+        scan = scan_corpus(corpus)  # the corpus rule of `qa index`: links out of it, aliases, bad names skipped
         with contextlib.closing(connect(self.url)) as conn:
             stored = dict(conn.execute("SELECT doc, sha256 FROM articles"))
+        for name, reason in scan.skipped.items():
+            progress(f"warning: skipped {visible(str(corpus / name))}: {reason}")
         current = {}
-        for path in files:
+        for doc, path in scan.articles:
             try:
-                current[doc_name(path, corpus)] = (path, file_digest(path))
+                current[doc] = (path, file_digest(path))
             except OSError as exc:
-                progress(f"warning: skipped {path}: {exc.__class__.__name__}")
+                progress(f"warning: skipped {visible(str(path))}: {exc.__class__.__name__}")
         gone = sorted(set(stored) - set(current)) if not force else sorted(stored)
         todo = [(doc, path, digest) for doc, (path, digest) in current.items() if force or stored.get(doc) != digest]
         if not todo and not gone:
@@ -631,7 +629,7 @@ class PgStore:
             items = []
             for doc, path, digest in todo[start:start + batch]:
                 try:
-                    article = clean_article(read_article(path, corpus))
+                    article = clean_article(read_article(path, corpus, doc))
                 except CorpusError as exc:
                     progress(f"warning: skipped {exc}")
                     continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from .records import Answer, Citation
+from .text import visible
 
 _LABELS = {
     "fr": {"sources": "Sources", "chars": "caractères", "score": "score", "nearest": "Passages les plus proches (ils ne répondent pas) :"},
@@ -13,22 +14,29 @@ _LABELS = {
 
 
 def source_line(citation: Citation) -> str:
-    """'Title — Author, date, URL' with whatever the article has (the doc name when it has no title)."""
+    """'Title — Author, date, URL' with whatever the article has (the doc name when it has no title), on one
+    line and with the article's control characters shown as escapes (see `answer_as_text`)."""
     parts = [citation.title or citation.doc]
     extra = ", ".join(x for x in (citation.author, citation.date, citation.url) if x)
-    return f"{parts[0]} — {extra}" if extra else parts[0]
+    return visible(f"{parts[0]} — {extra}" if extra else parts[0])
 
 
 def answer_as_text(answer: Answer) -> str:
-    """The answer, then the numbered sources with their exact quotes, for the terminal."""
+    """The answer, then the numbered sources with their exact quotes, for the terminal.
+
+    Article text can hold terminal escape sequences and other control characters (a colour code, a
+    window title, a carriage return that hides the line): here they are shown as escapes (`\\x1b`), never
+    sent raw, so an article cannot drive the terminal. Only this text form does that: JSON quotes are
+    exact slices of the article.
+    """
     labels = _LABELS.get(answer.language, _LABELS["en"])
-    lines = [answer.answer, ""]
+    lines = [visible(answer.answer.replace("\r\n", "\n"), keep="\n\t"), ""]
     if answer.citations:
         lines.append(labels["sources"] if answer.found else labels["nearest"])
         for c in answer.citations:
             lines.append(f"[{c.n}] {source_line(c)}")
-            lines.append(f"    {c.doc}, {labels['chars']} {c.start}–{c.end} · {labels['score']} {c.score:.3f}")
-            quote = " ".join(c.quote.split())
+            lines.append(f"    {visible(c.doc)}, {labels['chars']} {c.start}–{c.end} · {labels['score']} {c.score:.3f}")
+            quote = visible(" ".join(c.quote.split()))
             lines.extend(textwrap.wrap(f"« {quote} »", width=96, initial_indent="    ", subsequent_indent="    "))
     return "\n".join(lines).rstrip() + "\n"
 

@@ -107,7 +107,9 @@ def test_add_replace_and_delete(stores, tmp_path):
         store.add([pg.settings.corpus_dir / "port.txt"], pg.embedder)
     new.write_text("# Marseille agrandit son port\n\nLe port de Toulon, et non celui de Marseille, recevra les "
                    "sous-marins de nouvelle génération en 2031.\n", encoding="utf-8")
-    store.add([new], pg.embedder)
+    with pytest.raises(CorpusError, match="--replace"):  # another file under the name of a corpus article
+        store.add([new], pg.embedder)
+    store.add([new], pg.embedder, replace=True)
     assert store.stats()["n_articles"] == after["n_articles"]
     assert "Toulon" in pg.article_text("port.txt") and "paquebots" not in pg.article_text("port.txt")
     with store.snapshot() as view:
@@ -307,6 +309,28 @@ def test_a_writer_killed_mid_transaction_leaves_the_previous_article(tmp_path, p
     qa.store.add([new], qa.embedder)  # the writer lock died with the writer: the next write goes through
     assert qa.article_text("secret.txt") == VERSION_B
     qa.store.close()
+
+
+def test_sync_applies_the_corpus_rule_of_qa_index(tmp_path, pg_url):
+    """Links out of the corpus, aliases and names that are not UTF-8 are skipped with a warning, as `qa index` does (issue 19)."""
+    corpus = write_corpus(tmp_path / "corpus")
+    (tmp_path / "secret.txt").write_text("Le mot de passe du serveur est dans ce fichier hors du corpus.\n", encoding="utf-8")
+    (corpus / "h.txt").symlink_to(tmp_path / "secret.txt")
+    (corpus / "alias.txt").symlink_to("observatoire.txt")
+    with open(os.path.join(os.fsencode(corpus), b"caf\xe9.txt"), "wb") as f:
+        f.write("La ville de Rennes a inauguré samedi une médiathèque.\n".encode())
+    said: list[str] = []
+    pg = QA(make_settings(corpus, tmp_path / "unused-index", store=pg_url), embedder=FakeEmbedder(), progress=said.append)
+    try:
+        assert pg.store.stats()["n_articles"] == 3
+        warnings = [line for line in said if line.startswith("warning: skipped")]
+        assert any("h.txt" in w and "outside the corpus" in w for w in warnings), said
+        assert any("alias.txt" in w and "duplicate" in w for w in warnings), said
+        assert any("caf\\xe9.txt" in w and "not valid UTF-8" in w for w in warnings), said
+        with pytest.raises(CorpusError, match="outside the corpus"):
+            pg.store.add([corpus / "h.txt"], pg.embedder)
+    finally:
+        pg.store.close()
 
 
 # ---------------------------------------------------------------- one-line errors
