@@ -26,7 +26,6 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
@@ -37,7 +36,7 @@ from .lexicon import Lexicon, content_words
 from .load import file_digest, read_article, scan_corpus
 from .records import Article, Passage, Span
 from .settings import Settings
-from .store import Progress, _quiet
+from .store import Progress, _quiet, redact, scrub
 from .text import fold, terms, visible
 
 SCHEMA_VERSION = 2
@@ -47,20 +46,9 @@ WRITER_LOCK = 0x7161
 BM25_K1, BM25_B = 1.5, 0.75
 
 
-def redact(url: str) -> str:
-    """The connection URL without its password, for messages."""
-    try:
-        parts = urlsplit(url)
-        if parts.password:
-            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-            return urlunsplit(parts._replace(netloc=netloc))
-    except ValueError:
-        pass
-    return url
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
+def _one_line(exc: BaseException, url: str | None = None) -> str:
+    """A driver's error as one short line, with the connection URL's password scrubbed from it."""
+    text = scrub(" ".join(str(exc).split()), url)
     return text[:240] or exc.__class__.__name__
 
 
@@ -71,9 +59,9 @@ def connect(url: str, read_only: bool = False):
     try:
         conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
     except psycopg.ProgrammingError as exc:  # the URL itself does not parse
-        raise InputError(f"invalid PostgreSQL connection string {redact(url)!r}: {_one_line(exc)}") from None
+        raise InputError(f"invalid PostgreSQL connection string {redact(url)!r}: {_one_line(exc, url)}") from None
     except psycopg.Error as exc:
-        raise StoreError(f"cannot connect to PostgreSQL at {redact(url)}: {_one_line(exc)}") from None
+        raise StoreError(f"cannot connect to PostgreSQL at {redact(url)}: {_one_line(exc, url)}") from None
     if read_only:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
@@ -192,7 +180,7 @@ def migrate(url: str, dim: int | None = None, model: str | None = None, params: 
                 conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
         except Exception as exc:
             raise StoreError(f"the database at {redact(url)} has no pgvector extension and it cannot be created "
-                             f"({_one_line(exc)}); install pgvector on the server or use a managed PostgreSQL that offers it") from None
+                             f"({_one_line(exc, url)}); install pgvector on the server or use a managed PostgreSQL that offers it") from None
         _register(conn)
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
@@ -424,7 +412,7 @@ class PgStore:
                 yield PgView(self, conn, self._vocabulary(conn, generation), int(n_passages))
         except psycopg.Error as exc:
             conn.close()
-            raise StoreError(f"PostgreSQL at {redact(self.url)} failed: {_one_line(exc)}") from None
+            raise StoreError(f"PostgreSQL at {redact(self.url)} failed: {_one_line(exc, self.url)}") from None
         finally:
             self._give(conn)
 

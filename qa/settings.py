@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import InputError
@@ -30,9 +30,10 @@ class Settings:
     corpus_dir: Path = Path("seeds")
     index_dir: Path = Path("index")
     model: str = DEFAULT_MODEL
-    # Where the passages live: None (or a folder) = the embedded index in index_dir; a
-    # `postgresql://…` URL = PostgreSQL + pgvector (qa.pgstore). From --store or $QA_STORE.
-    store: str | None = None
+    # Where the passages live: None = the embedded index in index_dir; a `postgresql://…` URL =
+    # PostgreSQL + pgvector (qa.pgstore). From --store or $QA_STORE; anything else is refused (a mistyped
+    # URL must not fall back to the index folder). Not in repr: the URL may hold a password.
+    store: str | None = field(default=None, repr=False)
     # PostgreSQL's lexical ranking: "bm25" (computed in SQL from stored term statistics, the same
     # formula as the embedded store) or "fts" (PostgreSQL's French full-text search, ts_rank).
     # Measured on eval/dev.jsonl (README, 'PostgreSQL store'): bm25 ranks better, so it is the default.
@@ -141,6 +142,9 @@ class Settings:
     search_threads: int = 1
 
     def __post_init__(self) -> None:
+        from .store import check_store
+
+        check_store(self.store)
         if self.mode not in RETRIEVAL_MODES:
             raise InputError(f"unknown retrieval mode {self.mode!r}: choose one of {', '.join(RETRIEVAL_MODES)}")
         if self.fusion not in FUSIONS:

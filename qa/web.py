@@ -20,6 +20,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import math
 import os
 import re
 import socket
@@ -127,11 +128,7 @@ def labels(language: str) -> dict[str, str]:
 
 def ui_language(answer: Answer, language: object = None) -> str:
     """The language of the page's own words for this answer: the setting, or the question's with 'auto'."""
-    if language in (None, "", "auto"):
-        return answer.language
-    if language not in LABELS:
-        raise InputError(f"unknown interface language {language!r}: choose one of {', '.join(UI_LANGUAGES)}")
-    return str(language)
+    return _language(language) or answer.language
 
 
 def answer_text(answer: Answer, language: str | None = None) -> str:
@@ -508,21 +505,50 @@ def error_html(message: str, question: object = "", language: object = None) -> 
 # ---------------------------------------------------------------- the two handlers
 
 def _passages(k: object, default: int) -> int:
-    try:
-        value = int(round(float(k))) if k is not None and k != "" else default
-    except (TypeError, ValueError):
-        raise InputError("the number of passages must be a whole number") from None
-    if not 1 <= value <= MAX_PASSAGES:
-        raise InputError(f"the number of passages must be between 1 and {MAX_PASSAGES}")
-    return value
+    """The number of passages an API or page call asks for: a whole number from 1 to MAX_PASSAGES (an int, a
+    float with no fraction such as the slider's 3.0, or such a number as text), the default when absent;
+    InputError for anything else (infinity, NaN, 3.5, True, a list...), never an exception from converting it."""
+    wrong = InputError(f"the number of passages must be a whole number between 1 and {MAX_PASSAGES}")
+    if k is None or (isinstance(k, str) and not k.strip()):
+        return default
+    if isinstance(k, bool):
+        raise wrong
+    if isinstance(k, str):
+        if len(k) > 40:
+            raise wrong
+        try:
+            k = float(k.strip())
+        except ValueError:
+            raise wrong from None
+    if isinstance(k, float):
+        if not (math.isfinite(k) and k.is_integer()):
+            raise wrong
+        k = int(k)
+    if not isinstance(k, int) or not 1 <= k <= MAX_PASSAGES:
+        raise wrong
+    return k
 
 
 def _mode(mode: object) -> str | None:
     if mode in (None, ""):
         return None
-    if mode not in RETRIEVAL_MODES:
-        raise InputError(f"unknown retrieval mode {mode!r}: choose one of {', '.join(RETRIEVAL_MODES)}")
-    return str(mode)
+    if not isinstance(mode, str) or mode not in RETRIEVAL_MODES:
+        raise InputError(f"unknown retrieval mode {_shown(mode)}: choose one of {', '.join(RETRIEVAL_MODES)}")
+    return mode
+
+
+def _language(language: object) -> str | None:
+    if language in (None, "", "auto"):
+        return None
+    if not isinstance(language, str) or language not in UI_LANGUAGES:
+        raise InputError(f"unknown interface language {_shown(language)}: choose one of {', '.join(UI_LANGUAGES)}")
+    return language
+
+
+def _shown(value: object) -> str:
+    """A caller's value in an error message: its repr, cut short (an API caller can send anything, of any size)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def queue_limits() -> tuple[int, int]:
@@ -568,8 +594,7 @@ def ask_page(qa: "QA", question: object, k: object = None, mode: object = None, 
 
     `language` is the interface language setting: 'auto' (or None) follows the question, 'fr' or 'en'."""
     try:
-        if language not in (None, "", *UI_LANGUAGES):
-            raise InputError(f"unknown interface language {language!r}: choose one of {', '.join(UI_LANGUAGES)}")
+        _language(language)
         with refreshed(qa).store.snapshot() as view:  # the answer and the viewer's articles from one snapshot
             answer = answer_for(qa, question, k, mode, view)
             return answer_html(answer, cited_articles(answer, view), ui_language(answer, language))

@@ -353,3 +353,113 @@ def test_text_output_neutralizes_control_characters_and_json_stays_exact(fake_cl
     assert cited and any("\x1b" in c["quote"] for c in cited)
     for c in cited:
         assert c["quote"] == (corpus_dir / "piscine.md").read_text(encoding="utf-8")[c["start"]:c["end"]]
+
+
+# ------------------------------------------------------------------ 6. the page's API arguments
+
+@pytest.mark.parametrize("k", ["inf", "Infinity", "-inf", "nan", float("inf"), float("nan"), 1e309, 10 ** 400, True,
+                               [], {}, [5], "3.5", 3.5, "cinq", 0, 11, -1, object()])
+def test_api_refuses_a_bad_number_of_passages(qa, k, caplog):
+    from qa import web
+
+    with caplog.at_level(logging.WARNING):
+        record = web.ask_json(qa, QUESTION, k, "hybrid")
+        page = web.ask_page(qa, QUESTION, k, "hybrid")
+    assert set(record) == {"question", "error"} and "number of passages" in record["error"]
+    assert "number of passages" in page and web.esc(web.GENERIC_ERROR) not in page
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize("k", [3, 3.0, "3", " 3 ", None, ""])
+def test_api_accepts_whole_numbers_of_passages(qa, k):
+    from qa import web
+
+    record = web.ask_json(qa, QUESTION, k, "hybrid")
+    assert "error" not in record and 1 <= len(record["citations"]) <= 5
+
+
+@pytest.mark.parametrize("mode", [["hybrid"], {"x": 1}, 5, "semantic", "x" * 10_000])
+def test_api_refuses_a_bad_mode_or_language(qa, mode, caplog):
+    from qa import web
+
+    with caplog.at_level(logging.WARNING):
+        record = web.ask_json(qa, QUESTION, 3, mode)
+        page = web.ask_page(qa, QUESTION, 3, "hybrid", mode)
+    assert "unknown retrieval mode" in record["error"] and len(record["error"]) < 300
+    assert "unknown interface language" in page and len(page) < 2_000
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+# ------------------------------------------------------------------ 7. passwords never shown
+
+SECRET_URLS = [
+    "postgresql://u:secretpw@[::1/x",
+    "postgresql://u:secretpw@[::1]:notaport/db",
+    "postgresql://u:secretpw@/db?bogus=1",
+    "postgresql://u:secret/pw@host/db",
+    "postgresql://u:secret@pw@host/db",
+    "postgresql://u:secret%40pw@[::1/x",
+    "postgresql://u:secretpw@host/db#x",
+    "postgresql://u:secretpw@",
+    "postgresql://host/db?sslmode=disable&password=secretpw",
+    "postgresql://host/db?password='secretpw'",
+    "postgres://u:secretpw@ho st/db",
+]
+
+
+def _leaks(text: str) -> bool:
+    return any(secret in text for secret in ("secretpw", "secret/pw", "secret@pw", "secret%40pw", "cretpw"))
+
+
+@pytest.mark.parametrize("url", SECRET_URLS)
+def test_redact_hides_the_password_whatever_the_url_shape(url):
+    from qa.pgstore import redact
+
+    shown = redact(url)
+    assert not _leaks(shown) and "***" in shown
+
+
+@pytest.mark.parametrize("url", [u for u in SECRET_URLS if "[::1/" in u or "bogus" in u or "notaport" in u or "ho st" in u])
+def test_connection_errors_never_show_the_password(url, caplog):
+    from qa.errors import QAError
+    from qa.pgstore import connect
+
+    with caplog.at_level(logging.DEBUG), pytest.raises(QAError) as raised:
+        connect(url)
+    assert not _leaks(str(raised.value)), raised.value
+    assert not any(_leaks(r.getMessage()) for r in caplog.records)
+
+
+def test_the_cli_never_prints_the_password(tmp_path):
+    env = clean_env(QA_MODEL=FAKE_MODEL, QA_CORPUS=str(write_corpus(tmp_path / "corpus")), QA_INDEX=str(tmp_path / "index"))
+    done = run_qa(["ask", "--store", "postgresql://u:secretpw@[::1/x", "test"], env=env)
+    assert done.returncode == 2
+    assert not _leaks(done.stdout + done.stderr)
+    [line] = lines_of(done.stderr)
+    assert line.startswith("qa: error:") and "***" in line
+
+
+def test_settings_repr_hides_the_store():
+    from qa.settings import Settings
+
+    assert "secretpw" not in repr(Settings(store="postgresql://u:secretpw@h/db"))
+
+
+# ------------------------------------------------------------------ 8. unknown store URLs
+
+BAD_STORES = ["postgresql+psycopg://u@h/db", "postgresq://h/db", "mysql://u@h/db", "sqlite:///tmp/x.db",
+              "POSTGRESQL://h/db", "index-bis", "postgresql+psycopg://u:secretpw@h/db"]
+
+
+@pytest.mark.parametrize("store", BAD_STORES)
+def test_an_unknown_store_is_a_usage_error(store, fake_cli, built):
+    from qa.settings import Settings
+
+    with pytest.raises(InputError) as raised:
+        Settings(store=store)
+    assert "postgresql://" in str(raised.value) and "secretpw" not in str(raised.value)
+    for env, args in (({}, ["--store", store]), ({"QA_STORE": store}, [])):
+        result = invoke(fake_cli, ["ask", *built, *args, QUESTION], env=env)
+        assert result.exit_code == 2 and result.stdout == ""
+        [line] = lines_of(result.stderr)
+        assert line.startswith("qa: error:") and "secretpw" not in line

@@ -140,7 +140,7 @@ def test_cli_init_index_ask_add_and_status(tmp_path, pg_url):
         assert c["quote"] == (corpus / c["doc"]).read_text(encoding="utf-8")[c["start"]:c["end"]]
     changed = tmp_path / "observatoire.txt"
     changed.write_text(FAKE_ARTICLES["observatoire.txt"].replace("six mètres", "huit mètres"), encoding="utf-8")
-    added = run_qa(["add", str(changed)], env=env)
+    added = run_qa(["add", "--replace", str(changed)], env=env)
     assert added.returncode == 0 and "now holds" in added.stderr, added.stderr
     check = run_qa(["index", "--check"], env=env)
     assert check.returncode == 0 and "healthy" in check.stdout, check.stderr
@@ -242,7 +242,7 @@ def test_concurrent_readers_never_see_half_a_replacement(tmp_path, pg_url):
         for round_ in range(8):
             name = "B" if round_ % 2 == 0 else "A"
             (inbox / "secret.txt").write_text(texts[name], encoding="utf-8")
-            writer.store.add([inbox / "secret.txt"], embedder)
+            writer.store.add([inbox / "secret.txt"], embedder, replace=True)
             time.sleep(0.05)
     finally:
         stop.set()
@@ -306,7 +306,7 @@ def test_a_writer_killed_mid_transaction_leaves_the_previous_article(tmp_path, p
     assert qa.article_text("secret.txt") == VERSION_A
     assert qa.store.check()["n_passages"] == before["n_passages"]
     assert qa.store.stats()["generation"] == before["generation"]
-    qa.store.add([new], qa.embedder)  # the writer lock died with the writer: the next write goes through
+    qa.store.add([new], qa.embedder, replace=True)  # the writer lock died with the writer: the next write goes through
     assert qa.article_text("secret.txt") == VERSION_B
     qa.store.close()
 
