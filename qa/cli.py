@@ -247,7 +247,7 @@ def stdin_questions(text: str) -> list[str]:
 
 
 @main.command("eval")
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
 @click.option("--out", type=click.Path(path_type=Path), help="Write a report folder (metrics.json, per_question.jsonl, metrics.png).")
 @click.option("--compare", is_flag=True, help="Score the default configuration beside variants (dense only, BM25 only, "

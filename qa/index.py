@@ -148,8 +148,10 @@ def index_params(settings: Settings, model: str) -> dict:
 def build_index(settings: Settings, embedder: Embedder, progress: Progress = _quiet) -> Index:
     """Read, clean, chunk and embed the whole corpus, then write a new index generation atomically.
 
-    Unreadable files (not UTF-8, binary, empty, too big, an HTML page) are skipped with a warning naming
-    the file; they are recorded in the manifest's `skipped`, so they do not make the index look stale.
+    Unreadable files (not UTF-8, binary, empty, too big, an HTML page) and what the corpus rule leaves out
+    (`qa.load.scan_corpus`: links out of the corpus, aliases, bad names) are skipped with a warning naming
+    them; they are recorded in the manifest's `skipped` and `sources`, so they do not make the index look
+    stale, while adding or removing one does.
     A duplicate (the same bytes as another article, under another name) gets a warning naming both but
     is indexed: the corpus folder is the source of truth, and the answer quotes a fact found in two
     articles once, citing both (`qa add` refuses a duplicate instead: there the user can act on it).

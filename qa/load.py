@@ -69,6 +69,8 @@ def scan_corpus(corpus_dir: Path) -> CorpusScan:
     (in a hidden folder, say) is followed and indexed under the link's name.
     """
     if not corpus_dir.is_dir():
+        if corpus_dir.exists():
+            raise CorpusError(f"the corpus {visible(str(corpus_dir))} is not a folder (give the folder of the article files)")
         raise CorpusError(f"corpus folder not found: {visible(str(corpus_dir))}")
     root = corpus_dir.resolve()
     articles: list[tuple[str, Path]] = []

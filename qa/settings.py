@@ -186,7 +186,10 @@ class Settings:
         }
         values: dict = {k: v for k, v in env.items() if v}
         if os.environ.get("QA_INDEX_MMAP"):
-            values["index_mmap"] = os.environ["QA_INDEX_MMAP"].strip().lower() not in ("0", "false", "no", "off")
+            flag = os.environ["QA_INDEX_MMAP"].strip().lower()
+            if flag not in ("1", "true", "yes", "on", "0", "false", "no", "off"):  # a typo must not pass for "on"
+                raise InputError(f"QA_INDEX_MMAP must be 1 or 0 (true/false, yes/no, on/off), got {os.environ['QA_INDEX_MMAP'][:40]!r}")
+            values["index_mmap"] = flag in ("1", "true", "yes", "on")
         if os.environ.get("QA_TORCH_THREADS"):
             try:
                 values["torch_threads"] = int(os.environ["QA_TORCH_THREADS"])

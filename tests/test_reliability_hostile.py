@@ -544,3 +544,43 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# ------------------------------------------------------------------ siblings of the nine
+
+def test_a_mistyped_environment_flag_is_refused_not_taken_for_on(monkeypatch):
+    """Like a mistyped store URL (item 8): `QA_INDEX_MMAP=fasle` used to mean "on"."""
+    from qa.settings import Settings
+
+    monkeypatch.setenv("QA_INDEX_MMAP", "fasle")
+    with pytest.raises(InputError, match="QA_INDEX_MMAP"):
+        Settings.from_env()
+    for raw, value in (("0", False), ("off", False), ("1", True), ("Yes", True)):
+        monkeypatch.setenv("QA_INDEX_MMAP", raw)
+        assert Settings.from_env().index_mmap is value
+
+
+def test_folders_given_for_files_and_files_for_folders_are_named_as_such(fake_cli, built, tmp_path, corpus_dir):
+    """Like `qa add` of a folder named x.txt: `qa eval FOLDER` and `--corpus FILE` said "no such file" / "not found"."""
+    folder = tmp_path / "questions.jsonl"
+    folder.mkdir()
+    result = invoke(fake_cli, ["eval", folder, *built])
+    assert result.exit_code == 2
+    [line] = lines_of(result.stderr)
+    assert "directory" in line and "no such file" not in line.lower()
+    result = invoke(fake_cli, ["index", "--corpus", corpus_dir / "observatoire.txt", "--index", tmp_path / "i2", "--model", FAKE_MODEL])
+    assert result.exit_code == 2
+    line = lines_of(result.stderr)[-1]
+    assert line.startswith("qa: error:") and "observatoire.txt is not a folder" in line
+
+
+def test_eval_lines_end_at_newlines_only(fake_cli, built, tmp_path, corpus_dir):
+    """Like item 1: a raw U+2028 or \\x85 inside a JSON string is no line break (splitlines took it for one)."""
+    text = (corpus_dir / "observatoire.txt").read_text(encoding="utf-8")
+    record = {"id": "q1", "lang": "fr", "question": "Qu’a installé l’observatoire\u2028du pic du Midi\x85 ?",
+              "answerable": True, "gold": [{"doc": "observatoire.txt", "quote": text[:60]}]}
+    path = tmp_path / "set.jsonl"
+    path.write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
+    result = invoke(fake_cli, ["eval", "--json", path, *built])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["overall"]["questions"] == 1
