@@ -279,7 +279,7 @@ class Writer:
     def add(self, files: list[Path]) -> None:
         started = time.perf_counter()
         if self.embedder is None:
-            run = subprocess.run([sys.executable, "-m", "qa", "add", *map(str, files), "--corpus", str(self.server.corpus),
+            run = subprocess.run([sys.executable, "-m", "qa", "add", "--replace", *map(str, files), "--corpus", str(self.server.corpus),
                                   "--index", str(self.server.index)], cwd=ROOT, env=child_env(), capture_output=True,
                                  text=True, timeout=400, stdin=subprocess.DEVNULL)
             rc, error = run.returncode, run.stderr.strip().splitlines()[-1:] if run.returncode else []
@@ -289,7 +289,7 @@ class Writer:
 
             settings = Settings(corpus_dir=self.server.corpus, index_dir=self.server.index, model=self.embedder.name)
             try:
-                add_articles(files, settings, self.embedder)
+                add_articles(files, settings, self.embedder, replace=True)
                 rc, error = 0, []
             except Exception as exc:  # reported in runs, asserted by the caller
                 rc, error = 1, [f"{exc.__class__.__name__}: {exc}"]

@@ -380,7 +380,7 @@ def section_load(levels: list[int], seconds: float) -> dict:
         while time.time() < end:
             variant.write_text(original + f"\nMise à jour numéro {writes}.\n", encoding="utf-8")
             try:
-                pg.store.add([variant], qa.embedder)
+                pg.store.add([variant], qa.embedder, replace=True)
                 writes += 1
             except Exception as exc:  # e.g. unchanged content: skip
                 common.log(f"writer: {exc}")

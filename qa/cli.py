@@ -10,12 +10,15 @@ from pathlib import Path
 import click
 
 from .errors import InputError, QAError
+from .text import visible
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 def _stderr(message: str) -> None:
-    click.echo(message, err=True)
+    """One message line on stderr; control characters in it (from a file name, an article, a question) are
+    shown as escapes, so no message can break its line or drive the terminal."""
+    click.echo(visible(message, keep="\t"), err=True)
 
 
 def reports_errors(command):
@@ -44,8 +47,10 @@ def _settings(**overrides):
 
 
 # Characters that JSON allows raw inside strings but that many line readers (Python's splitlines,
-# JavaScript before ES2019) take for line breaks: escaped, so one answer is always one line.
-_LINE_BREAKERS = {"\u0085": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+# JavaScript before ES2019) take for line breaks, or that a terminal obeys (DEL and the C1 controls, such
+# as \x9b, a one-byte escape sequence): escaped, so one answer is always one line and a JSON line shown on
+# a terminal drives nothing. The escape means the same character, so quotes stay exact slices.
+_ESCAPED_IN_JSON = {code: f"\\u{code:04x}" for code in [0x7F, *range(0x80, 0xA0), 0x2028, 0x2029]}
 
 
 def _json_line(record: dict) -> str:
@@ -55,10 +60,7 @@ def _json_line(record: dict) -> str:
         line.encode("utf-8")
     except UnicodeEncodeError:
         return json.dumps(record, ensure_ascii=True)
-    for raw, escaped in _LINE_BREAKERS.items():
-        if raw in line:  # only ever inside a JSON string, where the escape means the same character
-            line = line.replace(raw, escaped)
-    return line
+    return line.translate(_ESCAPED_IN_JSON)  # only ever inside a JSON string, where the escape means the same character
 
 
 corpus_option = click.option("--corpus", "corpus_dir", type=click.Path(path_type=Path), help="Article folder (default: seeds/, or $QA_CORPUS).")
@@ -172,33 +174,36 @@ def _describe_dense(dense: dict) -> str:
 @click.option("--date", "date", help="… its publication date (YYYY-MM-DD).")
 @click.option("--url", help="… its address.")
 @click.option("--lang", help="… its language (fr, en…).")
+@click.option("--replace", is_flag=True, help="Let a file replace the corpus article of the same name (another file).")
 @corpus_option
 @index_option
 @store_option
 @model_option
 @reports_errors
-def add_command(files, title, author, date, url, lang, corpus_dir, index_dir, store, model):
+def add_command(files, title, author, date, url, lang, replace, corpus_dir, index_dir, store, model):
     """Add or replace articles (.txt, .md, saved .html pages, or http(s) addresses to fetch) in an existing
     index without re-embedding the others. A page is stored in the corpus as its extracted article
-    (Markdown with front matter); --title, --date … write front matter for a file that has none."""
+    (Markdown with front matter); --title, --date … write front matter for a file that has none; --replace
+    lets a file replace a different corpus article of the same name."""
     from .embed import load_embedder
     from .frontmatter import check_fields
-    from .index import add_articles, ensure_index
+    from .index import add_articles, check_additions, ensure_index
     from .store import is_database_url
 
     metadata = check_fields({"title": title, "author": author, "date": date, "url": url, "lang": lang})
     inputs = [f if _is_address(f) else Path(f) for f in files]
     settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, store=store)
+    check_additions(inputs, settings, replace, metadata)  # a bad file is refused before the model loads
     embedder = load_embedder(settings.model, settings.torch_threads)
     if is_database_url(settings.store):
         from .pgstore import PgStore
 
-        stats = PgStore.open(settings, embedder, _stderr).add(inputs, embedder, _stderr, metadata=metadata)
+        stats = PgStore.open(settings, embedder, _stderr).add(inputs, embedder, _stderr, metadata=metadata, replace=replace)
         _stderr(f"Database {stats['location']} now holds {stats['n_passages']} passages from {stats['n_articles']} articles.")
         return
     if not (settings.index_dir / "manifest.json").exists():
         ensure_index(settings, embedder, _stderr)
-    index = add_articles(inputs, settings, embedder, _stderr, metadata=metadata)
+    index = add_articles(inputs, settings, embedder, _stderr, metadata=metadata, replace=replace)
     _stderr(f"Index in {settings.index_dir}/ now holds {index.manifest['n_passages']} passages from {index.manifest['n_articles']} articles.")
 
 
@@ -229,20 +234,20 @@ def ask_command(question, as_json, k, mode, since, until, corpus_dir, index_dir,
         if sys.stdin.isatty():
             _stderr("Type one question per line; end with Ctrl-D.")
         # Bytes, decoded leniently: one badly encoded line must not stop the batch.
-        raw = sys.stdin.buffer.read().decode("utf-8", errors="replace")
-        questions = [line.rstrip("\r") for line in raw.split("\n") if line.strip()]
+        questions = stdin_questions(sys.stdin.buffer.read().decode("utf-8", errors="replace"))
         if not questions:
             raise InputError("no question given (pass it as arguments or on standard input)")
     qa = QA(settings, progress=_stderr)
     results = qa.ask_many(questions, since=since_date, until=until_date)
     failures = 0
-    for asked, result in zip(questions, results):
+    for number, (asked, result) in enumerate(zip(questions, results), start=1):
         if isinstance(result, InputError):
             failures += 1
+            # The same line on stderr in both modes; with --json the error object takes the question's line.
+            where = "error" if len(questions) == 1 and question else f"line {number}"
+            _stderr(f"qa: {where}: {asked[:80]!r}: {result}")
             if as_json:
                 click.echo(_json_line({"question": asked, "error": str(result)}))
-            else:
-                _stderr(f"qa: {asked[:80]!r}: {result}")
             continue
         if as_json:
             click.echo(_json_line(result.to_json()))
@@ -250,8 +255,18 @@ def ask_command(question, as_json, k, mode, since, until, corpus_dir, index_dir,
             from .render import answer_as_text
 
             click.echo(answer_as_text(result))
-    if failures and len(questions) == 1:
-        sys.exit(2)
+    if failures == len(questions):
+        sys.exit(2)  # nothing could be asked: bad input (one or more lines above say why)
+
+
+def stdin_questions(text: str) -> list[str]:
+    """One question per line of standard input, blank lines included (each gets its own answer or error line,
+    so a caller can pair input and output lines); lines end at "\n" only (a trailing "\r" is dropped), and
+    the newline that ends the last line starts no new one."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line.rstrip("\r") for line in lines]
 
 
 @main.command("articles")
@@ -293,7 +308,7 @@ def articles_command(as_json, corpus_dir, index_dir, store, model):
 
 
 @main.command("eval")
-@click.argument("file", type=click.Path(path_type=Path), required=False)
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False), required=False)
 @click.option("--suite", type=click.Path(path_type=Path),
               help="Score every corpus of an evaluation suite (<suite>/<name>/articles/ + questions.jsonl) beside the "
                    "plain baselines, one row per corpus and the macro averages of the tune and check corpora.")

@@ -253,6 +253,8 @@ def parse_bound(value: str | None, end: bool = False, option: str = "--since") -
         year, month = int(m.group(1)), int(m.group(2)) if m.group(2) else None
         if month is not None and not 1 <= month <= 12:
             raise InputError(f"{option} {value!r}: no month {month}")
+        if not 1 <= year <= 9998:  # datetime's range (with room for the month after), never a ValueError
+            raise InputError(f"{option} {value!r}: the year must be between 1 and 9998")
         if not end:
             return datetime.date(year, month or 1, 1)
         if month is None:

@@ -48,7 +48,7 @@ def load_eval_set(path: Path, article_text: Callable[[str], str | None]) -> list
         raise InputError(f"{path}: no such file")
     items, seen = [], set()
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8").split("\n")  # not splitlines: U+2028 or \x85 may sit inside a JSON string
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text") from None
     for number, raw in enumerate(lines, start=1):

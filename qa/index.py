@@ -33,7 +33,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, replace as replace_fields
 from functools import cached_property
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,12 +45,13 @@ from .clean import clean_article
 from .embed import Embedder
 from .errors import CorpusError, IndexStateError
 from .lexicon import Lexicon
-from .load import ARTICLE_SUFFIXES, article_files, doc_name, file_digest, ignored_files, read_article
-from .pages import PAGE_SUFFIXES, Staged, convert_corpus_pages, is_page, page_files, staged_inputs
+from .load import (ARTICLE_SUFFIXES, PAGE_SUFFIXES, CorpusScan, doc_name, file_digest, name_problem, read_article,
+                   scan_corpus)
+from .pages import Staged, convert_corpus_pages, is_address, is_page, staged_inputs
 from .records import Article, Passage, Span
 from .sentences import Sentences
 from .settings import Settings
-from .text import NORMALIZATION_VERSION, clean_input, fold, terms
+from .text import NORMALIZATION_VERSION, clean_input, fold, terms, visible
 
 FORMAT = "qa-index"
 # 2: articles carry their language and whether their date and title were inferred (issue 17's metadata);
@@ -107,15 +108,21 @@ class Index:
         return np.diff(self.bm25.scores["indptr"])
 
 
-def corpus_sources(corpus_dir: Path) -> dict[str, str]:
-    """{doc: sha256} of every candidate article file in the corpus (unreadable ones included, so they count too),
-    and of its saved web pages (a new or changed page makes the index stale: its article is extracted then)."""
+def corpus_sources(corpus_dir: Path, scan: CorpusScan | None = None) -> dict[str, str]:
+    """{doc: sha256} of every article file of the corpus (unreadable ones included, so they count too) and of
+    its saved web pages (a new or changed page makes the index stale: its article is extracted then), and
+    {name: "skipped: why"} of what `scan_corpus` leaves out with a reason (links out of the corpus, aliases,
+    bad names): adding or removing one of those changes the corpus state, so it is reported at the next build.
+    """
+    scan = scan or scan_corpus(corpus_dir)
     sources = {}
-    for path in [*article_files(corpus_dir), *page_files(corpus_dir)]:
+    for doc, path in (*scan.articles, *scan.pages):
         try:
-            sources[doc_name(path, corpus_dir)] = file_digest(path)
+            sources[doc] = file_digest(path)
         except OSError as exc:  # no permission, or deleted meanwhile: read_article will say so when indexing
-            sources[doc_name(path, corpus_dir)] = f"unreadable: {exc.__class__.__name__}"
+            sources[doc] = f"unreadable: {exc.__class__.__name__}"
+    for name, reason in scan.skipped.items():
+        sources.setdefault(name, f"skipped: {reason}")
     return sources
 
 
@@ -154,8 +161,10 @@ def index_params(settings: Settings, model: str) -> dict:
 def build_index(settings: Settings, embedder: Embedder, progress: Progress = _quiet) -> Index:
     """Read, clean, chunk and embed the whole corpus, then write a new index generation atomically.
 
-    Unreadable files (not UTF-8, binary, empty, too big, an HTML page) are skipped with a warning naming
-    the file; they are recorded in the manifest's `skipped`, so they do not make the index look stale.
+    Unreadable files (not UTF-8, binary, empty, too big, an HTML page) and what the corpus rule leaves out
+    (`qa.load.scan_corpus`: links out of the corpus, aliases, bad names) are skipped with a warning naming
+    them; they are recorded in the manifest's `skipped` and `sources`, so they do not make the index look
+    stale, while adding or removing one does.
     A duplicate (the same bytes as another article, under another name) gets a warning naming both but
     is indexed: the corpus folder is the source of truth, and the answer quotes a fact found in two
     articles once, citing both (`qa add` refuses a duplicate instead: there the user can act on it).
@@ -164,32 +173,34 @@ def build_index(settings: Settings, embedder: Embedder, progress: Progress = _qu
     corpus_dir = settings.corpus_dir
     # Saved web pages first: each one's article is written beside it as Markdown, then indexed as such.
     page_problems = convert_corpus_pages(corpus_dir, progress) if corpus_dir.is_dir() else {}
-    sources = corpus_sources(corpus_dir)
+    scan = scan_corpus(corpus_dir)
+    sources = corpus_sources(corpus_dir, scan)
     if not any(Path(doc).suffix.lower() in ARTICLE_SUFFIXES for doc in sources):
-        raise CorpusError(f"no article (.txt, .md or a web page) in {corpus_dir}")
-    progress(f"Reading {len(article_files(corpus_dir))} article file(s) from {corpus_dir}/")
-    ignored = [p for p in ignored_files(corpus_dir) if not is_page(p)]
-    if ignored:
-        names = ", ".join(doc_name(p, corpus_dir) for p in ignored[:5]) + (f" and {len(ignored) - 5} more" if len(ignored) > 5 else "")
+        raise CorpusError(f"no article (.txt, .md or a web page) in {visible(str(corpus_dir))}")
+    progress(f"Reading {len(scan.articles)} article file(s) from {visible(str(corpus_dir))}/")
+    if scan.ignored:
+        names = ", ".join(scan.ignored[:5]) + (f" and {len(scan.ignored) - 5} more" if len(scan.ignored) > 5 else "")
         progress(f"warning: ignored {names}: not article files ({', '.join((*ARTICLE_SUFFIXES, *PAGE_SUFFIXES))})")
     articles, skipped = [], dict(page_problems)
+    for name, reason in scan.skipped.items():
+        skipped[name] = reason
+        progress(f"warning: skipped {visible(str(corpus_dir / name))}: {reason}")
     first_with: dict[str, str] = {}  # content digest → the first doc that has it
-    for path in article_files(corpus_dir):
-        doc = doc_name(path, corpus_dir)
+    for doc, path in scan.articles:
         try:
-            article = clean_article(read_article(path, corpus_dir))
+            article = clean_article(read_article(path, corpus_dir, doc))
         except CorpusError as exc:
             skipped[doc] = str(exc)
             progress(f"warning: skipped {exc}")
             continue
         digest = sources.get(doc)
         if digest in first_with:
-            progress(f"warning: {path}: same content as {first_with[digest]} (a duplicate); both are indexed and cited together")
+            progress(f"warning: {visible(str(path))}: same content as {first_with[digest]} (a duplicate); both are indexed and cited together")
         elif digest is not None:
             first_with[digest] = doc
         articles.append(article)
     if not articles:
-        raise CorpusError(f"no readable article in {corpus_dir} ({len(skipped)} skipped)")
+        raise CorpusError(f"no readable article in {visible(str(corpus_dir))} ({len(skipped)} skipped)")
     passages = _chunk(articles, settings)
     progress(f"Embedding {len(passages)} passages from {len(articles)} articles with {embedder.name}")
     embeddings = embedder.encode_documents(
@@ -205,15 +216,18 @@ def build_index(settings: Settings, embedder: Embedder, progress: Progress = _qu
 
 
 def add_articles(files: list, settings: Settings, embedder: Embedder, progress: Progress = _quiet,
-                 metadata: dict[str, str] | None = None) -> Index:
+                 metadata: dict[str, str] | None = None, replace: bool = False) -> Index:
     """Add or replace articles in an existing index, embedding only their passages.
 
-    Files outside the corpus folder are copied into it first, so the corpus stays the source of truth
-    and the index is not judged stale afterwards. A web page (a saved .html file, or an http(s) address,
-    fetched) goes in as its extracted article, a Markdown file with front matter (qa.pages); `metadata`
-    (from `qa add --title …`) is written as front matter. All files are checked before anything changes:
-    one bad file (unreadable, no prose, a duplicate of an indexed article, unchanged, given twice)
-    refuses the whole command with a CorpusError naming it, and the corpus and index stay as they were.
+    Files outside the corpus folder are copied into it, so the corpus stays the source of truth and the
+    index is not judged stale afterwards. A web page (a saved .html file, or an http(s) address, fetched)
+    goes in as its extracted article, a Markdown file with front matter (qa.pages); `metadata` (from
+    `qa add --title …`) is written as front matter. All files are checked before anything changes: one
+    bad file (unreadable, badly named, a link the corpus rule skips, no prose, a duplicate of an indexed
+    article, unchanged, given twice, or another file under the name of one in the corpus without
+    `replace`) refuses the whole command with a CorpusError naming it. The files are copied only once
+    their passages are embedded, and put back as they were if the index cannot be written, so a failed
+    command leaves the corpus and the index as they were.
     One writer at a time (see `writer_lock`), so two concurrent additions never lose one another.
     """
     corpus_dir = settings.corpus_dir
@@ -223,18 +237,9 @@ def add_articles(files: list, settings: Settings, embedder: Embedder, progress: 
         for doc, digest in index.manifest.get("sources", {}).items():
             if doc in index.articles:
                 by_digest.setdefault(digest, set()).add(doc)
-        planned = plan_additions(staged, settings, lambda digest: by_digest.get(digest, set()), "the index")
-        corpus_dir.mkdir(parents=True, exist_ok=True)
-        for partial in corpus_dir.glob(".*.tmp-*"):  # copies a killed `qa add` left half-done (see _copy_atomically)
-            if partial.is_file() and _PARTIAL_COPY.fullmatch(partial.name):
-                partial.unlink(missing_ok=True)
-        new_articles = []
-        for source, target, article, _digest in planned:
-            if source.resolve() != target.resolve():
-                if target.exists():
-                    progress(f"Replacing {target.name} in {corpus_dir}/")
-                _copy_atomically(source, target)
-            new_articles.append(article)
+        planned = plan_additions(staged, settings, lambda digest: by_digest.get(digest, set()), "the index", replace)
+        new_articles = [article for _source, _target, article, _digest in planned]
+        for article in new_articles:
             progress(f"{'Replacing' if article.doc in index.articles else 'Adding'} {article.doc}")
         replaced = {a.doc for a in new_articles}
         kept_rows = [i for i, p in enumerate(index.passages) if p.doc not in replaced]
@@ -256,7 +261,9 @@ def add_articles(files: list, settings: Settings, embedder: Embedder, progress: 
         lexicon = Lexicon.build([p.text for p in passages], embedder, known=index.lexicon)
         sentences = Sentences.build(embedder, {a.doc: a.text for a in articles}, passages, embeddings,
                                     known=index.sentences, kept_rows=kept_rows)
-        return write_index(settings, embedder, articles, passages, embeddings, sources, skipped, lexicon, sentences, progress)
+        with corpus_copies(planned, corpus_dir, progress):
+            return write_index(settings, embedder, articles, passages, embeddings, sources, skipped, lexicon, sentences,
+                               progress)
 
 
 def pages_in_corpus(staged: list[Staged], corpus_dir: Path) -> list[Path]:
@@ -273,39 +280,91 @@ def pages_in_corpus(staged: list[Staged], corpus_dir: Path) -> list[Path]:
     return out
 
 
+def check_additions(files: list, settings: Settings, replace: bool = False,
+                    metadata: dict[str, str] | None = None) -> None:
+    """The checks of `qa add` that need neither the model nor the writer lock, run before the model loads
+    (seconds) so that a bad file is refused at once; the store checks them all again when it adds.
+
+    Saved pages are extracted and `metadata` written as front matter, as the addition will (in temporary
+    files); addresses are left to the addition, so that a page is fetched once. Duplicates and unchanged
+    files are found from the index's manifest (the embedded store) or not at all here (a database: that
+    needs a connection, made once the model is loaded).
+    """
+    from .store import is_database_url
+
+    local = [f for f in files if not is_address(str(f))]
+    if not local:
+        return
+    by_digest: dict[str, set[str]] = {}
+    if not is_database_url(settings.store):
+        try:
+            manifest = _read_manifest(settings.index_dir, recover=False)
+        except IndexStateError:
+            manifest = None
+        sources = manifest.get("sources") if isinstance(manifest, dict) else None
+        skipped = manifest.get("skipped") if isinstance(manifest, dict) else None
+        skipped = skipped if isinstance(skipped, dict) else {}
+        for doc, digest in (sources.items() if isinstance(sources, dict) else ()):
+            if doc not in skipped and isinstance(digest, str) and not digest.startswith(("skipped:", "unreadable:")):
+                by_digest.setdefault(digest, set()).add(doc)
+    where = "the database" if is_database_url(settings.store) else "the index"
+    with staged_inputs(local, settings.corpus_dir, metadata) as staged:
+        plan_additions(staged, settings, lambda digest: by_digest.get(digest, set()), where, replace)
+
+
 def plan_additions(files: list, settings: Settings, stored_docs: Callable[[str], set[str]],
-                   where: str) -> list[tuple[Path, Path, Article, str]]:
+                   where: str, replace: bool = False) -> list[tuple[Path, Path, Article, str]]:
     """(source, target in the corpus, cleaned article, SHA-256) for each file, or CorpusError naming the first bad one.
 
     Shared by both stores' `add`: `stored_docs(digest)` names the articles already stored (in `where`,
-    "the index" or "the database") with that content, to refuse unchanged files and duplicates. A
-    `qa.pages.Staged` input (an extracted page, a file given front matter) goes to its own target and
-    is named in messages as the user gave it.
+    "the index" or "the database") with that content, to refuse unchanged files and duplicates.
+    A file inside the corpus folder stays where it is, and must be one the corpus rule reads
+    (`qa.load.scan_corpus`: not a link out of the corpus nor an alias); one outside is copied to the
+    corpus folder under its name (read through a link if it is one: the copy is a plain file), which
+    must not be taken by another file unless `replace`. A `qa.pages.Staged` input (an extracted page, a
+    file given front matter) goes to its own target and is named in messages as the user gave it; a
+    corpus file given front matter, or a page of the corpus whose article is written beside it, needs
+    no `replace`.
     """
     corpus_dir = settings.corpus_dir
+    scan: CorpusScan | None = None  # the corpus as every reader sees it, scanned once if a file lies in it
     planned: list[tuple[Path, Path, Article, str]] = []
     batch_docs: dict[str, str] = {}
     batch_digests: dict[str, str] = {}
     for item in files:
         staged = item if isinstance(item, Staged) else Staged(Path(item), None, str(item))
-        path, shown = staged.path, staged.shown
+        path, shown = staged.path, visible(staged.shown)
+        destination = staged.target or path
+        problem = name_problem(destination.name) or name_problem(path.name)
+        if problem:
+            raise CorpusError(f"{shown}: {problem}")
         if staged.target is None and is_page(path):
             raise CorpusError(f"{shown}: a web page; `qa add` takes it in as its extracted article")
         if path.suffix.lower() not in ARTICLE_SUFFIXES or path.name.startswith("."):
             raise CorpusError(f"{shown}: not an article file (expected a visible {', '.join((*ARTICLE_SUFFIXES, *PAGE_SUFFIXES))} "
                               "file or an http(s) address)")
+        # The file the user gave (a page or a file given front matter, when staged) and where its article goes:
+        # each one that lies in the corpus must be one the corpus rule reads.
+        given = None if is_address(staged.shown) else Path(staged.shown)
+        mine = False  # whether the user gave a file of the corpus itself: its article stays or goes beside it
+        for checked in dict.fromkeys(p for p in (given, destination) if p is not None):
+            try:
+                checked_doc = doc_name(checked, corpus_dir)
+            except (ValueError, OSError):
+                continue
+            mine = mine or checked == given
+            scan = _check_in_corpus(checked_doc, shown, corpus_dir, scan)
         try:
-            target = (staged.target or path).resolve()
-            doc = doc_name(target, corpus_dir)
+            doc, inside = doc_name(destination, corpus_dir), True
         except (ValueError, OSError):
-            target = corpus_dir / path.name
-            doc = path.name
-        if any(part.startswith(".") for part in doc.split("/")):
-            raise CorpusError(f"{shown}: in a hidden folder of the corpus, which is not indexed")
+            doc, inside = destination.name, False
+        target = corpus_dir / doc
+        if not inside and target.is_dir():
+            raise CorpusError(f"{shown}: the corpus folder has a folder named {visible(doc)}; rename the file")
         try:
             article = read_article(path, path.parent)  # validates before anything is copied into the corpus
         except CorpusError as exc:
-            raise CorpusError(str(exc).replace(str(path), shown, 1)) from None
+            raise CorpusError(str(exc).replace(visible(str(path)), shown, 1)) from None
         digest = file_digest(path)
         if doc in batch_docs:
             raise CorpusError(f"{shown}: given twice (as {batch_docs[doc]} too); each article once, please")
@@ -316,12 +375,104 @@ def plan_additions(files: list, settings: Settings, stored_docs: Callable[[str],
             raise CorpusError(f"{shown}: already in {where} as {doc}, unchanged; nothing to add")
         if stored:
             raise CorpusError(f"{shown}: same content as {min(stored)}, already in {where} (a duplicate)")
-        article = clean_article(replace(article, doc=doc))
+        if (not mine and not replace and not _in_place(path, target) and (target.exists() or target.is_symlink())
+                and not _same_bytes(target, digest) and not (staged.target is not None and _same_address(target, article))):
+            raise CorpusError(f"{shown}: the corpus already has a different {visible(doc)}; add --replace to replace it "
+                              "with this file")
+        article = clean_article(replace_fields(article, doc=doc))
         if not chunk_article(article, settings.passage_max_chars):
             raise CorpusError(f"{shown}: no prose to index (only headings or page furniture)")
         batch_docs[doc], batch_digests[digest] = shown, shown
-        planned.append((staged.path, target, article, digest))
+        planned.append((path, target, article, digest))
     return planned
+
+
+def _check_in_corpus(doc: str, shown: str, corpus_dir: Path, scan: CorpusScan | None) -> CorpusScan | None:
+    """Refuse a file of the corpus that its readers would not read (in a hidden or badly named folder, or
+    left out by `scan_corpus`); returns the scan, made once per planning."""
+    if any(part.startswith(".") for part in doc.split("/")):
+        raise CorpusError(f"{shown}: in a hidden folder of the corpus, which is not indexed")
+    problem = next((name_problem(part) for part in doc.split("/")[:-1] if name_problem(part)), None)
+    if problem:
+        raise CorpusError(f"{shown}: in a folder of the corpus whose name cannot be used: {problem.replace('file', 'folder')}")
+    if scan is None and corpus_dir.is_dir():
+        scan = scan_corpus(corpus_dir)
+    if scan is not None and doc in scan.skipped:
+        raise CorpusError(f"{shown}: {scan.skipped[doc]}")
+    return scan
+
+
+def _same_address(target: Path, article: Article) -> bool:
+    """Whether the corpus file `target` and an extracted page's article have the same `url` in their front
+    matter: the same article fetched or saved again (updated), which needs no `--replace`."""
+    from .frontmatter import read_front_matter
+
+    url = read_front_matter(article.text).fields.get("url")
+    try:
+        return bool(url) and not target.is_symlink() and read_front_matter(
+            target.read_text(encoding="utf-8")).fields.get("url") == url
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _same_bytes(path: Path, digest: str) -> bool:
+    try:
+        return path.is_file() and not path.is_symlink() and file_digest(path) == digest
+    except OSError:
+        return False
+
+
+def _in_place(source: Path, target: Path) -> bool:
+    """Whether `source` is the corpus file `target` itself (its folder resolved, not its name: a link is itself)."""
+    return source.parent.resolve() / source.name == target.parent.resolve() / target.name
+
+
+@contextlib.contextmanager
+def corpus_copies(planned: list[tuple[Path, Path, Article, str]], corpus_dir: Path, progress: Progress = _quiet) -> Iterator[None]:
+    """Copy the planned files from outside into the corpus folder (each atomically); if the block then
+    fails, put back what each copy replaced, so that a failed `qa add` leaves the corpus as it was."""
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    for partial in corpus_dir.glob(".*.tmp-*"):  # copies a killed `qa add` left half-done (see _copy_atomically)
+        if partial.is_file() and _PARTIAL_COPY.fullmatch(partial.name):
+            partial.unlink(missing_ok=True)
+    undo: list[tuple[Path, tuple[str, object] | None]] = []
+    try:
+        for source, target, _article, _digest in planned:
+            if _in_place(source, target):
+                continue
+            before = _saved(target)
+            if before is not None:
+                progress(f"Replacing {visible(target.name)} in {visible(str(corpus_dir))}/")
+            _copy_atomically(source, target)
+            undo.append((target, before))
+        yield
+    except BaseException:
+        for target, before in reversed(undo):
+            with contextlib.suppress(OSError):
+                _restore(target, before)
+        raise
+
+
+def _saved(path: Path) -> tuple[str, object] | None:
+    """What a corpus entry is before a copy replaces it: ("link", target), ("file", bytes), or None if absent."""
+    if path.is_symlink():
+        return "link", os.readlink(path)
+    if path.is_file():
+        return "file", path.read_bytes()
+    return None
+
+
+def _restore(path: Path, saved: tuple[str, object] | None) -> None:
+    if saved is None:
+        path.unlink(missing_ok=True)
+        return
+    kind, value = saved
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{time.time_ns()}")
+    if kind == "link":
+        os.symlink(value, tmp)  # type: ignore[arg-type]
+    else:
+        tmp.write_bytes(value)  # type: ignore[arg-type]
+    os.replace(tmp, path)
 
 
 def _copy_atomically(source: Path, target: Path) -> None:

@@ -23,6 +23,7 @@ import hashlib
 import re
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,8 +32,8 @@ from urllib.parse import urljoin, urlsplit
 
 from .errors import CorpusError, FetchError, InputError, PageError
 from .frontmatter import read_front_matter, render_front_matter, with_front_matter
-
-PAGE_SUFFIXES = (".html", ".htm", ".xhtml")
+from .load import PAGE_SUFFIXES, scan_corpus
+from .text import visible
 MAX_PAGE_BYTES = 5_000_000
 FETCH_TIMEOUT = 20.0
 USER_AGENT = "qa/0.1 (offline news question answering; fetches one page when asked)"
@@ -41,6 +42,7 @@ _ADDRESS = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]+)://")
 _CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
 
 Progress = Callable[[str], None]
+_EXTRACTING = threading.Lock()  # one extraction at a time: each clears trafilatura's process-wide duplicate cache
 
 
 def is_address(value: object) -> bool:
@@ -79,12 +81,18 @@ def extract_page(html: str, origin: str, url: str | None = None, overrides: dict
     when the page holds no article text."""
     import trafilatura
     from htmldate import find_date
+    from trafilatura.deduplication import LRU_TEST
     from trafilatura.metadata import extract_metadata
 
     try:
-        text = trafilatura.extract(html, url=url, output_format="markdown", include_comments=False,
-                                   include_formatting=True, include_images=False, include_links=False,
-                                   include_tables=True, deduplicate=True)
+        with _EXTRACTING:
+            # Repeated segments are dropped within this page only: trafilatura counts them in one cache for
+            # the whole process, so a page extracted again (`qa add` checks a page before adding it, a long
+            # process re-extracts changed pages) would otherwise lose its text the third or fourth time.
+            LRU_TEST.clear()
+            text = trafilatura.extract(html, url=url, output_format="markdown", include_comments=False,
+                                       include_formatting=True, include_images=False, include_links=False,
+                                       include_tables=True, deduplicate=True)
         meta = extract_metadata(html, default_url=url, extensive=False)
         # The publication date from the page's markup only (no guess from a copyright line or the URL).
         date = find_date(html, extensive_search=False, original_date=True, outputformat="%Y-%m-%d")
@@ -128,14 +136,14 @@ def read_page_file(path: Path) -> str:
     try:
         size = path.stat().st_size
         if size == 0:
-            raise PageError(f"{path}: empty file")
+            raise PageError(f"{visible(str(path))}: empty file")
         if size > MAX_PAGE_BYTES:
-            raise PageError(f"{path}: {size:,} bytes is more than the {MAX_PAGE_BYTES:,}-byte limit for one page")
+            raise PageError(f"{visible(str(path))}: {size:,} bytes is more than the {MAX_PAGE_BYTES:,}-byte limit for one page")
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise PageError(f"{path}: no such file") from None
+        raise PageError(f"{visible(str(path))}: no such file") from None
     except OSError as exc:
-        raise PageError(f"{path}: cannot be read ({exc.strerror or exc.__class__.__name__})") from None
+        raise PageError(f"{visible(str(path))}: cannot be read ({exc.strerror or exc.__class__.__name__})") from None
     m = _CHARSET.search(raw[:4096].decode("ascii", "replace"))
     return decode_html(raw, m.group(1) if m else None)
 
@@ -281,7 +289,7 @@ def _expand(item) -> list:
     found = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in (*ARTICLE_SUFFIXES, *PAGE_SUFFIXES)
                    and not any(part.startswith(".") for part in p.relative_to(folder).parts))
     if not found:
-        raise CorpusError(f"{folder}: no article (.txt, .md) or web page (.html) in this folder")
+        raise CorpusError(f"{visible(str(folder))}: no article (.txt, .md) or web page (.html) in this folder")
     return found
 
 
@@ -313,8 +321,8 @@ def _stage(item, corpus_dir: Path, metadata: dict[str, str], folder: Path, progr
         try:
             text = with_front_matter(original, metadata)
         except InputError as exc:
-            raise InputError(f"{path}: {exc}") from None
-        target = path.resolve() if _inside(path, corpus_dir) else corpus_dir / path.name
+            raise InputError(f"{visible(str(path))}: {exc}") from None
+        target = _named(path) if _inside(path, corpus_dir) else corpus_dir / path.name
         return _write_staged(folder, path.name, text, target, str(path))
     return Staged(path, None, str(path))
 
@@ -326,9 +334,15 @@ def _write_staged(folder: Path, name: str, text: str, target: Path, shown: str) 
     return Staged(staged, target, shown)
 
 
+def _named(path: Path) -> Path:
+    """The absolute path of a file as named, its folder resolved but not its own name: a symbolic link
+    stays the link (as `qa.load.doc_name` names it)."""
+    return path.parent.resolve() / path.name
+
+
 def _inside(path: Path, folder: Path) -> bool:
     try:
-        path.resolve().relative_to(folder.resolve())
+        _named(path).relative_to(folder.resolve())
         return True
     except (ValueError, OSError):
         return False
@@ -337,18 +351,18 @@ def _inside(path: Path, folder: Path) -> bool:
 def _page_target(path: Path, corpus_dir: Path) -> Path:
     """Where a page's article goes: beside the page when it is in the corpus, else at the corpus's top."""
     if _inside(path, corpus_dir):
-        return path.resolve().with_suffix(".md")
+        return _named(path).with_suffix(".md")
     return corpus_dir / f"{path.stem}.md"
 
 
 # ---------------------------------------------------------------- pages inside the corpus (`qa index`)
 
 def page_files(corpus_dir: Path) -> list[Path]:
-    """The saved web pages of a corpus (hidden files and folders left out), sorted."""
+    """The saved web pages of a corpus, sorted, by the corpus rule of every reader (`qa.load.scan_corpus`:
+    hidden files, bad names, links out of the corpus and aliases left out)."""
     if not corpus_dir.is_dir():
         return []
-    return sorted(p for p in corpus_dir.rglob("*") if p.is_file() and is_page(p)
-                  and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts))
+    return [path for _doc, path in scan_corpus(corpus_dir).pages]
 
 
 def convert_corpus_pages(corpus_dir: Path, progress: Progress = lambda _m: None) -> dict[str, str]:
@@ -368,7 +382,7 @@ def convert_corpus_pages(corpus_dir: Path, progress: Progress = lambda _m: None)
             if target.exists():
                 fields = read_front_matter(target.read_text(encoding="utf-8", errors="replace")).fields
                 if fields.get("extracted_from") != page.name:
-                    raise PageError(f"{page}: not extracted, since {target.name} beside it is not its extracted article "
+                    raise PageError(f"{visible(str(page))}: not extracted, since {target.name} beside it is not its extracted article "
                                     "(rename one of them)")
                 if fields.get("extracted_sha256") == digest:
                     continue
@@ -377,7 +391,7 @@ def convert_corpus_pages(corpus_dir: Path, progress: Progress = lambda _m: None)
             _write_atomically(target, text)
             progress(f"Extracted the article of {doc} into {doc_name(target, corpus_dir)}")
         except (CorpusError, OSError) as exc:
-            message = str(exc) if isinstance(exc, CorpusError) else f"{page}: cannot write {target.name} ({exc.strerror or exc})"
+            message = str(exc) if isinstance(exc, CorpusError) else f"{visible(str(page))}: cannot write {target.name} ({exc.strerror or exc})"
             problems[doc] = message
             progress(f"warning: {message}")
     return problems

@@ -26,7 +26,6 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
@@ -34,12 +33,12 @@ from .chunk import chunk_article
 from .clean import clean_article
 from .errors import CorpusError, IndexStateError, InputError, StoreError
 from .lexicon import Lexicon, content_words
-from .load import article_files, doc_name, file_digest, read_article
+from .load import file_digest, read_article, scan_corpus
 from .records import Article, Passage, Span, catalog_row
 from .sentences import embed_sentences, hubness, sentence_table
 from .settings import Settings
-from .store import Progress, _quiet
-from .text import fold, terms
+from .store import Progress, _quiet, redact, scrub
+from .text import fold, terms, visible
 
 SCHEMA_VERSION = 3
 # pg_advisory_xact_lock key held by writers ("qa" in ASCII): one writer at a time, released at commit.
@@ -48,20 +47,9 @@ WRITER_LOCK = 0x7161
 BM25_K1, BM25_B = 1.5, 0.75
 
 
-def redact(url: str) -> str:
-    """The connection URL without its password, for messages."""
-    try:
-        parts = urlsplit(url)
-        if parts.password:
-            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-            return urlunsplit(parts._replace(netloc=netloc))
-    except ValueError:
-        pass
-    return url
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
+def _one_line(exc: BaseException, url: str | None = None) -> str:
+    """A driver's error as one short line, with the connection URL's password scrubbed from it."""
+    text = scrub(" ".join(str(exc).split()), url)
     return text[:240] or exc.__class__.__name__
 
 
@@ -72,9 +60,9 @@ def connect(url: str, read_only: bool = False):
     try:
         conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
     except psycopg.ProgrammingError as exc:  # the URL itself does not parse
-        raise InputError(f"invalid PostgreSQL connection string {redact(url)!r}: {_one_line(exc)}") from None
+        raise InputError(f"invalid PostgreSQL connection string {redact(url)!r}: {_one_line(exc, url)}") from None
     except psycopg.Error as exc:
-        raise StoreError(f"cannot connect to PostgreSQL at {redact(url)}: {_one_line(exc)}") from None
+        raise StoreError(f"cannot connect to PostgreSQL at {redact(url)}: {_one_line(exc, url)}") from None
     if read_only:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
@@ -215,7 +203,7 @@ def migrate(url: str, dim: int | None = None, model: str | None = None, params: 
                 conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
         except Exception as exc:
             raise StoreError(f"the database at {redact(url)} has no pgvector extension and it cannot be created "
-                             f"({_one_line(exc)}); install pgvector on the server or use a managed PostgreSQL that offers it") from None
+                             f"({_one_line(exc, url)}); install pgvector on the server or use a managed PostgreSQL that offers it") from None
         _register(conn)
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
@@ -464,7 +452,7 @@ class PgStore:
                 yield PgView(self, conn, self._vocabulary(conn, generation), int(n_passages))
         except psycopg.Error as exc:
             conn.close()
-            raise StoreError(f"PostgreSQL at {redact(self.url)} failed: {_one_line(exc)}") from None
+            raise StoreError(f"PostgreSQL at {redact(self.url)} failed: {_one_line(exc, self.url)}") from None
         finally:
             self._give(conn)
 
@@ -516,34 +504,32 @@ class PgStore:
 
     # -- writing
 
-    def add(self, files: list, embedder, progress: Progress = _quiet, metadata: dict[str, str] | None = None) -> dict:
-        """Add or replace articles (checked first, copied into the corpus folder), each replacement in one transaction.
+    def add(self, files: list, embedder, progress: Progress = _quiet, metadata: dict[str, str] | None = None,
+            replace: bool = False) -> dict:
+        """Add or replace articles (checked first; copied into the corpus folder once embedded, and put back
+        if the database write fails), each replacement in one transaction.
 
         Web pages and http(s) addresses go in as their extracted articles (qa.pages); `metadata` is
         written as front matter of the one file given."""
-        from .index import _copy_atomically
+        from .index import corpus_copies
         from .pages import staged_inputs
 
         corpus = self.settings.corpus_dir
         with staged_inputs(list(files), corpus, metadata, progress) as staged:
-            planned = self._plan(staged)
-            corpus.mkdir(parents=True, exist_ok=True)
-            items = []
-            for source, target, article, digest in planned:
-                if source.resolve() != target.resolve():
-                    _copy_atomically(source, target)
-                items.append((article, digest))
-        self.write(self.prepare(items, embedder, progress), progress=progress)
+            planned = self._plan(staged, replace)
+            items = self.prepare([(article, digest) for _source, _target, article, digest in planned], embedder, progress)
+            with corpus_copies(planned, corpus, progress):
+                self.write(items, progress=progress)
         return self.stats()
 
-    def _plan(self, files: list) -> list[tuple[Path, Path, Article, str]]:
+    def _plan(self, files: list, replace: bool = False) -> list[tuple[Path, Path, Article, str]]:
         from .index import plan_additions
 
         with contextlib.closing(connect(self.url)) as conn:
             def stored_docs(digest: str) -> set[str]:
                 return {doc for (doc,) in conn.execute("SELECT doc FROM articles WHERE sha256 = %s", (digest,)).fetchall()}
 
-            return plan_additions(list(files), self.settings, stored_docs, "the database")
+            return plan_additions(list(files), self.settings, stored_docs, "the database", replace)
 
     def prepare(self, items: list[tuple[Article, str]], embedder, progress: Progress = _quiet) -> list[dict]:
         """Chunk and embed articles (and their words new to the lexicon), ready for `write`."""
@@ -706,15 +692,17 @@ class PgStore:
         corpus = self.settings.corpus_dir
         if corpus.is_dir():
             convert_corpus_pages(corpus, progress)  # saved web pages: their articles written beside them first
-        files = article_files(corpus)
+        scan = scan_corpus(corpus)  # the corpus rule of `qa index`: links out of it, aliases, bad names skipped
         with contextlib.closing(connect(self.url)) as conn:
             stored = dict(conn.execute("SELECT doc, sha256 FROM articles"))
+        for name, reason in scan.skipped.items():
+            progress(f"warning: skipped {visible(str(corpus / name))}: {reason}")
         current = {}
-        for path in files:
+        for doc, path in scan.articles:
             try:
-                current[doc_name(path, corpus)] = (path, file_digest(path))
+                current[doc] = (path, file_digest(path))
             except OSError as exc:
-                progress(f"warning: skipped {path}: {exc.__class__.__name__}")
+                progress(f"warning: skipped {visible(str(path))}: {exc.__class__.__name__}")
         gone = sorted(set(stored) - set(current)) if not force else sorted(stored)
         todo = [(doc, path, digest) for doc, (path, digest) in current.items() if force or stored.get(doc) != digest]
         if not todo and not gone:
@@ -727,7 +715,7 @@ class PgStore:
             items = []
             for doc, path, digest in todo[start:start + batch]:
                 try:
-                    article = clean_article(read_article(path, corpus))
+                    article = clean_article(read_article(path, corpus, doc))
                 except CorpusError as exc:
                     progress(f"warning: skipped {exc}")
                     continue

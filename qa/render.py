@@ -6,6 +6,7 @@ import textwrap
 
 from .dates import date_label, mark_older_quotes
 from .records import Answer, Citation
+from .text import visible
 
 _LABELS = {
     "fr": {"sources": "Sources", "chars": "caractères", "score": "score", "nearest": "Passages les plus proches (ils ne répondent pas) :"},
@@ -15,32 +16,40 @@ _LABELS = {
 
 def source_line(citation: Citation, language: str = "fr") -> str:
     """'Title — Author, date, URL' with whatever the article has; its date always: '18 février 2024',
-    '8 octobre 2020 (date déduite du texte)' or 'non daté' (the words in `language`)."""
+    '8 octobre 2020 (date déduite du texte)' or 'non daté' (the words in `language`). On one line, with
+    the article's control characters shown as escapes (see `answer_as_text`)."""
     title = citation.title or citation.doc
     date = date_label(citation.date, citation.date_inferred, language, citation.year_hint)
     extra = ", ".join(x for x in (citation.author, date, citation.url) if x)
-    return f"{title} — {extra}"
+    return visible(f"{title} — {extra}")
 
 
 def answer_as_text(answer: Answer) -> str:
     """The answer (quotes from older years than the latest cited marked with theirs), then the numbered
-    sources with their dates and exact quotes, for the terminal."""
+    sources with their dates and exact quotes, for the terminal.
+
+    Article text can hold terminal escape sequences and other control characters (a colour code, a
+    window title, a carriage return that hides the line): here they are shown as escapes (`\\x1b`), never
+    sent raw, so an article cannot drive the terminal. Only this text form does that: JSON quotes are
+    exact slices of the article.
+    """
     labels = _LABELS.get(answer.language, _LABELS["en"])
     text = mark_older_quotes(answer.answer, answer.citations, answer.language) if answer.found else answer.answer
-    lines = [text, ""]
+    lines = [visible(text.replace("\r\n", "\n"), keep="\n\t"), ""]
     if answer.citations:
         lines.append(labels["sources"] if answer.found else labels["nearest"])
         for c in answer.citations:
             lines.append(f"[{c.n}] {source_line(c, answer.language)}")
-            lines.append(f"    {c.doc}, {labels['chars']} {c.start}–{c.end} · {labels['score']} {c.score:.3f}")
-            quote = " ".join(c.quote.split())
+            lines.append(f"    {visible(c.doc)}, {labels['chars']} {c.start}–{c.end} · {labels['score']} {c.score:.3f}")
+            quote = visible(" ".join(c.quote.split()))
             lines.extend(textwrap.wrap(f"« {quote} »", width=96, initial_indent="    ", subsequent_indent="    "))
     return "\n".join(lines).rstrip() + "\n"
 
 
 def articles_text(rows: list[dict]) -> str:
     """`qa articles`: per article, what its citations will show (title, author, date and how each was
-    found, language, passages), then a count of what is missing, so a user sees at a glance what to fix."""
+    found, language, passages), then a count of what is missing, so a user sees at a glance what to fix.
+    Each line has the article's control characters shown as escapes, as in `answer_as_text`."""
     out = []
     for r in rows:
         out.append(f"{r['doc']}  ({r['lang'] or '?'}, {r['passages']} passage{'s' if r['passages'] != 1 else ''})")
@@ -63,7 +72,7 @@ def articles_text(rows: list[dict]) -> str:
     out.append(f"{n} article{'s' if n != 1 else ''}: {count['stated']} dated, {count['inferred']} dated by inference, "
                f"{count['none']} undated; {standins} titled from their first words; {no_author} without author. "
                "Front matter (title, author, date, url, lang) sets what detection missed (README, 'Articles and their metadata').")
-    return "\n".join(out) + "\n"
+    return "\n".join(visible(line) for line in out) + "\n"
 
 
 _TABLE_KEYS = ["questions", "hit@1", "hit@3", "hit@5", "mrr@10", "ndcg@10", "recall@5",

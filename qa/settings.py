@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import InputError
@@ -29,9 +29,10 @@ class Settings:
     corpus_dir: Path = Path("seeds")
     index_dir: Path = Path("index")
     model: str = DEFAULT_MODEL
-    # Where the passages live: None (or a folder) = the embedded index in index_dir; a
-    # `postgresql://…` URL = PostgreSQL + pgvector (qa.pgstore). From --store or $QA_STORE.
-    store: str | None = None
+    # Where the passages live: None = the embedded index in index_dir; a `postgresql://…` URL =
+    # PostgreSQL + pgvector (qa.pgstore). From --store or $QA_STORE; anything else is refused (a mistyped
+    # URL must not fall back to the index folder). Not in repr: the URL may hold a password.
+    store: str | None = field(default=None, repr=False)
     # PostgreSQL's lexical ranking: "bm25" (computed in SQL from stored term statistics, the same
     # formula as the embedded store) or "fts" (PostgreSQL's French full-text search, ts_rank).
     # Measured on eval/dev.jsonl (README, 'PostgreSQL store'): bm25 ranks better, so it is the default.
@@ -73,6 +74,9 @@ class Settings:
     search_threads: int = 1
 
     def __post_init__(self) -> None:
+        from .store import check_store
+
+        check_store(self.store)
         if self.mode not in RETRIEVAL_MODES:
             raise InputError(f"unknown retrieval mode {self.mode!r}: choose one of {', '.join(RETRIEVAL_MODES)}")
         if not 1 <= self.top_k <= 100:
@@ -106,7 +110,10 @@ class Settings:
         }
         values: dict = {k: v for k, v in env.items() if v}
         if os.environ.get("QA_INDEX_MMAP"):
-            values["index_mmap"] = os.environ["QA_INDEX_MMAP"].strip().lower() not in ("0", "false", "no", "off")
+            flag = os.environ["QA_INDEX_MMAP"].strip().lower()
+            if flag not in ("1", "true", "yes", "on", "0", "false", "no", "off"):  # a typo must not pass for "on"
+                raise InputError(f"QA_INDEX_MMAP must be 1 or 0 (true/false, yes/no, on/off), got {os.environ['QA_INDEX_MMAP'][:40]!r}")
+            values["index_mmap"] = flag in ("1", "true", "yes", "on")
         if os.environ.get("QA_TORCH_THREADS"):
             try:
                 values["torch_threads"] = int(os.environ["QA_TORCH_THREADS"])

@@ -56,6 +56,35 @@ def clean_input(text: str) -> str:
     return _SPACES.sub(" ", normalized).strip()
 
 
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def visible(text: str, keep: str = "") -> str:
+    """Text safe to print on a terminal: control characters (but those in `keep`), bidi controls and lone
+    surrogates are shown as escapes (`\\x1b`, `\\u202e`; a byte of a non-UTF-8 file name as `\\xe9`), so an
+    article or a file name can neither drive the terminal (colours, window title) nor break a line.
+
+    Only for display: JSON output and quotes keep the exact text. Idempotent on its own output.
+    """
+    if text.isprintable() and not (_BIDI_CONTROLS & set(text)):
+        return text
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch in keep or (ch.isprintable() and ch not in _BIDI_CONTROLS) or ch == " ":
+            out.append(ch)
+        elif 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (os.fsdecode's surrogateescape)
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif ch in _SHORT_ESCAPES:
+            out.append(_SHORT_ESCAPES[ch])
+        elif unicodedata.category(ch) in ("Cc", "Cs") or ch in _BIDI_CONTROLS:
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:  # other non-printables (spaces such as NBSP, format characters): harmless on a terminal
+            out.append(ch)
+    return "".join(out)
+
+
 def strip_accents(text: str) -> str:
     """'hébergement' → 'hebergement': people often type French without accents."""
     decomposed = unicodedata.normalize("NFKD", text)

@@ -20,10 +20,12 @@ from __future__ import annotations
 import html
 import json
 import logging
+import math
 import os
 import re
 import socket
 import sys
+import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
@@ -121,11 +123,7 @@ def labels(language: str) -> dict[str, str]:
 
 def ui_language(answer: Answer, language: object = None) -> str:
     """The language of the page's own words for this answer: the setting, or the question's with 'auto'."""
-    if language in (None, "", "auto"):
-        return answer.language
-    if language not in LABELS:
-        raise InputError(f"unknown interface language {language!r}: choose one of {', '.join(UI_LANGUAGES)}")
-    return str(language)
+    return _language(language) or answer.language
 
 
 def answer_text(answer: Answer, language: str | None = None) -> str:
@@ -534,21 +532,60 @@ def error_html(message: str, question: object = "", language: object = None) -> 
 # ---------------------------------------------------------------- the two handlers
 
 def _passages(k: object, default: int) -> int:
-    try:
-        value = int(round(float(k))) if k is not None and k != "" else default
-    except (TypeError, ValueError):
-        raise InputError("the number of passages must be a whole number") from None
-    if not 1 <= value <= MAX_PASSAGES:
-        raise InputError(f"the number of passages must be between 1 and {MAX_PASSAGES}")
-    return value
+    """The number of passages an API or page call asks for: a whole number from 1 to MAX_PASSAGES (an int, a
+    float with no fraction such as the slider's 3.0, or such a number as text), the default when absent;
+    InputError for anything else (infinity, NaN, 3.5, True, a list...), never an exception from converting it."""
+    wrong = InputError(f"the number of passages must be a whole number between 1 and {MAX_PASSAGES}")
+    if k is None or (isinstance(k, str) and not k.strip()):
+        return default
+    if isinstance(k, bool):
+        raise wrong
+    if isinstance(k, str):
+        if len(k) > 40:
+            raise wrong
+        try:
+            k = float(k.strip())
+        except ValueError:
+            raise wrong from None
+    if isinstance(k, float):
+        if not (math.isfinite(k) and k.is_integer()):
+            raise wrong
+        k = int(k)
+    if not isinstance(k, int) or not 1 <= k <= MAX_PASSAGES:
+        raise wrong
+    return k
 
 
 def _mode(mode: object) -> str | None:
     if mode in (None, ""):
         return None
-    if mode not in RETRIEVAL_MODES:
-        raise InputError(f"unknown retrieval mode {mode!r}: choose one of {', '.join(RETRIEVAL_MODES)}")
-    return str(mode)
+    if not isinstance(mode, str) or mode not in RETRIEVAL_MODES:
+        raise InputError(f"unknown retrieval mode {_shown(mode)}: choose one of {', '.join(RETRIEVAL_MODES)}")
+    return mode
+
+
+def _language(language: object) -> str | None:
+    if language in (None, "", "auto"):
+        return None
+    if not isinstance(language, str) or language not in UI_LANGUAGES:
+        raise InputError(f"unknown interface language {_shown(language)}: choose one of {', '.join(UI_LANGUAGES)}")
+    return language
+
+
+def _bound(value: object, option: str) -> str | None:
+    """A date bound as an API or page call sends it: None or text of at most 40 characters (the box's
+    limit), for `dates.parse_bound`; InputError for anything else, never silently ignored."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 40:
+        raise InputError(f"{option} {_shown(value)} is not a date (write YYYY, YYYY-MM or YYYY-MM-DD)")
+    return value
+
+
+def _shown(value: object) -> str:
+    """A caller's value in an error message: its repr, cut short (an API caller can send anything, of any size)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def queue_limits() -> tuple[int, int]:
@@ -578,8 +615,8 @@ def answer_for(qa: "QA", question: object, k: object = None, mode: object = None
                index: "StoreView | Index | None" = None, since: object = None, until: object = None) -> Answer:
     """QA.ask with the page's settings checked (passages 1–10, a known mode, dates as YYYY[-MM[-DD]]);
     InputError when invalid."""
-    since_date = dates.parse_bound(since if isinstance(since, str) else None, option="since")
-    until_date = dates.parse_bound(until if isinstance(until, str) else None, end=True, option="until")
+    since_date = dates.parse_bound(_bound(since, "since"), option="since")
+    until_date = dates.parse_bound(_bound(until, "until"), end=True, option="until")
     dates.check_range(since_date, until_date)
     return qa.ask(question, k=_passages(k, min(qa.settings.top_k, MAX_PASSAGES)), mode=_mode(mode), index=index,  # type: ignore[arg-type]
                   since=since_date, until=until_date)
@@ -601,8 +638,7 @@ def ask_page(qa: "QA", question: object, k: object = None, mode: object = None, 
     `language` is the interface language setting: 'auto' (or None) follows the question, 'fr' or 'en';
     `since` / `until` keep only articles dated within them (YYYY, YYYY-MM or YYYY-MM-DD, blank for none)."""
     try:
-        if language not in (None, "", *UI_LANGUAGES):
-            raise InputError(f"unknown interface language {language!r}: choose one of {', '.join(UI_LANGUAGES)}")
+        _language(language)
         with refreshed(qa).store.snapshot() as view:  # the answer and the viewer's articles from one snapshot
             answer = answer_for(qa, question, k, mode, view, since, until)
             return answer_html(answer, cited_articles(answer, view), ui_language(answer, language))
@@ -884,12 +920,119 @@ def build_app(qa: "QA") -> "gr.Blocks":
     return demo
 
 
+class LoginThrottle:
+    """Failed logins per client address, for `--auth`: the first FREE_FAILURES wrong passwords in a row are
+    answered at once; each further one locks the client out for a doubling time (FIRST_DELAY_S, twice that,
+    ... up to MAX_DELAY_S), during which its logins are refused without being checked. A good login clears
+    the count; a client without a failure for FORGET_AFTER_S starts afresh. At most MAX_CLIENTS are
+    remembered (the oldest forgotten first), so a flood of addresses cannot grow memory without bound.
+    """
+
+    FREE_FAILURES = 3
+    FIRST_DELAY_S = 1.0
+    MAX_DELAY_S = 300.0
+    FORGET_AFTER_S = 900.0
+    MAX_CLIENTS = 10_000
+
+    def __init__(self, free_failures: int = FREE_FAILURES, first_delay_s: float = FIRST_DELAY_S,
+                 max_delay_s: float = MAX_DELAY_S, forget_after_s: float = FORGET_AFTER_S,
+                 clock: Callable[[], float] = time.monotonic):
+        self.free_failures, self.first_delay_s, self.max_delay_s = free_failures, first_delay_s, max_delay_s
+        self.forget_after_s, self.clock = forget_after_s, clock
+        self._clients: dict[str, tuple[int, float, float]] = {}  # client → (failures in a row, locked until, last failure)
+        self._lock = threading.Lock()
+
+    def _state(self, client: str, now: float) -> tuple[int, float, float]:
+        state = self._clients.get(client)
+        if state is not None and now - state[2] > self.forget_after_s:
+            del self._clients[client]
+            return 0, 0.0, 0.0
+        return state or (0, 0.0, 0.0)
+
+    def attempt(self, client: str) -> float:
+        """Seconds the client must still wait before its next login is checked (0: it may try now)."""
+        with self._lock:
+            now = self.clock()
+            return max(0.0, self._state(client, now)[1] - now)
+
+    def failed(self, client: str) -> float:
+        """Record a wrong password; the lockout it starts, in seconds (0 within the free failures)."""
+        with self._lock:
+            now = self.clock()
+            failures = self._state(client, now)[0] + 1
+            over = failures - self.free_failures
+            delay = min(self.max_delay_s, self.first_delay_s * 2 ** (over - 1)) if over > 0 else 0.0
+            self._clients.pop(client, None)
+            self._clients[client] = (failures, now + delay, now)  # re-inserted: the dict stays oldest first
+            while len(self._clients) > self.MAX_CLIENTS:
+                del self._clients[next(iter(self._clients))]
+            return delay
+
+    def succeeded(self, client: str) -> None:
+        with self._lock:
+            self._clients.pop(client, None)
+
+    def failures(self, client: str) -> int:
+        with self._lock:
+            return self._state(client, self.clock())[0]
+
+
+class ThrottledLogin:
+    """ASGI middleware in front of Gradio's login route (POST …/login): a client locked out by the
+    `LoginThrottle` gets HTTP 429 with Retry-After, its password unchecked; Gradio's answer to the others
+    (200 logged in, 400 wrong credentials) updates the throttle, and each failure is logged (the client's
+    address, never what it typed). Logins are checked one at a time, so a burst of parallel guesses cannot
+    slip past the count. The address is the connection's peer: behind a reverse proxy, every client
+    shares the proxy's (X-Forwarded-For is not trusted, since any client can set it).
+    """
+
+    def __init__(self, app, throttle: LoginThrottle):
+        import asyncio
+
+        self.app, self.throttle = app, throttle
+        self._one_at_a_time = asyncio.Lock()
+
+    async def __call__(self, scope, receive, send):
+        if scope.get("type") != "http" or scope.get("method") != "POST" or not scope.get("path", "").rstrip("/").endswith("/login"):
+            await self.app(scope, receive, send)
+            return
+        client = str((scope.get("client") or ("unknown",))[0])
+        async with self._one_at_a_time:
+            wait = self.throttle.attempt(client)
+            if wait > 0:
+                from starlette.responses import JSONResponse
+
+                seconds = math.ceil(wait)
+                response = JSONResponse({"detail": f"Too many failed logins from this address; try again in {seconds} s."},
+                                        status_code=429, headers={"Retry-After": str(seconds)})
+                await response(scope, receive, send)
+                return
+            status: list[int] = []
+
+            async def watched(message):
+                if message.get("type") == "http.response.start":
+                    status.append(message.get("status", 0))
+                await send(message)
+
+            await self.app(scope, receive, watched)
+            if status and status[0] == 200:
+                self.throttle.succeeded(client)
+            elif status and status[0] in (400, 401, 403):
+                delay = self.throttle.failed(client)
+                log.warning("failed login from %s (%d in a row)%s", client, self.throttle.failures(client),
+                            f"; its logins are refused for the next {delay:g} s" if delay else "")
+
+
 def launch(demo: "gr.Blocks", host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
            auth: tuple[str, str] | None = None, block: bool = True, quiet: bool = True):
     """Start the server (local only unless host says otherwise; never a share link). Returns (app, url, None)."""
+    from starlette.middleware import Middleware
+
+    # With a login, wrong passwords are throttled per client (LoginThrottle), and logged.
+    app_kwargs = {"middleware": [Middleware(ThrottledLogin, throttle=LoginThrottle())]} if auth else None
     try:
         return demo.launch(
-            server_name=host, server_port=port, auth=auth, share=False, prevent_thread_lock=not block,
+            server_name=host, server_port=port, auth=auth, share=False, prevent_thread_lock=not block, app_kwargs=app_kwargs,
             quiet=quiet, show_error=False, inbrowser=False, ssr_mode=False, pwa=False, mcp_server=False,
             max_file_size=MAX_UPLOAD_BYTES,
             enable_monitoring=False, run_history=False, footer_links=["api"],

@@ -136,10 +136,12 @@ def test_ask_single_invalid_question_exits_2(fake_cli, built):
 
 
 def test_ask_with_empty_stdin_exits_2(fake_cli, built):
-    result = invoke(fake_cli, ["ask", "--json", *built["opts"]], input="\n  \n")
+    result = invoke(fake_cli, ["ask", "--json", *built["opts"]], input="")
     assert result.exit_code == 2
     assert stderr_lines(result) == [l for l in stderr_lines(result) if l.startswith("qa: error:")]
     assert "no question" in result.stderr and result.stdout == ""
+    blank = invoke(fake_cli, ["ask", "--json", *built["opts"]], input="\n  \n")  # two blank lines: two error lines
+    assert blank.exit_code == 2 and len(read_jsonl(blank.stdout)) == 2
 
 
 @pytest.mark.parametrize("args", [

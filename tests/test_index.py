@@ -366,7 +366,9 @@ def test_add_from_outside_replaces_the_article_of_the_same_name(settings, built,
     outside = tmp_path / "observatoire.txt"
     outside.write_text("Un autre texte, complet et assez long, sur l’observatoire et ses nouveaux instruments.\n",
                        encoding="utf-8")
-    index = add_articles([outside], settings, CountingEmbedder())
+    with pytest.raises(CorpusError, match="--replace"):  # another file under an indexed name: only when asked
+        add_articles([outside], settings, CountingEmbedder())
+    index = add_articles([outside], settings, CountingEmbedder(), replace=True)
     assert (settings.corpus_dir / "observatoire.txt").read_text(encoding="utf-8") == outside.read_text(encoding="utf-8")
     assert len(index.articles) == 3
     assert index_problem(settings.index_dir, settings) is None

@@ -359,3 +359,12 @@ def test_qa_articles_lists_what_citations_show(fake_cli, opts, built):
     by_doc = {r["doc"]: r for r in rows}
     assert by_doc["observatoire.txt"]["title_from"] == "first words" and by_doc["observatoire.txt"]["date_status"] == "none"
     assert by_doc["velo_lyon.txt"]["author"] == "Jeanne Dupont" and by_doc["velo_lyon.txt"]["passages"] > 0
+
+
+def test_a_page_extracted_again_and_again_keeps_its_text():
+    """trafilatura's duplicate cache is process-wide: without a fresh one per page, the fourth extraction
+    of a page in one process (`qa add` checks a page, then adds it) lost its text."""
+    html = FR_PAGE.read_text(encoding="utf-8")
+    first = pages.extract_page(html, FR_PAGE.name)
+    for _ in range(5):
+        assert pages.extract_page(html, FR_PAGE.name) == first

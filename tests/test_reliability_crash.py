@@ -131,7 +131,7 @@ def test_kill_9_at_random_moments_never_loses_or_tears_the_index(fake_cli, tmp_p
     assert invoke(fake_cli, ["index", *opts]).exit_code == 0
     (incoming / "mediatheque.md").write_text(extra_article(0), encoding="utf-8")
     total_index, write_index = calibrate(["index", "--force"], env, tmp_path)
-    total_add, write_add = calibrate(["add", incoming / "mediatheque.md"], env, tmp_path)
+    total_add, write_add = calibrate(["add", "--replace", incoming / "mediatheque.md"], env, tmp_path)
     known = {generation(index_dir)}
     stats = collections.Counter()
 
@@ -144,7 +144,7 @@ def test_kill_9_at_random_moments_never_loses_or_tears_the_index(fake_cli, tmp_p
             args, total, write = ["index", "--force"], total_index, write_index
         else:
             (incoming / "mediatheque.md").write_text(extra_article(run + 1), encoding="utf-8")
-            args, total, write = ["add", incoming / "mediatheque.md"], total_add, write_add
+            args, total, write = ["add", "--replace", incoming / "mediatheque.md"], total_add, write_add
         in_write = rng.random() < 0.7
         delay = rng.uniform(0, write * 0.9) if in_write else rng.uniform(0, total)
         killed = Child(args, env, tmp_path).kill_after(delay, in_write)

@@ -107,7 +107,9 @@ def test_add_replace_and_delete(stores, tmp_path):
         store.add([pg.settings.corpus_dir / "port.txt"], pg.embedder)
     new.write_text("# Marseille agrandit son port\n\nLe port de Toulon, et non celui de Marseille, recevra les "
                    "sous-marins de nouvelle génération en 2031.\n", encoding="utf-8")
-    store.add([new], pg.embedder)
+    with pytest.raises(CorpusError, match="--replace"):  # another file under the name of a corpus article
+        store.add([new], pg.embedder)
+    store.add([new], pg.embedder, replace=True)
     assert store.stats()["n_articles"] == after["n_articles"]
     assert "Toulon" in pg.article_text("port.txt") and "paquebots" not in pg.article_text("port.txt")
     with store.snapshot() as view:
@@ -138,7 +140,7 @@ def test_cli_init_index_ask_add_and_status(tmp_path, pg_url):
         assert c["quote"] == (corpus / c["doc"]).read_text(encoding="utf-8")[c["start"]:c["end"]]
     changed = tmp_path / "observatoire.txt"
     changed.write_text(FAKE_ARTICLES["observatoire.txt"].replace("six mètres", "huit mètres"), encoding="utf-8")
-    added = run_qa(["add", str(changed)], env=env)
+    added = run_qa(["add", "--replace", str(changed)], env=env)
     assert added.returncode == 0 and "now holds" in added.stderr, added.stderr
     check = run_qa(["index", "--check"], env=env)
     assert check.returncode == 0 and "healthy" in check.stdout, check.stderr
@@ -248,7 +250,7 @@ def test_concurrent_readers_never_see_half_a_replacement(tmp_path, pg_url):
         for round_ in range(8):
             name = "B" if round_ % 2 == 0 else "A"
             (inbox / "secret.txt").write_text(texts[name], encoding="utf-8")
-            writer.store.add([inbox / "secret.txt"], embedder)
+            writer.store.add([inbox / "secret.txt"], embedder, replace=True)
             time.sleep(0.05)
     finally:
         stop.set()
@@ -312,9 +314,31 @@ def test_a_writer_killed_mid_transaction_leaves_the_previous_article(tmp_path, p
     assert qa.article_text("secret.txt") == VERSION_A
     assert qa.store.check()["n_passages"] == before["n_passages"]
     assert qa.store.stats()["generation"] == before["generation"]
-    qa.store.add([new], qa.embedder)  # the writer lock died with the writer: the next write goes through
+    qa.store.add([new], qa.embedder, replace=True)  # the writer lock died with the writer: the next write goes through
     assert qa.article_text("secret.txt") == VERSION_B
     qa.store.close()
+
+
+def test_sync_applies_the_corpus_rule_of_qa_index(tmp_path, pg_url):
+    """Links out of the corpus, aliases and names that are not UTF-8 are skipped with a warning, as `qa index` does (issue 19)."""
+    corpus = write_corpus(tmp_path / "corpus")
+    (tmp_path / "secret.txt").write_text("Le mot de passe du serveur est dans ce fichier hors du corpus.\n", encoding="utf-8")
+    (corpus / "h.txt").symlink_to(tmp_path / "secret.txt")
+    (corpus / "alias.txt").symlink_to("observatoire.txt")
+    with open(os.path.join(os.fsencode(corpus), b"caf\xe9.txt"), "wb") as f:
+        f.write("La ville de Rennes a inauguré samedi une médiathèque.\n".encode())
+    said: list[str] = []
+    pg = QA(make_settings(corpus, tmp_path / "unused-index", store=pg_url), embedder=FakeEmbedder(), progress=said.append)
+    try:
+        assert pg.store.stats()["n_articles"] == 3
+        warnings = [line for line in said if line.startswith("warning: skipped")]
+        assert any("h.txt" in w and "outside the corpus" in w for w in warnings), said
+        assert any("alias.txt" in w and "duplicate" in w for w in warnings), said
+        assert any("caf\\xe9.txt" in w and "not valid UTF-8" in w for w in warnings), said
+        with pytest.raises(CorpusError, match="outside the corpus"):
+            pg.store.add([corpus / "h.txt"], pg.embedder)
+    finally:
+        pg.store.close()
 
 
 # ---------------------------------------------------------------- one-line errors

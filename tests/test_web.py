@@ -7,6 +7,8 @@ and conftest's FakeEmbedder (hashing, no model load): a few seconds in all.
 
 from __future__ import annotations
 
+import logging
+
 import re
 import socket
 import sys
@@ -157,6 +159,15 @@ def test_api_settings(app, client):
     assert 1 <= len(result["citations"]) <= 2
     assert "error" in client.predict(FRENCH, 5, "telepathy", api_name="/ask")
     assert "error" in client.predict(FRENCH, 11, "hybrid", api_name="/ask")
+
+
+@pytest.mark.parametrize("k", ["inf", "Infinity", "-inf", "nan", 2.5, True, [3]])
+def test_api_refuses_a_bad_number_of_passages_in_one_clear_line(client, k, caplog):
+    """Issue 19: `k = "inf"` answered "Something went wrong" and logged an OverflowError trace."""
+    with caplog.at_level(logging.ERROR):
+        result = client.predict(FRENCH, k, "hybrid", api_name="/ask")
+    assert result == {"question": FRENCH, "error": f"the number of passages must be a whole number between 1 and {web.MAX_PASSAGES}"}
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 def test_api_unanswerable(app, client):
