@@ -55,7 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 DEV_SET = ROOT / "eval" / "dev.jsonl"
 CONTRACT_KEYS = ["question", "language", "found", "confidence", "answer", "citations"]
-CITATION_KEYS = ["n", "doc", "title", "url", "date", "start", "end", "quote", "score"]
+CITATION_KEYS = ["n", "doc", "title", "url", "date", "start", "end", "quote", "score", "lang", "date_inferred"]
 # What the page answers to the invalid questions (qa/service.py validate_question): intended, clear errors.
 INTENDED_ERRORS = ("please ask a question", "the question is too long", "the question must be text")
 
@@ -235,6 +235,8 @@ def snapshot(index_dir: Path) -> tuple[str, dict[str, dict]]:
             if line.strip():
                 record = json.loads(line)
                 articles[record["doc"]] = {k: record[k] for k in ("text", "title", "url", "date")}
+                if record.get("title_inferred"):  # a stand-in title is shown, but the JSON's title stays null
+                    articles[record["doc"]]["title"] = None
     return manifest["generation"], articles
 
 
