@@ -12,8 +12,8 @@ Progress goes to stderr. Scratch files (a private index of seeds/, synthetic cor
 bench/_work/ and are rebuilt when needed.
 
 The query-latency stages are timed by calling, one after the other, the same functions the service
-calls (qa.lang.detect_language, embedder.encode_queries, qa.retrieve.dense_ranking / lexical_ranking /
-fuse / retrieve, qa.answer.compose); qa/ itself is not instrumented.
+calls (embedder.encode_queries, qa.query.prepare, qa.rank.rank, qa.answer.compose); qa/ itself is not
+instrumented.
 """
 
 from __future__ import annotations
@@ -397,75 +397,51 @@ def section_physical(args) -> dict:
 # ---------------------------------------------------------------- query latency at seed scale
 
 def section_latency(args) -> dict:
+    """Per-question latency through QA.ask on seeds/, each distinct question asked once (what users meet:
+    no answer cache; the model, index and the passages' term caches warm after the first question),
+    then the same question's stages timed alone: validate, embed, query, rank (dense + lexical search,
+    features, the learned ranker), compose (abstention, quoting, citations)."""
     from qa.answer import compose
-    from qa.lang import detect_language
-    from qa.lexicon import content_words
-    from qa.retrieve import (combine, dense_ranking, fuse, lexical_ranking, lexical_share, lexical_weight, retrieve,
-                             spelled_match)
+    from qa.query import prepare
+    from qa.rank import rank
     from qa.service import validate_question
 
     qa = get_qa()
     settings = qa.settings
-    index = qa.index
-    questions = [row["question"] for row in dev_questions()]
-    k = settings.top_k
-    n = max(settings.candidates, k)
-    log(f"latency: {len(questions)} dev questions x {args.reps} rounds (one warm-up round first)")
-    for q in questions:  # warm-up: langdetect profiles, wordfreq, lazy index properties, allocator
+    questions = list(dict.fromkeys(row["question"] for row in dev_questions()))
+    log(f"latency: {len(questions)} distinct dev questions, each asked once (after 3 warm-up questions of another set)")
+    for q in ("Bonjour ?", "What is this about?", "Quel est le sujet ?"):  # model, index, langdetect profiles
         qa.ask(q)
-    stages = {s: [] for s in ("validate", "language", "term_matching", "query_embedding", "dense_search", "bm25",
-                              "fusion", "answer")}
-    e2e, prepare_total, retrieve_total, stage_sum = [], [], [], []
-    by_lang: dict[str, list[float]] = {}
-    n_unknown = []
-    for _round in range(args.reps):
-        for q in questions:
-            _answer, t_ask = timed(qa.ask, q)
-            e2e.append(t_ask)
-            text, t_val = timed(validate_question, q, settings)
-            (query,), t_prep = timed(qa.prepare, [text])
-            by_lang.setdefault(query.language, []).append(t_ask)
-            # prepare() = content words + spelling lookups + one encode_queries call + term matching + language
-            _lang, t_lang = timed(detect_language, text)
-            unknown = sorted({w for w in content_words(text) if spelled_match(index, w) is None})
-            n_unknown.append(len(unknown))
-            _vec, t_emb = timed(qa.embedder.encode_queries, [text] + unknown)
-            dense, t_dense = timed(dense_ranking, index, query.vector, n)
-            lexical, t_bm25 = timed(lexical_ranking, index, list(query.matched_terms), n)
-            if settings.fusion == "rrf":
-                _f, t_fuse = timed(fuse, [(dense, 1.0), (lexical, lexical_weight(query, settings))], settings.rrf_k)
-            else:
-                _f, t_fuse = timed(combine, dense, lexical, lexical_share(query, settings))
-            hits, t_retr = timed(retrieve, index, query, settings, k)
-            _a, t_comp = timed(compose, index, query, hits, settings, q)
-            t_match = max(0.0, t_prep - t_lang - t_emb)
-            for name, value in (("validate", t_val), ("language", t_lang), ("term_matching", t_match),
-                                ("query_embedding", t_emb), ("dense_search", t_dense), ("bm25", t_bm25),
-                                ("fusion", t_fuse), ("answer", t_comp)):
-                stages[name].append(value)
-            prepare_total.append(t_prep)
-            retrieve_total.append(t_retr)
-            stage_sum.append(t_val + t_prep + t_retr + t_comp)
+    stages = {s: [] for s in ("validate", "query_embedding", "query", "rank", "compose")}
+    e2e, by_lang, stage_sum = [], {}, []
+    for q in questions:
+        answer, t_ask = timed(qa.ask, q)
+        e2e.append(t_ask)
+        by_lang.setdefault(answer.language, []).append(t_ask)
+        text, t_val = timed(validate_question, q, settings)
+        vectors, t_emb = timed(qa.embedder.encode_queries, [text])
+        query, t_query = timed(prepare, text, vectors[0])
+        with qa.store.snapshot() as view:
+            ranking, t_rank = timed(rank, view, query, settings)
+            _a, t_comp = timed(compose, view, query, ranking, settings, q)
+        for name, value in (("validate", t_val), ("query_embedding", t_emb), ("query", t_query), ("rank", t_rank),
+                            ("compose", t_comp)):
+            stages[name].append(value)
+        stage_sum.append(t_val + t_emb + t_query + t_rank + t_comp)
     import torch
 
     out = {
         "torch_threads_main_thread": torch.get_num_threads(),
-        "questions": len(questions), "rounds": args.reps, "samples": len(e2e),
-        "passages": len(index.passages), "k": k, "candidates": n, "mode": settings.mode,
+        "questions": len(questions), "samples": len(e2e), "distinct": True,
+        "passages": len(qa.index.passages), "k": settings.top_k, "mode": settings.mode,
         "end_to_end": pcts(e2e),
         "end_to_end_by_language": {lang: pcts(v) for lang, v in sorted(by_lang.items())},
         "stages": {name: pcts(v) for name, v in stages.items()},
-        "prepare_total": pcts(prepare_total),
-        "retrieve_total": pcts(retrieve_total),
         "sum_of_stages": pcts(stage_sum),
-        "questions_with_unknown_words": int(sum(1 for x in n_unknown if x)) // max(1, args.reps),
-        "how": "QA.ask timed end to end; then, for the same question, the pieces it runs, each timed alone: "
-               "validate_question; detect_language; encode_queries(question + words missing from BM25's vocabulary) "
-               "as prepare() does; term_matching = prepare() - language - query_embedding (content words, spelling "
-               "and embedding matches, terms); dense_ranking; lexical_ranking; fusion = retrieve.combine (the "
-               "convex combination; retrieve.fuse under fusion=rrf; "
-               "the answer-type boost, byline filter and Hit assembly are in retrieve_total, not split out); "
-               "answer = answer.compose (evidence, abstention, sentence choice, citations).",
+        "how": "QA.ask timed end to end, each distinct question once; then, for the same question, its stages "
+               "each timed alone: validate_question; encode_queries (the question's embedding); qa.query.prepare "
+               "(language, terms, translations, answer kind); qa.rank.rank (dense and lexical candidates, features, "
+               "learned ranker); qa.answer.compose (abstention, quoting, citations).",
     }
     e = out["end_to_end"]
     log(f"latency: end to end p50 {e['p50_ms']} ms, p95 {e['p95_ms']} ms, p99 {e['p99_ms']} ms; stages p50: "
@@ -963,7 +939,6 @@ def scale_faiss(kind: str, n: int, args) -> dict:
 def scale_bm25(n: int, args) -> dict:
     import bm25s
 
-    from qa.retrieve import lexical_ranking
     from qa.store import bm25_top
     from qa.text import terms
 
@@ -988,12 +963,12 @@ def scale_bm25(n: int, args) -> dict:
     queries = [[t for t in terms(row["question"]) if t in bm25.vocab_dict] for row in dev_questions()]
     queries = [q for q in queries if q]
     for q in queries[:5]:
-        lexical_ranking(holder, q, 50)
+        holder.lexical_search(q, 50)
     times = []
     for _ in range(2):
         for q in queries:
             t = time.perf_counter()
-            lexical_ranking(holder, q, 50)
+            holder.lexical_search(q, 50)
             times.append(time.perf_counter() - t)
     tok_rate = len(sample) / t_tok
     out = {"n": n, "index_s": round(t_index, 2), "tokenize_passages_per_s": round(tok_rate, 1),
@@ -1022,7 +997,7 @@ def section_scale(args, previous: dict | None) -> dict:
                    "from seed sentences, tokens computed per sentence and concatenated (identical to qa.text.terms "
                    "on the passage); tokenizing cost extrapolated from qa.text.terms on 2,000 distinct passages; "
                    "queries = the dev questions' terms present in the vocabulary, through "
-                   "qa.retrieve.lexical_ranking (top 50). A recombined corpus has a small vocabulary (the seeds'), "
+                   "a StoreView.lexical_search (top 50). A recombined corpus has a small vocabulary (the seeds'), "
                    "so postings are denser than in real news: bm25 latency is pessimistic. rss_delta_bytes = change "
                    "of VmRSS across the build: approximate (below ~32 MB glibc reuses freed heap and it can read 0); "
                    "a FAISS index's memory is about its disk_bytes.")
@@ -1185,8 +1160,8 @@ class SyntheticDocumentEmbedder:
 def section_pipeline(args) -> dict:
     """build_index and QA.ask on a synthetic corpus of args.pipeline passages (recombined seed sentences)."""
     from qa.index import build_index, load_index
-    from qa.retrieve import dense_ranking, lexical_ranking
     from qa.service import QA
+    from qa.store import view_of
 
     n = args.pipeline
     qa = get_qa()
@@ -1233,8 +1208,8 @@ def section_pipeline(args) -> dict:
             e2e.append(timed(session.ask, q)[1])
             (query,), t_prep = timed(session.prepare, [q])
             prepare_t.append(t_prep)
-            dense_t.append(timed(dense_ranking, index, query.vector, settings.candidates)[1])
-            bm25_t.append(timed(lexical_ranking, index, list(query.matched_terms), settings.candidates)[1])
+            dense_t.append(timed(view_of(index).dense_search, query.vector, 30)[1])
+            bm25_t.append(timed(view_of(index).lexical_search, query.own_terms, 30)[1])
     out = {"passages": n_passages, "articles": len(index.articles), "corpus_write_s": round(corpus_s, 1),
            "build_s": round(build_s, 1), "build_stages": stages,
            "build_marks_s": {m[:60]: round(t - start, 1) for t, m in marks},

@@ -54,12 +54,16 @@ class Query:
 
 @lru_cache(maxsize=1)
 def _french_to_english() -> dict[str, tuple[str, ...]]:
-    """Folded French word → English stems, inverted from the English → French dictionary (one-word senses)."""
+    """French stem → English stems, inverted from the English → French dictionary (one-word senses).
+
+    Keyed by the French Snowball stem, so an inflected question word ("remportée", "prélevés") finds
+    the entries of its dictionary form ("remporter", "prélever")."""
     inverted: dict[str, list[str]] = {}
     for english, frenches in load_glossary().items():
         for french in frenches:
-            if " " not in french.strip():
-                bucket = inverted.setdefault(fold(french), [])
+            stems = terms(french, "fr") if " " not in french.strip() else []
+            if len(stems) == 1:
+                bucket = inverted.setdefault(stems[0], [])
                 if english not in bucket:
                     bucket.append(english)
     return {k: tuple(v) for k, v in inverted.items()}
@@ -74,8 +78,9 @@ def query_word(word: str, language: str) -> QueryWord:
         for french in translations(word)[:MAX_TRANSLATIONS]:
             translated.update(terms(french, "fr"))
     else:
-        for english in _french_to_english().get(fold(word), ())[:MAX_TRANSLATIONS]:
-            translated.update(terms(english, "en"))
+        for stem in terms(word, "fr")[:1]:
+            for english in _french_to_english().get(stem, ())[:MAX_TRANSLATIONS]:
+                translated.update(terms(english, "en"))
     return QueryWord(word, own, frozenset(translated - own))
 
 

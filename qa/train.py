@@ -19,6 +19,7 @@ import numpy as np
 
 from . import abstain
 from .answer import QUOTE_FEATURES, sentence_choices
+from .errors import ModelError
 from .evaluate import EvalItem, overlaps_any
 from .rank import FEATURES, MODEL_FORMAT, MODEL_VERSION, LinearModel, Ranking, rank
 from .service import validate_question
@@ -87,7 +88,10 @@ def _weights(corpora: list[str]) -> np.ndarray:
 def fit(x: np.ndarray, y: np.ndarray, weights: np.ndarray, features: tuple[str, ...], c: float = 1.0,
         extra: dict | None = None) -> LinearModel:
     """A standardized logistic regression as a LinearModel (scikit-learn does the fitting)."""
-    from sklearn.linear_model import LogisticRegression
+    try:
+        from sklearn.linear_model import LogisticRegression
+    except ImportError:
+        raise ModelError("qa train needs scikit-learn: pip install 'qa[train]' (answering does not)") from None
 
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
