@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from datetime import date
+from pathlib import Path
 from dataclasses import replace
 
 
@@ -137,3 +138,22 @@ class QA:
                 results[i] = self.answer(query, questions[i], k, mode, view, since, until)
         return results  # type: ignore[return-value]
 
+
+
+# What a corpus says about itself lives in its folder, in `.qa/` (a hidden folder: never indexed).
+EXAMPLES_FILE = Path(".qa") / "examples.txt"
+MAX_EXAMPLES = 8
+
+
+def example_questions(corpus_dir: Path, catalog: list[dict], limit: int = MAX_EXAMPLES) -> list[str]:
+    """The page's example questions: `<corpus>/.qa/examples.txt` (one per line, `#` comments), else the
+    titles the articles state (a title is a fine keyword query), so the examples always fit the corpus."""
+    path = Path(corpus_dir) / EXAMPLES_FILE
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    except (OSError, UnicodeDecodeError):
+        lines = []
+    examples = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if not examples:
+        examples = [row["title"] for row in catalog if row.get("title") and row.get("title_from") == "stated"]
+    return [clean_input(e)[:200] for e in examples if clean_input(e)][:limit]

@@ -66,13 +66,6 @@ MAX_UPLOAD_BYTES = 1024
 
 GENERIC_ERROR = "Something went wrong while answering; please try again. / Une erreur est survenue ; réessayez."
 
-EXAMPLES = [
-    "pourquoi la CNIL a-t-elle accepté ?",
-    "Pour combien de temps la CNIL a-t-elle autorisé l’hébergement ?",
-    "Who filed an appeal with the Conseil d'État?",
-    "Which company will host the health data?",
-    "Quel temps fera-t-il demain à Lyon ?",
-]
 
 LABELS = {
     "fr": {
@@ -286,7 +279,7 @@ def notes_markdown(answer: Answer, language: str | None = None) -> str:
 
 
 def notes_filename(answer: Answer) -> str:
-    """A file name for the downloaded notes, from the question ('qa-pourquoi-la-cnil-a-t-elle-accepte.md')."""
+    """A file name for the downloaded notes, from the question ('qa-pourquoi-le-maire-a-t-il-demissionne.md')."""
     folded = unicodedata.normalize("NFKD", answer.question).encode("ascii", "ignore").decode().lower()
     slug = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")[:60].rstrip("-")
     return f"qa-{slug or 'answer'}.md"
@@ -864,7 +857,10 @@ def build_app(qa: "QA") -> "gr.Blocks":
     """The page: title, question box (Enter submits), examples, settings, the answer; plus the /ask API."""
     import gradio as gr
 
+    from .service import example_questions
+
     summary = corpus_summary(qa.store)
+    examples_list = example_questions(qa.settings.corpus_dir, qa.store.catalog())
     default_k = min(qa.settings.top_k, MAX_PASSAGES)
     title = f"Questions · {summary['n_articles']} articles"
     concurrency, queue_size = queue_limits()
@@ -880,12 +876,13 @@ def build_app(qa: "QA") -> "gr.Blocks":
         gr.HTML(header_html(summary), elem_id="qa-title", js_on_load=None)
         with gr.Row(elem_id="qa-ask-row", equal_height=False):
             question = gr.Textbox(
-                label="Votre question · Your question", placeholder="pourquoi la CNIL a-t-elle accepté ?",
+                label="Votre question · Your question",
+                placeholder=examples_list[0] if examples_list else "Posez une question · Ask a question",
                 lines=1, max_lines=4, max_length=qa.settings.max_question_chars * 2, autofocus=True,
                 scale=5, min_width=300, elem_id="qa-question")
             button = gr.Button("Demander · Ask", variant="primary", scale=1, min_width=110, elem_id="qa-ask-btn")
-        examples = gr.Examples(EXAMPLES, inputs=[question], label="Exemples · Examples", elem_id="qa-examples",
-                               examples_per_page=len(EXAMPLES))
+        examples = gr.Examples(examples_list or ["?"], inputs=[question], label="Exemples · Examples",
+                               elem_id="qa-examples", examples_per_page=max(1, len(examples_list)), visible=bool(examples_list))
         with gr.Accordion("Réglages · Settings", open=False, elem_id="qa-settings"):
             with gr.Row():
                 k = gr.Slider(1, MAX_PASSAGES, value=default_k, step=1, label="Passages cités · Passages cited",

@@ -11,6 +11,8 @@ the system chromium is used); skipped with the reason when either is missing.
 
 from __future__ import annotations
 
+import contextlib
+
 import os
 import sys
 from pathlib import Path
@@ -201,8 +203,20 @@ def test_example_click_answers_in_english(page):
     assert page.locator(".qa-card mark").count() >= 1
 
 
-def test_not_found_shows_sentence_then_nearest_passages(page):
-    result = ask(page, UNANSWERABLE)
+@contextlib.contextmanager
+def refusing(qa):
+    """The page's session with a confidence bar no answer reaches: its answers say the articles do not answer."""
+    answering = qa.settings
+    qa.settings = answering.with_(min_confidence=1.0)
+    try:
+        yield
+    finally:
+        qa.settings = answering
+
+
+def test_not_found_shows_sentence_then_nearest_passages(page, app):
+    with refusing(app[0]):
+        result = ask(page, UNANSWERABLE)
     assert result.get_attribute("data-found") == "false"
     assert squash(page.locator(".qa-answer").inner_text()) == "Les articles ne permettent pas de répondre à cette question."
     assert "Passages les plus proches" in page.locator(".qa-sources-title").inner_text()
@@ -292,7 +306,8 @@ def test_interface_language_english_for_a_french_question(page, app):
     page.keyboard.press("Escape")
 
     page.locator("#qa-ui-language").get_by_label("Français", exact=True).check()
-    ask(page, "What will the weather be in Lyon tomorrow?")
+    with refusing(qa):
+        ask(page, "What will the weather be in Lyon tomorrow?")
     assert squash(page.locator(".qa-answer").inner_text()) == "Les articles ne permettent pas de répondre à cette question."
     assert page.locator(".qa-sources-title").inner_text().startswith("Passages les plus proches")
 

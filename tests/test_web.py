@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import FAKE_MODEL, FakeEmbedder  # noqa: E402  (the suite's hashing stand-in for the model)
+from conftest import FAKE_MODEL, ROOT, FakeEmbedder  # noqa: E402  (the suite's hashing stand-in for the model)
 
 from qa import web  # noqa: E402
 from qa.records import Answer, Citation  # noqa: E402
@@ -66,6 +66,7 @@ CORPUS = {
 FRENCH = "pourquoi la CNIL a-t-elle accepté ?"
 ENGLISH = "Who filed an appeal with the Conseil d'État?"
 UNANSWERABLE = "Quel temps fera-t-il demain à Lyon ?"
+EXAMPLES = [FRENCH, ENGLISH, UNANSWERABLE]
 LIGHTHOUSE = "Quand le phare de Cordouan a-t-il été inscrit au patrimoine mondial de l'UNESCO ?"
 TRAP = "Que disent les zebrules du pirate ?"
 
@@ -85,6 +86,8 @@ def make_qa(folder: Path):
     corpus.mkdir(parents=True, exist_ok=True)
     for name, text in CORPUS.items():
         (corpus / name).write_text(text, encoding="utf-8")
+    (corpus / ".qa").mkdir(exist_ok=True)
+    (corpus / ".qa" / "examples.txt").write_text("# the page's examples\n" + "\n".join(EXAMPLES) + "\n", encoding="utf-8")
     settings = replace(Settings(), corpus_dir=corpus, index_dir=folder / "index", model=FAKE_MODEL,
                        min_confidence=0.0)  # every question answered: the page is tested, not abstention
     return QA(settings, embedder=FakeEmbedder())
@@ -497,9 +500,24 @@ def test_header_says_what_the_corpus_is(app):
     assert "4 French news articles (18 February – 4 March 2024; 1 undated)" in header
 
 
-def test_examples():
-    assert "pourquoi la CNIL a-t-elle accepté ?" in web.EXAMPLES
-    assert "Who filed an appeal with the Conseil d'État?" in web.EXAMPLES
+def test_examples_come_from_the_corpus_folder(tmp_path):
+    from qa.service import example_questions
+
+    corpus = tmp_path / "c"
+    (corpus / ".qa").mkdir(parents=True)
+    catalog = [{"title": "Le maire démissionne", "title_from": "stated"},
+               {"title": "Faute de budget, la ville…", "title_from": "first words"}]
+    # without a file: the titles the articles state (not stand-ins made of their first words)
+    assert example_questions(corpus, catalog) == ["Le maire démissionne"]
+    (corpus / ".qa" / "examples.txt").write_text("# comment\nPourquoi le maire part-il ?\n\nWho replaces him?\n",
+                                                 encoding="utf-8")
+    assert example_questions(corpus, catalog) == ["Pourquoi le maire part-il ?", "Who replaces him?"]
+
+
+def test_the_shipped_corpus_has_its_examples():
+    from qa.service import example_questions
+
+    assert "pourquoi la CNIL a-t-elle accepté ?" in example_questions(ROOT / "seeds", [])
 
 
 def test_parse_auth_and_cli_options():
