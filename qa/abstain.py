@@ -11,8 +11,6 @@ questions in cross-validation.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from .answer_types import has_answer_type
@@ -22,19 +20,9 @@ from .settings import Settings
 from .store import StoreView
 from .text import terms
 
-# Names a question gives: a capitalised word after its first, an acronym, a number ("Dupont", "SNCF", "2019").
-_NAME = re.compile(r"(?<=\S )[A-ZÀ-Ý][\w'’-]+|\b[A-Z]{2,}\b|\b\d[\d.,]*\b")
-
 FEATURES = ("top_score", "score_margin", "top_cos", "top_sent_cos", "cos_over_neighbourhood", "query_hubness",
             "top_coverage", "best_coverage_top3", "coverage_anywhere", "top_type_match", "typed_sentence_coverage",
             "names_missing_top", "names_missing_top3")
-# Columns of the ranker's features this module reads (see qa.rank.FEATURES).
-_COS, _SENT, _COVERAGE, _TYPE = 0, 3, 6, 7  # indexes into qa.rank.FEATURES
-
-
-def question_names(query: Query) -> list[str]:
-    """The names and numbers a question gives, as words."""
-    return list(dict.fromkeys(m.group(0) for m in _NAME.finditer(query.text)))
 
 
 def _missing_share(names: list[tuple[set[str], float]], held: set[str]) -> float:
@@ -64,25 +52,21 @@ def features(view: StoreView, query: Query, ranking: Ranking) -> np.ndarray:
             sentence = article.text[span.start:span.end]
             if not query.kind or has_answer_type(sentence, query.kind):
                 typed = max(typed, coverage(set(terms(sentence, lang)), weights))
-    names = []
-    for name in question_names(query):
-        forms = set(terms(name, "fr")) | set(terms(name, "en"))
-        if forms:
-            names.append((forms, max((idf(view, t) for t in forms), default=0.0) or 1.0))
+    names = [(forms, max((idf(view, t) for t in forms), default=0.0) or 1.0) for forms in query.names]
     missing_top = _missing_share(names, held[0])
     missing_top3 = _missing_share(names, set().union(*held))
     return np.concatenate([_ranking_features(ranking), [typed, missing_top, missing_top3]])
 
 
 def _ranking_features(ranking: Ranking) -> np.ndarray:
-    top = ranking.candidates[0].features
+    top = ranking.candidates[0]
     scores = ranking.scores
     margin = float(scores[0] - scores[1]) if len(scores) > 1 else 0.0
-    best_cos = max(c.features[_COS] for c in ranking.candidates)
+    best_cos = max(c.feature("cos") for c in ranking.candidates)
     return np.array([
-        float(scores[0]), margin, top[_COS], top[_SENT], best_cos - ranking.query_hubness, ranking.query_hubness,
-        top[_COVERAGE], max(c.features[_COVERAGE] for c in ranking.candidates[:3]), ranking.coverage_anywhere,
-        top[_TYPE],
+        float(scores[0]), margin, top.feature("cos"), top.sentence_cos, best_cos - ranking.query_hubness,
+        ranking.query_hubness, top.feature("coverage"), max(c.feature("coverage") for c in ranking.candidates[:3]),
+        ranking.coverage_anywhere, float(top.type_match),
     ], dtype=np.float64)
 
 

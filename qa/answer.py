@@ -67,7 +67,7 @@ def sentence_choices(view: StoreView, query: Query, ranking: Ranking) -> list[Se
         lang = (article.lang if article is not None else None) or "fr"
         spans, vectors = view.sentences(candidate.pid)
         if not spans:
-            spans, sims = [Span(passage.start, passage.end)], np.array([candidate.features[0]])
+            spans, sims = [Span(passage.start, passage.end)], np.array([candidate.feature("cos")])
         else:
             sims = vectors @ query.vector
         best = int(np.argmax(sims))

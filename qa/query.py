@@ -8,6 +8,7 @@ either language may answer), the translations come from a general bilingual dict
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -42,6 +43,8 @@ class Query:
     vector: np.ndarray
     words: tuple[QueryWord, ...]
     kind: str | None
+    # The names and numbers the question gives ("Dupont", "SNCF", "2019"), each as its possible terms.
+    names: tuple[frozenset[str], ...] = ()
 
     @property
     def own_terms(self) -> list[str]:
@@ -84,10 +87,21 @@ def query_word(word: str, language: str) -> QueryWord:
     return QueryWord(word, own, frozenset(translated - own))
 
 
+# A name or number a question gives: a capitalised word after its first, an acronym, a number.
+_NAME = re.compile(r"(?<=\S )[A-ZÀ-Ý][\w'’-]+|\b[A-Z]{2,}\b|\b\d[\d.,]*\b")
+
+
+def question_names(text: str) -> list[str]:
+    """The names and numbers a question gives, as written."""
+    return list(dict.fromkeys(m.group(0) for m in _NAME.finditer(text)))
+
+
 def prepare(text: str, vector: np.ndarray, language: str | None = None) -> Query:
     """The Query of a validated question and its embedding."""
     language = language or detect_language(text)
     words = tuple(query_word(w, language) for w in content_words(text))
     # Numbers are content too ("2019", "45"): content_words keeps only words with letters.
     numbers = tuple(QueryWord(t, frozenset({t}), frozenset()) for t in dict.fromkeys(terms(text)) if t.isdigit())
-    return Query(text, language, np.asarray(vector, dtype=np.float32), words + numbers, question_type(text))
+    names = tuple(forms for forms in (frozenset(terms(n, "fr")) | frozenset(terms(n, "en")) for n in question_names(text))
+                  if forms)
+    return Query(text, language, np.asarray(vector, dtype=np.float32), words + numbers, question_type(text), names)

@@ -4,7 +4,7 @@ corpora of an evaluation suite (`qa train`), and writing them as versioned JSON 
 Every model is a scikit-learn logistic regression over the general features of qa.rank, qa.abstain
 and qa.answer, each corpus weighing the same whatever its number of questions. The answerability
 threshold is chosen on leave-one-corpus-out predictions: the highest one that refuses at most
-`max_false_refusals` of the answerable questions. Only the tune corpora are read; check corpora are
+`max_false_refusals` of each corpus's answerable questions on average (a macro rate, as reported). Only the tune corpora are read; check corpora are
 never passed here.
 """
 
@@ -143,13 +143,26 @@ def abstain_rows(data: list[QuestionData], ranker: LinearModel) -> tuple[np.ndar
     return np.stack(xs), np.array(ys, dtype=bool), corpora
 
 
-def operating_point(probabilities: np.ndarray, answerable: np.ndarray, max_false_refusals: float) -> float:
-    """The highest threshold refusing at most `max_false_refusals` of the answerable questions."""
-    p = np.sort(probabilities[answerable])
+def operating_point(probabilities: np.ndarray, answerable: np.ndarray, max_false_refusals: float,
+                    groups: np.ndarray | None = None) -> float:
+    """The highest threshold refusing at most `max_false_refusals` of the answerable questions, on average
+    over `groups` (corpora: the rate users of each corpus meet) when given, else over all of them."""
+    p = probabilities[answerable]
     if len(p) == 0:
         return 0.5
-    allowed = int(np.floor(max_false_refusals * len(p)))
-    return float(p[allowed]) if allowed < len(p) else float(p[-1])
+    g = np.zeros(len(p), dtype=int) if groups is None else np.unique(np.asarray(groups)[answerable], return_inverse=True)[1]
+
+    def refused(t: float) -> float:
+        return float(np.mean([np.mean(p[g == k] < t) for k in np.unique(g)]))
+
+    candidates = np.sort(np.unique(p))
+    best = float(candidates[0])
+    for t in candidates:  # the refusal rate grows with t: the last one within the bound wins
+        if refused(t) <= max_false_refusals:
+            best = float(t)
+        else:
+            break
+    return best
 
 
 def quote_rows(data: list[QuestionData], ranker: LinearModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -193,7 +206,8 @@ def leave_one_corpus_out(data: list[QuestionData], max_false_refusals: float) ->
         answerable.append(ty)
         report[held] = {"dense_hit@1": round(hit_at_1(test, None), 3), "ranker_hit@1": round(hit_at_1(test, ranker), 3)}
     p, y = np.concatenate(probabilities), np.concatenate(answerable)
-    threshold = operating_point(p, y, max_false_refusals)
+    groups = np.array([held for held in corpora for qd in data if qd.corpus == held and not qd.foreign])
+    threshold = operating_point(p, y, max_false_refusals, groups)
     i = 0
     for held in corpora:
         n = sum(qd.corpus == held and not qd.foreign for qd in data)

@@ -108,3 +108,18 @@ def test_query_hubness_and_coverage_anywhere(qa):
     assert ranking.coverage_anywhere == 0.0
     _view, _query, ranking = _ranking(qa)
     assert 0 < ranking.coverage_anywhere <= 1 and -1 <= ranking.query_hubness <= 1
+
+
+def test_names_coverage_is_the_share_of_the_questions_names_a_passage_holds(qa):
+    view, _query, ranking = _ranking(qa, "Quel budget Lyon et Marseille consacrent-ils aux pistes cyclables ?")
+    by_text = {view.passages([c.pid])[c.pid].text: c.feature("names_coverage") for c in ranking.candidates}
+    lyon = [v for t, v in by_text.items() if "Lyon" in t]
+    assert lyon and max(lyon) == pytest.approx(0.5)  # Lyon, not Marseille (no article names it)
+    assert all(v == 0.0 for t, v in by_text.items() if "Lyon" not in t)
+
+
+def test_same_language_feature_follows_the_article_language(qa):
+    _view, _query, ranking = _ranking(qa)
+    assert all(c.feature("same_language") == 1.0 for c in ranking.candidates)  # French question, French articles
+    _view, _query, ranking = _ranking(qa, "What is the budget for cycle lanes in Lyon?")
+    assert all(c.feature("same_language") == 0.0 for c in ranking.candidates)

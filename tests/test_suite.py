@@ -117,6 +117,16 @@ def test_operating_point_refuses_at_most_the_share_asked():
     assert operating_point(p, answerable, 0.0) == pytest.approx(0.1)
 
 
+def test_operating_point_bounds_the_mean_refusal_rate_over_corpora():
+    # corpus a: 2 answerable, corpus b: 8; refusing b's two lowest costs b 25 %, a nothing: mean 12.5 %
+    p = np.array([0.9, 0.95, 0.1, 0.2, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9])
+    groups = np.array(["a", "a"] + ["b"] * 8)
+    answerable = np.ones(10, dtype=bool)
+    assert operating_point(p, answerable, 0.125, groups) == pytest.approx(0.5)  # refuses b's 0.1 and 0.2: (0 + 25 %) / 2
+    assert operating_point(p, answerable, 0.125) == pytest.approx(0.2)          # pooled, 2 of 10 would be 20 %
+    assert operating_point(p, answerable, 0.06, groups) == pytest.approx(0.1)   # refusing 0.1 already costs 6.25 %
+
+
 def test_train_writes_three_loadable_models(suite, base, tmp_path):
     corpora = [c for c in load_suite(suite) if c.role == "tune"]
     data = collect(sessions(corpora, base, FakeEmbedder(), tmp_path / "cache", lambda _m: None), lambda _m: None)
