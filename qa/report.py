@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -17,9 +18,7 @@ def write_report(out: Path, results: dict[str, dict]) -> None:
 
     `results` maps a retriever name ("hybrid", "dense", "lexical") to what `evaluate` returned.
     """
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+    def fill(tmp: Path) -> None:
         metrics = {mode: result["metrics"] for mode, result in results.items()}
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         rows = [dict(row, retriever=mode) for mode, result in results.items() for row in result["rows"]]
@@ -28,6 +27,17 @@ def write_report(out: Path, results: dict[str, dict]) -> None:
             for row in rows:
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
         plot_metrics(metrics, tmp / "metrics.png")
+
+    write_folder_atomically(out, fill)
+
+
+def write_folder_atomically(out: Path, fill: Callable[[Path], None]) -> None:
+    """Have `fill` write a report into a temporary sibling folder, then swap it in place of `out` whole,
+    so an interrupted run never leaves a half-written report (nor loses the previous one)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        fill(tmp)
         if out.exists():
             old = out.with_name(f".{out.name}.old-{os.getpid()}")
             os.replace(out, old)

@@ -168,13 +168,10 @@ def write_suite_report(out: Path, report: dict) -> None:
     """summary.json, per-corpus metrics.json and per_question.jsonl, the per-corpus plot and the
     reliability plot of `confidence`, written into a temporary folder then swapped in whole."""
     import json
-    import os
-    import shutil
-    import tempfile
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+    from .report import write_folder_atomically
+
+    def fill(tmp: Path) -> None:
         summary = {"macro": report["macro"],
                    "corpora": {n: {"role": r["role"], **{m: r["modes"][m]["metrics"] for m in r["modes"]}}
                                for n, r in report["corpora"].items()}}
@@ -191,16 +188,8 @@ def write_suite_report(out: Path, report: dict) -> None:
                         f.write(json.dumps(dict(row, retriever=mode), ensure_ascii=False) + "\n")
         plot_suite(report, tmp / "corpora.png")
         plot_reliability(report, tmp / "reliability.png")
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    write_folder_atomically(out, fill)
 
 
 def plot_suite(report: dict, path: Path) -> None:
