@@ -38,6 +38,7 @@ def features(view: StoreView, query: Query, ranking: Ranking) -> np.ndarray:
     question gives should be in the passages that answer it."""
     if not ranking.candidates:
         return np.zeros(len(FEATURES))
+    ranking = ranking.learned()
     top3 = ranking.candidates[:3]
     passages = view.passages([c.pid for c in top3])
     weights = word_weights(view, query)
@@ -74,7 +75,8 @@ def confidence(view: StoreView, query: Query, ranking: Ranking, settings: Settin
     """The probability (0–1) that the articles answer the question, as the abstention model estimates it."""
     if not ranking.candidates:
         return 0.0
-    return float(model(settings.abstain_model, FEATURES).probabilities(features(view, query, ranking)[None, :])[0])
+    abstainer = model(settings.abstain_model, FEATURES, settings.ranker_model)
+    return float(abstainer.probabilities(features(view, query, ranking)[None, :])[0])
 
 
 def threshold(settings: Settings) -> float:

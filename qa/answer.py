@@ -29,12 +29,10 @@ MESSAGES = {
     "fr": {
         "header": "D'après les articles :",
         "not_found": "Les articles ne permettent pas de répondre à cette question.",
-        "nearest": "Passages les plus proches, qui ne répondent pas :",
     },
     "en": {
         "header": "According to the articles:",
         "not_found": "The articles do not answer this question.",
-        "nearest": "Nearest passages, which do not answer it:",
     },
 }
 QUOTE_FEATURES = ("sent_cos", "sent_gap", "passage_gap", "passage_rank", "type_match", "coverage", "passage_best",
@@ -47,20 +45,24 @@ MIN_QUOTE_WORDS = 4
 
 @dataclass(frozen=True)
 class SentenceChoice:
-    """A sentence of one of the best passages, with its quoting features."""
+    """A sentence of one of the best passages, with its quoting features and the span quoted for it (the
+    sentence, or with its neighbour when it is very short)."""
 
     hit: int          # position of its passage among the hits (0 = best)
     span: Span
     features: np.ndarray
+    quoted: Span
 
 
-def sentence_choices(view: StoreView, query: Query, ranking: Ranking) -> list[SentenceChoice]:
-    """Every sentence of the best passages with its features, for the quoter (and for training it)."""
-    top = ranking.candidates[:QUOTED_PASSAGES]
+def sentence_choices(view: StoreView, query: Query, ranking: Ranking, passages: int = QUOTED_PASSAGES) -> list[SentenceChoice]:
+    """Every sentence of the best `passages` passages (those cited) with its features, for the quoter and
+    for training it. The passage's score feature is the learned ranker's logit, whatever the mode."""
+    top = ranking.candidates[:passages]
     if not top:
         return []
+    logits = ranking.scores if ranking.logits is None else ranking.logits
     weights = word_weights(view, query)
-    rows: list[tuple[int, Span, list[float]]] = []
+    rows: list[tuple[int, Span, Span, list[float]]] = []
     for position, candidate in enumerate(top):
         passage = view.passages([candidate.pid])[candidate.pid]
         article = view.article(passage.doc)
@@ -73,22 +75,26 @@ def sentence_choices(view: StoreView, query: Query, ranking: Ranking) -> list[Se
         best = int(np.argmax(sims))
         for i, (span, sim) in enumerate(zip(spans, sims.tolist())):
             text = article.text[span.start:span.end]
-            rows.append((position, span, [sim, 0.0, float(ranking.scores[position] - ranking.scores[0]), position + 1,
+            rows.append((position, span, _readable(article.text, span, spans),
+                         [sim, 0.0, float(logits[position] - max(logits[:len(top)])), position + 1,
                                           float(bool(query.kind) and has_answer_type(text, query.kind)),
                                           coverage(set(terms(text, lang)), weights), float(i == best),
                                           math.log(1 + len(text))]))
-    top_sim = max(r[2][0] for r in rows)
-    for _p, _s, f in rows:
-        f[1] = f[0] - top_sim
-    return [SentenceChoice(p, s, np.array(f, dtype=np.float64)) for p, s, f in rows]
+    top_sim = max(r[3][0] for r in rows)
+    for row in rows:
+        row[3][1] = row[3][0] - top_sim
+    return [SentenceChoice(p, s, np.array(f, dtype=np.float64), q) for p, s, q, f in rows]
 
 
-def choose_quotes(view: StoreView, query: Query, ranking: Ranking, settings: Settings) -> list[SentenceChoice]:
-    """The sentences to quote, best first, as the quoter rates them (at most `answer_sentences`)."""
-    choices = sentence_choices(view, query, ranking)
+def choose_quotes(view: StoreView, query: Query, ranking: Ranking, settings: Settings,
+                  passages: int = QUOTED_PASSAGES) -> list[SentenceChoice]:
+    """The sentences to quote, best first, as the quoter rates them (at most `answer_sentences`, never two
+    whose quoted spans overlap), from the best `passages` passages."""
+    choices = sentence_choices(view, query, ranking, passages)
     if not choices:
         return []
-    scores = model(settings.quote_model, QUOTE_FEATURES).probabilities(np.stack([c.features for c in choices]))
+    scores = model(settings.quote_model, QUOTE_FEATURES, settings.ranker_model).probabilities(
+        np.stack([c.features for c in choices]))
     order = sorted(range(len(choices)), key=lambda i: (-scores[i], choices[i].hit, choices[i].span.start))
     chosen = [choices[order[0]]]
     for i in order[1:]:
@@ -100,7 +106,7 @@ def choose_quotes(view: StoreView, query: Query, ranking: Ranking, settings: Set
 
 
 def _overlap(a: SentenceChoice, b: SentenceChoice) -> bool:
-    return a.hit == b.hit and a.span.start < b.span.end and b.span.start < a.span.end
+    return a.hit == b.hit and a.quoted.start < b.quoted.end and b.quoted.start < a.quoted.end
 
 
 def _readable(text: str, span: Span, sentences: list[Span]) -> Span:
@@ -146,13 +152,10 @@ def compose(view: StoreView, query: Query, ranking: Ranking, settings: Settings,
                       confidence=probability)
     lines = [messages["header"], ""]
     quoted = []
-    for choice in choose_quotes(view, query, ranking, settings):
-        if choice.hit >= len(citations):
-            continue
+    for choice in choose_quotes(view, query, ranking, settings, min(QUOTED_PASSAGES, len(citations))):
         citation = citations[choice.hit]
         text = view.article(citation.doc).text
-        spans, _vectors = view.sentences(top_hits[choice.hit].passage.id)
-        span = _readable(text, choice.span, spans)
+        span = choice.quoted
         quoted.append((citation.doc, span.start, span.end))
         lines.append(f"> {_one_line(text[span.start:span.end])} [{citation.n}]")
         lines.append("")

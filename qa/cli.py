@@ -356,7 +356,7 @@ def _eval_suite(suite, split, as_json, out, k, model):
     settings = _settings(model=model)
     corpora = load_suite(suite, split)
     embedder = load_embedder(settings.model, settings.torch_threads)
-    report = evaluate_suite(corpora, settings, embedder, default_cache(settings), k, _stderr)
+    report = evaluate_suite(corpora, settings, embedder, default_cache(), k, _stderr)
     if out:
         write_suite_report(out, report)
         _stderr(f"Report written to {out}/ (summary.json, summary.txt, <corpus>/metrics.json and per_question.jsonl, "
@@ -388,7 +388,7 @@ def train_command(suite, split, out, max_false_refusals, model):
     if not corpora:
         raise InputError(f"{suite}: no corpus is declared 'tune' in its split file")
     embedder = load_embedder(settings.model, settings.torch_threads)
-    data = collect(sessions(corpora, settings, embedder, default_cache(settings), _stderr), _stderr)
+    data = collect(sessions(corpora, settings, embedder, default_cache(), _stderr), _stderr)
     out = out or settings.ranker_model.parent
     report = train(data, out, max_false_refusals, {"corpora": [c.name for c in corpora], "model": embedder.name,
                                                   "questions": len(data)}, _stderr)

@@ -18,7 +18,7 @@ from .answer_types import question_type
 from .glossary import load_glossary, translations
 from .lang import detect_language
 from .lexicon import content_words
-from .text import fold, terms
+from .text import fold, stopwords, terms
 
 # Translations kept per question word: the dictionary lists its senses roughly by frequency, and
 # the rarer ones only add noise to the lexical search.
@@ -65,10 +65,12 @@ def _french_to_english() -> dict[str, tuple[str, ...]]:
     for english, frenches in load_glossary().items():
         for french in frenches:
             stems = terms(french, "fr") if " " not in french.strip() else []
-            if len(stems) == 1:
+            # the dictionary's English keys are already Snowball stems (qa.glossary.english_key): used as
+            # terms as they are, except stop words and multi-word entries
+            if len(stems) == 1 and " " not in english and fold(english) not in stopwords():
                 bucket = inverted.setdefault(stems[0], [])
                 if english not in bucket:
-                    bucket.append(english)
+                    bucket.append(fold(english))
     return {k: tuple(v) for k, v in inverted.items()}
 
 
@@ -82,18 +84,21 @@ def query_word(word: str, language: str) -> QueryWord:
             translated.update(terms(french, "fr"))
     else:
         for stem in terms(word, "fr")[:1]:
-            for english in _french_to_english().get(stem, ())[:MAX_TRANSLATIONS]:
-                translated.update(terms(english, "en"))
+            translated.update(_french_to_english().get(stem, ())[:MAX_TRANSLATIONS])
     return QueryWord(word, own, frozenset(translated - own))
 
 
 # A name or number a question gives: a capitalised word after its first, an acronym, a number.
-_NAME = re.compile(r"(?<=\S )[A-ZÀ-Ý][\w'’-]+|\b[A-Z]{2,}\b|\b\d[\d.,]*\b")
+_NAME = re.compile(r"(?:(?<=\S )|(?<=\S['’]))[A-ZÀ-Ý][\w'’-]+|\b[A-Z]{2,}\b|\b\d[\d.,]*\b")
 
 
 def question_names(text: str) -> list[str]:
-    """The names and numbers a question gives, as written."""
-    return list(dict.fromkeys(m.group(0) for m in _NAME.finditer(text)))
+    """The names and numbers a question gives, as written ("l'Élysée" gives "Élysée"). A question typed
+    in capitals gives only its numbers: its capitalised words say nothing."""
+    letters = [c for c in text if c.isalpha()]
+    shouting = len(letters) >= 8 and sum(c.isupper() for c in letters) > 0.6 * len(letters)
+    names = (m.group(0) for m in _NAME.finditer(text))
+    return list(dict.fromkeys(n for n in names if not shouting or n[0].isdigit()))
 
 
 def prepare(text: str, vector: np.ndarray, language: str | None = None) -> Query:

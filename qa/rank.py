@@ -11,6 +11,7 @@ baselines (dense, lexical, rrf) are kept as modes so every report shows the gain
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -56,7 +57,8 @@ class LinearModel:
         return ((x - self.mean) / self.scale) @ self.coef + self.intercept
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-self.logits(x)))
+        # clipped: a far-off logit must give 0 or 1, not an overflow warning
+        return 1.0 / (1.0 + np.exp(-np.clip(self.logits(x), -50.0, 50.0)))
 
     def to_json(self) -> dict:
         return {"format": MODEL_FORMAT, "version": MODEL_VERSION, "features": list(self.features),
@@ -75,6 +77,11 @@ def load_model(path: Path, features: tuple[str, ...]) -> LinearModel:
         arrays = [np.asarray(data[k], dtype=np.float64) for k in ("mean", "scale", "coef")]
         if any(a.shape != (len(features),) for a in arrays) or not np.all(np.isfinite(np.concatenate(arrays))):
             raise ValueError("bad coefficients")
+        if not np.all(arrays[1] > 0) or not math.isfinite(float(data["intercept"])):
+            raise ValueError("bad scale or intercept")
+        threshold = data.get("threshold", 0.5)
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
+            raise ValueError("its threshold is not a probability")
         extra = {k: v for k, v in data.items() if k not in ("format", "version", "features", "mean", "scale", "coef", "intercept")}
         return LinearModel(tuple(features), *arrays, float(data["intercept"]), extra)
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -86,14 +93,31 @@ def _cached_model(path: str, features: tuple[str, ...], mtime: float) -> LinearM
     return load_model(Path(path), features)
 
 
-def model(path: Path, features: tuple[str, ...]) -> LinearModel:
-    """A model file, read once (again when the file changes)."""
+def model(path: Path, features: tuple[str, ...], ranker: Path | None = None) -> LinearModel:
+    """A model file, read once (again when the file changes). With `ranker`, the model must have been
+    trained with that ranker file (abstention and quoting read its scores), else IndexStateError."""
     path = Path(path)
+    loaded = _cached_model(str(path), features, _mtime(path))
+    expected = loaded.extra.get("ranker_sha256")
+    if ranker is not None and expected is not None and expected != _digest(str(ranker), _mtime(Path(ranker))):
+        raise IndexStateError(f"model file {path} was trained with another ranker than {ranker}; "
+                              "retrain them together with `qa train`")
+    return loaded
+
+
+def _mtime(path: Path) -> float:
     try:
-        mtime = path.stat().st_mtime
+        return path.stat().st_mtime_ns
     except OSError:
-        mtime = -1.0
-    return _cached_model(str(path), features, mtime)
+        return -1.0
+
+
+@lru_cache(maxsize=8)
+def _digest(path: str, mtime: float) -> str | None:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -117,12 +141,24 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Ranking:
-    """Every candidate of a question, best first, with the ranker's score of each."""
+    """Every candidate of a question, best first under the mode asked, with that mode's score of each and
+    the learned ranker's logit of each (the same in the default mode): abstention and quoting were trained
+    on the ranker's logits, so they read those whatever the mode."""
 
     candidates: tuple[Candidate, ...]
     scores: np.ndarray
     query_hubness: float   # mean cosine of the question with its nearest passages (CSLS's r_q)
     coverage_anywhere: float  # IDF-weighted share of question words found anywhere in the articles
+    logits: np.ndarray | None = None
+
+    def learned(self) -> "Ranking":
+        """This ranking in the learned ranker's order, scored by its logits (itself in the default mode)."""
+        logits = self.scores if self.logits is None else self.logits
+        order = sorted(range(len(self.candidates)), key=lambda i: (-logits[i], self.candidates[i].pid))
+        if order == list(range(len(self.candidates))) and logits is self.scores:
+            return self
+        return Ranking(tuple(self.candidates[i] for i in order), np.asarray(logits, dtype=np.float64)[order],
+                       self.query_hubness, self.coverage_anywhere, np.asarray(logits, dtype=np.float64)[order])
 
 
 def idf(view: StoreView, term: str) -> float:
@@ -161,7 +197,7 @@ def rank(view: StoreView, query: Query, settings: Settings, mode: str | None = N
     translated = view.lexical_search(query.translated_terms, n) if query.translated_terms else []
     pids = list(dict.fromkeys([p for p, _ in dense] + [p for p, _ in own] + [p for p, _ in translated]))
     if not pids:
-        return Ranking((), np.zeros(0), 0.0, 0.0)
+        return Ranking((), np.zeros(0), 0.0, 0.0, np.zeros(0))
     passages = view.passages(pids)
     vectors = np.asarray(view.vectors(pids), dtype=np.float32)
     cosines = vectors @ query.vector
@@ -185,6 +221,7 @@ def rank(view: StoreView, query: Query, settings: Settings, mode: str | None = N
         rows.append([cos, 0.0, h, coverage(held, weights), coverage(held, names), float(lang == query.language)])
     x = np.array(rows, dtype=np.float64)
     x[:, 1] = x[:, 0] - x[:, 0].max()
+    logits = model(settings.ranker_model, FEATURES).logits(x)
     if mode == "dense":
         scores = x[:, 0]
     elif mode == "lexical":
@@ -193,7 +230,7 @@ def rank(view: StoreView, query: Query, settings: Settings, mode: str | None = N
         scores = np.array([1 / (RRF_K + dense_rank[p]) if p in dense_rank else 0.0 for p in pids]) + \
                  np.array([1 / (RRF_K + own_rank[p]) if p in own_rank else 0.0 for p in pids])
     else:
-        scores = model(settings.ranker_model, FEATURES).logits(x)
+        scores = logits
     order = sorted(range(len(pids)), key=lambda i: (-scores[i], pids[i]))
     if mode == "lexical":
         order = [i for i in order if pids[i] in own_score]
@@ -203,7 +240,7 @@ def rank(view: StoreView, query: Query, settings: Settings, mode: str | None = N
     seen = [w for t, w in weights if any(view.has_term(term) for term in t)]
     total = sum(w for _t, w in weights)
     return Ranking(candidates, np.asarray([scores[i] for i in order], dtype=np.float64), float(top_cos.mean()),
-                   sum(seen) / total if total > 0 else 0.0)
+                   sum(seen) / total if total > 0 else 0.0, np.asarray([logits[i] for i in order], dtype=np.float64))
 
 
 def hits(view: StoreView, ranking: Ranking, k: int) -> list[Hit]:

@@ -5,7 +5,7 @@ A passage of several sentences answers a question through one of them; the cosin
 with its best sentence is sharper than with the whole passage, and it picks the sentence to quote.
 Sentences are embedded on the *query* side of the model (e5's "query: " prompt: symmetric
 similarity), so they also serve as a corpus of question-like texts for hubness: a passage close to
-the sentences of many other passages (a summary, a generic paragraph) comes out near many questions
+the sentences of many other articles (a summary, a generic paragraph) comes out near many questions
 it does not answer. Its hubness is its mean cosine with its k nearest such sentences (CSLS,
 Conneau et al. 2018), computed over the whole index and subtracted by the ranker as it learned to.
 """
@@ -24,6 +24,8 @@ from .text import clean_input
 # corpus (a random sample, fixed seed), so hubness costs O(passages × sample) on a large index.
 HUB_NEIGHBOURS = 10
 HUB_SAMPLE = 20_000
+# Sentences this close to a passage are copies of it (a duplicate or republished article), not neighbours.
+NEAR_DUPLICATE = 0.98
 
 
 def passage_sentences(text: str, passage: Passage) -> list[Span]:
@@ -53,31 +55,38 @@ def embed_sentences(embedder, texts: dict[str, str], passages: Sequence[Passage]
 
 
 def hubness(passage_vectors: np.ndarray, sentence_vectors: np.ndarray, owner: np.ndarray,
-            k: int = HUB_NEIGHBOURS, sample: int = HUB_SAMPLE, block: int = 2048,
-            passage_rows: np.ndarray | None = None) -> np.ndarray:
-    """Each passage's mean cosine with its k nearest sentences of *other* passages (0 when there are none).
+            k: int = HUB_NEIGHBOURS, sample: int = HUB_SAMPLE, block: int = 512,
+            passage_rows: np.ndarray | None = None, article_of: np.ndarray | None = None,
+            near_duplicate: float = NEAR_DUPLICATE) -> np.ndarray:
+    """Each passage's mean cosine with its k nearest sentences of *other articles* (0 when there are none).
 
-    `owner` gives each sentence's passage row; `passage_rows` the rows of the passages given (default
-    0..n-1), so a subset of passages can be scored against the whole corpus's sentences."""
+    `owner` gives each sentence's passage row, `passage_rows` the rows of the passages given (default
+    0..n-1, so a subset can be scored against the whole corpus), `article_of` each row's article (by
+    default each passage is its own). Sentences of the same article do not count (a passage is not a
+    hub for resembling its own story), nor near-copies (cosine above `near_duplicate`): a duplicate
+    or republished article must not make its twin look like a hub."""
     n = len(passage_vectors)
-    rows_of = np.arange(n) if passage_rows is None else np.asarray(passage_rows)
     out = np.zeros(n, dtype=np.float32)
     if n == 0 or len(sentence_vectors) == 0:
         return out
+    rows_of = np.arange(n) if passage_rows is None else np.asarray(passage_rows)
     rows = np.arange(len(sentence_vectors))
     if len(rows) > sample:
         rows = np.sort(np.random.default_rng(0).choice(rows, size=sample, replace=False))
-    pool, pool_owner = np.asarray(sentence_vectors[rows], dtype=np.float32), owner[rows]
+    pool = np.asarray(sentence_vectors[rows], dtype=np.float32)
+    group_of = np.arange(int(max(owner.max(), rows_of.max())) + 1) if article_of is None else np.asarray(article_of)
+    pool_group = group_of[owner[rows]]
+    kk = min(k, len(pool))
     for first in range(0, n, block):
         block_vectors = np.asarray(passage_vectors[first:first + block], dtype=np.float32)
         sims = block_vectors @ pool.T
-        own = pool_owner[None, :] == rows_of[first:first + len(block_vectors)][:, None]
-        sims[own] = -np.inf
-        kk = min(k, int((~own).sum(axis=1).min())) if len(pool) else 0
-        if kk <= 0:
-            continue
-        top = -np.partition(-sims, kk - 1, axis=1)[:, :kk]
-        out[first:first + len(block_vectors)] = top.mean(axis=1)
+        mine = group_of[rows_of[first:first + len(block_vectors)]]
+        sims[(pool_group[None, :] == mine[:, None]) | (sims > near_duplicate)] = -np.inf
+        top = np.partition(sims, len(pool) - kk, axis=1)[:, len(pool) - kk:]
+        finite = np.isfinite(top)
+        counts = finite.sum(axis=1)
+        sums = np.where(finite, top, 0.0).sum(axis=1)
+        out[first:first + len(block_vectors)] = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
     return out
 
 
@@ -119,5 +128,16 @@ class Sentences:
                          np.zeros((0, passage_vectors.shape[1]), dtype=np.float32))
         owner = np.concatenate(parts_owner)
         vectors = np.vstack(parts_vec).astype(np.float32)
-        return cls(owner, np.concatenate(parts_start), np.concatenate(parts_end), vectors,
-                   hubness(passage_vectors, vectors, owner))
+        docs = {doc: i for i, doc in enumerate(dict.fromkeys(p.doc for p in passages))}
+        article_of = np.array([docs[p.doc] for p in passages], dtype=np.int64)
+        # Passages kept from `known` keep their hubness (an addition leaves the other articles alone);
+        # only the new ones are scored, against every sentence of the index. `qa index` scores them all.
+        hub = np.zeros(len(passages), dtype=np.float32)
+        kept = len(kept_rows) if known is not None else 0
+        if kept:
+            hub[:kept] = np.asarray(known.hubness, dtype=np.float32)[list(kept_rows)]
+        new_rows = np.arange(kept, len(passages))
+        if len(new_rows):
+            hub[kept:] = hubness(np.asarray(passage_vectors[kept:]), vectors, owner, passage_rows=new_rows,
+                                 article_of=article_of)
+        return cls(owner, np.concatenate(parts_start), np.concatenate(parts_end), vectors, hub)

@@ -19,7 +19,7 @@ from .rank import rank
 from .records import Answer
 from .settings import Settings
 from .store import EmbeddedStore, Store, StoreView, open_store, view_of
-from .text import clean_input, terms
+from .text import clean_input
 
 
 _URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)

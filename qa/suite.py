@@ -37,24 +37,41 @@ def load_suite(suite: Path, split: Path | None = None) -> list[Corpus]:
     """The corpora of a suite folder, sorted by name; InputError for a folder that is not a suite."""
     if not suite.is_dir():
         raise InputError(f"{suite}: no such folder")
-    roles: dict[str, str] = {}
-    split = split or find_split(suite)
-    if split is not None:
-        try:
-            data = json.loads(Path(split).read_text(encoding="utf-8"))
-            for role in ("tune", "check"):
-                for name in data.get(role, []):
-                    roles[str(name)] = role
-        except (OSError, ValueError, AttributeError, TypeError) as exc:
-            raise InputError(f"{split}: not a valid split file ({exc})") from None
     corpora = []
     for folder in sorted(p for p in suite.iterdir() if p.is_dir() and not p.name.startswith(".")):
         articles, questions = folder / "articles", folder / "questions.jsonl"
         if articles.is_dir() and questions.is_file():
-            corpora.append(Corpus(folder.name, articles, questions, roles.get(folder.name)))
+            corpora.append(Corpus(folder.name, articles, questions, None))
     if not corpora:
         raise InputError(f"{suite}: no corpus in it (expected <name>/articles/ and <name>/questions.jsonl)")
-    return corpora
+    split = split or find_split(suite)
+    if split is None:
+        return corpora
+    roles = read_split(Path(split), {c.name for c in corpora})
+    return [Corpus(c.name, c.articles, c.questions, roles.get(c.name)) for c in corpora]
+
+
+def read_split(path: Path, names: set[str]) -> dict[str, str]:
+    """{corpus: "tune" | "check"} from a split file; InputError for a corpus it names that the suite lacks,
+    one named twice, or a file that is not {"tune": [...], "check": [...]}."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not a valid split file ({exc})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: not a valid split file (expected an object with \"tune\" and \"check\" lists)")
+    roles: dict[str, str] = {}
+    for role in ("tune", "check"):
+        listed = data.get(role, [])
+        if not isinstance(listed, list) or not all(isinstance(n, str) for n in listed):
+            raise InputError(f"{path}: \"{role}\" must be a list of corpus names")
+        for name in listed:
+            if name in roles:
+                raise InputError(f"{path}: {name!r} is listed twice (a corpus is tune or check, not both)")
+            if name not in names:
+                raise InputError(f"{path}: {name!r} is not a corpus of the suite (it has {', '.join(sorted(names))})")
+            roles[name] = role
+    return roles
 
 
 def corpus_settings(base: Settings, corpus: Corpus, cache_dir: Path) -> Settings:
@@ -82,7 +99,7 @@ def sessions(corpora: list[Corpus], base: Settings, embedder, cache_dir: Path,
         yield corpus, qa, items
 
 
-def default_cache(settings: Settings) -> Path:
+def default_cache() -> Path:
     """Where suite indexes are cached: beside the converted model, one folder per corpus."""
     import os
 
@@ -107,7 +124,7 @@ def evaluate_suite(corpora: list[Corpus], base: Settings, embedder, cache_dir: P
             modes[mode] = evaluate(items, lambda q, m=mode: qa.ask(q, k=k, mode=m))
         results[corpus.name] = {"role": corpus.role, "modes": modes}
         row = modes["hybrid"]["metrics"]["overall"]
-        progress(f"[{corpus.name}] hit@1 {row['hit@1']:.3f} (dense {modes['dense']['metrics']['overall']['hit@1']:.3f})")
+        progress(f"[{corpus.name}] hit@1 {_fmt(row['hit@1'])} (dense {_fmt(modes['dense']['metrics']['overall']['hit@1'])})")
     return {"corpora": results, "macro": macro_averages(results)}
 
 
@@ -150,7 +167,8 @@ def suite_table(report: dict) -> str:
             if r["role"] == role:
                 line(name, role or "-", r["modes"]["hybrid"]["metrics"]["overall"]["questions"],
                      {m: r["modes"][m]["metrics"]["overall"] for m in r["modes"]})
-    for role in ("tune", "check"):
+    roles = ("tune", "check") if any(r["role"] for r in corpora.values()) else ("all",)
+    for role in roles:
         if role in report["macro"]:
             macro = report["macro"][role]
             line(f"MACRO {role}", role, len(macro["corpora"]), {m: macro[m]["overall"] for m in ("hybrid", *BASELINES)})

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 # Bumped whenever clean_input/fold/terms change what an indexed text becomes: the index records it
 # (manifest params), so an index built with another normalization is rebuilt, never half-matched.
-NORMALIZATION_VERSION = 3
+NORMALIZATION_VERSION = 4
 # Control and format characters (zero-width spaces, soft hyphens, BOM, bidi marks, NUL, ESC...),
 # lone surrogates, private-use and unassigned code points.
 _INVISIBLE_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
@@ -152,13 +152,30 @@ def _stemmer(lang: str = "fr"):
 
 
 def terms(text: str, lang: str = "fr") -> list[str]:
-    """Index terms: folded words minus stop words, stemmed with the text's language's Snowball stemmer."""
+    """Index terms: words minus stop words, stemmed with the text's language's Snowball stemmer, then folded.
+
+    The stemmer sees the accents (French Snowball needs them: "remportée" and "remporter" both give
+    "remport"; folded first, "remportee" would stay "remporte"), and accents are stripped after it. A
+    word with accents also gives the stem of its folded form ("données" → "don" and "donne"), which is
+    what a question typed without accents ("donnees") makes of it, so both ways of typing meet."""
     return list(_terms_cached(text, lang) if len(text) <= _CACHED_LENGTH else _terms(text, lang))
 
 
 def _terms(text: str, lang: str = "fr") -> tuple[str, ...]:
     stem = _stemmer(lang).stemWord
-    return tuple(stem(w) for w in words(text) if w not in stopwords() and not (len(w) == 1 and not w.isdigit()))
+    lowered = _SPACES.sub(" ", clean_input(text).translate(_APOSTROPHES).lower())
+    out = []
+    for word in _WORD.findall(lowered):
+        folded = strip_accents(word)
+        if folded in stopwords() or (len(folded) == 1 and not folded.isdigit()):
+            continue
+        stemmed = strip_accents(stem(word))
+        out.append(stemmed)
+        if folded != word:
+            plain = stem(folded)
+            if plain != stemmed:
+                out.append(plain)
+    return tuple(out)
 
 
 _terms_cached = lru_cache(maxsize=_CACHE_SIZE)(_terms)

@@ -10,7 +10,9 @@ never passed here.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,9 +21,9 @@ import numpy as np
 
 from . import abstain
 from .answer import QUOTE_FEATURES, sentence_choices
-from .errors import ModelError
+from .errors import InputError, ModelError
 from .evaluate import EvalItem, overlaps_any
-from .rank import FEATURES, MODEL_FORMAT, MODEL_VERSION, LinearModel, Ranking, rank
+from .rank import FEATURES, LinearModel, Ranking, rank
 from .service import validate_question
 from .settings import Settings
 
@@ -37,6 +39,7 @@ class QuestionData:
     ranking: Ranking
     labels: np.ndarray      # per candidate: overlaps a gold span
     foreign: bool = False   # a question of another corpus, asked here: off-topic, so unanswerable
+    source: str = ""        # the corpus a question was written for (another one for a foreign question)
 
 
 # Questions of the other tune corpora asked to each corpus, as off-topic unanswerable examples: the
@@ -52,20 +55,20 @@ def collect(sessions, progress: Callable[[str], None] = print, foreign: int = FO
     rng = np.random.default_rng(0)
     data = []
     for corpus, qa, items in sessions:
-        others = [it for c, _qa, its in sessions if c.name != corpus.name for it in its if it.answerable]
+        others = [(c.name, it) for c, _qa, its in sessions if c.name != corpus.name for it in its if it.answerable]
         picked = [others[i] for i in sorted(rng.choice(len(others), size=min(foreign, len(others)), replace=False))] \
             if others else []
-        asked = [(it, False) for it in items] + \
-                [(replace(it, id=f"foreign-{it.id}", answerable=False, gold=()), True) for it in picked]
-        valid = [(it, f) for it, f in asked if _valid(it, qa.settings)]
-        queries = qa.prepare([validate_question(it.question, qa.settings) for it, _f in valid])
+        asked = [(it, corpus.name) for it in items] + \
+                [(replace(it, id=f"foreign-{it.id}", answerable=False, gold=()), source) for source, it in picked]
+        valid = [(it, src) for it, src in asked if _valid(it, qa.settings)]
+        queries = qa.prepare([validate_question(it.question, qa.settings) for it, _src in valid])
         with qa.store.snapshot() as view:
-            for (item, is_foreign), query in zip(valid, queries):
+            for (item, source), query in zip(valid, queries):
                 ranking = rank(view, query, qa.settings, mode="dense")
                 passages = view.passages([c.pid for c in ranking.candidates])
                 labels = np.array([overlaps_any(passages[c.pid].doc, passages[c.pid].start, passages[c.pid].end, item.gold)
                                    for c in ranking.candidates], dtype=bool)
-                data.append(QuestionData(corpus.name, item, view, query, ranking, labels, is_foreign))
+                data.append(QuestionData(corpus.name, item, view, query, ranking, labels, source != corpus.name, source))
         progress(f"[{corpus.name}] features of {len(valid)} questions")
     return data
 
@@ -87,7 +90,11 @@ def _weights(corpora: list[str]) -> np.ndarray:
 
 def fit(x: np.ndarray, y: np.ndarray, weights: np.ndarray, features: tuple[str, ...], c: float = 1.0,
         extra: dict | None = None) -> LinearModel:
-    """A standardized logistic regression as a LinearModel (scikit-learn does the fitting)."""
+    """A standardized logistic regression as a LinearModel (scikit-learn does the fitting); InputError when
+    the examples hold one class only (no answerable or no unanswerable question, no relevant passage)."""
+    if len(x) == 0 or len(np.unique(y)) < 2:
+        raise InputError("the training questions hold only one kind of example (every passage relevant or none, "
+                         "or no unanswerable question): add questions of both kinds to the tune corpora")
     try:
         from sklearn.linear_model import LogisticRegression
     except ImportError:
@@ -108,7 +115,7 @@ def reranked(qd: QuestionData, ranker: LinearModel) -> tuple[Ranking, np.ndarray
         return qd.ranking, qd.labels
     scores = ranker.logits(np.stack([c.features for c in cands]))
     order = sorted(range(len(cands)), key=lambda i: (-scores[i], cands[i].pid))
-    return (replace(qd.ranking, candidates=tuple(cands[i] for i in order), scores=scores[order]),
+    return (replace(qd.ranking, candidates=tuple(cands[i] for i in order), scores=scores[order], logits=scores[order]),
             qd.labels[order])
 
 
@@ -118,7 +125,7 @@ def ranker_rows(data: list[QuestionData]) -> tuple[np.ndarray, np.ndarray, np.nd
     Unanswerable questions are kept: all their candidates are negatives, so the ranker learns that a
     near miss (the right topic, not the fact asked) is not an answer, and its top score says more
     about answerability. Leave-one-corpus-out on the tune corpora, abstention at 5 % false refusals
-    rose on all four (macro 0.07 → 0.19) for hit@1 within 0.01."""
+    rose on all four tune corpora of the time (macro 0.07 → 0.19) for hit@1 within 0.01."""
     xs, ys, corpora = [], [], []
     for qd in data:
         if qd.ranking.candidates:
@@ -175,7 +182,7 @@ def quote_rows(data: list[QuestionData], ranker: LinearModel) -> tuple[np.ndarra
             passage = qd.view.passages([ranking.candidates[choice.hit].pid])
             doc = next(iter(passage.values())).doc
             xs.append(choice.features)
-            ys.append(overlaps_any(doc, choice.span.start, choice.span.end, qd.item.gold))
+            ys.append(overlaps_any(doc, choice.quoted.start, choice.quoted.end, qd.item.gold))
             corpora.append(qd.corpus)
     return np.stack(xs), np.array(ys, dtype=bool), _weights(corpora)
 
@@ -195,7 +202,8 @@ def leave_one_corpus_out(data: list[QuestionData], max_false_refusals: float) ->
     corpora = sorted({qd.corpus for qd in data})
     report, probabilities, answerable = {}, [], []
     for held in corpora:
-        train = [qd for qd in data if qd.corpus != held]
+        # a held-out corpus's questions stay out of training, also where they were asked to another corpus
+        train = [qd for qd in data if qd.corpus != held and qd.source != held]
         test = [qd for qd in data if qd.corpus == held and not qd.foreign]
         ranker = fit_ranker(train)
         x, y, names = abstain_rows(train, ranker)
@@ -220,7 +228,13 @@ def leave_one_corpus_out(data: list[QuestionData], max_false_refusals: float) ->
 
 def train(data: list[QuestionData], out_dir: Path, max_false_refusals: float = 0.05,
           about: dict | None = None, progress: Callable[[str], None] = print) -> dict:
-    """Fit and write ranker.json, abstain.json and quoter.json into out_dir; returns the CV report."""
+    """Fit and write ranker.json, abstain.json and quoter.json into out_dir; returns the CV report.
+
+    The three files are written as a set: each into a temporary file renamed into place, the ranker last
+    but its digest recorded in the other two, which are only used with that ranker (qa.rank.model)."""
+    if len({qd.corpus for qd in data}) < 2:
+        raise InputError("qa train needs at least two tune corpora (each is held out in turn to choose the "
+                         "abstention threshold)")
     cv = leave_one_corpus_out(data, max_false_refusals)
     ranker = fit_ranker(data)
     x, y, names = abstain_rows(data, ranker)
@@ -229,9 +243,17 @@ def train(data: list[QuestionData], out_dir: Path, max_false_refusals: float = 0
     qx, qy, qw = quote_rows(data, ranker)
     quoter = fit(qx, qy, qw, QUOTE_FEATURES)
     trained_on = about or {}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, model in (("ranker", ranker), ("abstain", abstainer), ("quoter", quoter)):
-        record = model.to_json() | {"trained_on": trained_on}
-        (out_dir / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    ranker_text = json.dumps(ranker.to_json() | {"trained_on": trained_on}, indent=1) + "\n"
+    digest = hashlib.sha256(ranker_text.encode("utf-8")).hexdigest()
+    texts = {name: json.dumps(model.to_json() | {"trained_on": trained_on, "ranker_sha256": digest}, indent=1) + "\n"
+             for name, model in (("abstain", abstainer), ("quoter", quoter))} | {"ranker": ranker_text}
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name in ("abstain", "quoter", "ranker"):
+            tmp = out_dir / f".{name}.json.tmp-{os.getpid()}"
+            tmp.write_text(texts[name], encoding="utf-8")
+            os.replace(tmp, out_dir / f"{name}.json")
+    except OSError as exc:
+        raise InputError(f"cannot write the models into {out_dir}: {exc.strerror or exc} (choose another --out)") from None
     progress(f"wrote ranker.json, abstain.json, quoter.json to {out_dir}/")
     return {k: v for k, v in cv.items() if k not in ("probabilities", "answerable")}

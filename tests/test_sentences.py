@@ -107,3 +107,34 @@ def test_sentences_build_reuses_known_rows():
     again = Sentences.build(embedder, {"a.txt": text}, passages, vectors, known=first, kept_rows=[0, 1])
     assert len(embedder.query_calls) == calls  # nothing embedded
     assert np.array_equal(again.vectors, first.vectors) and again.owner.tolist() == first.owner.tolist()
+
+
+def test_hubness_does_not_depend_on_which_passages_share_a_block():
+    rng = np.random.default_rng(3)
+    passages = _unit(*rng.normal(size=(5, 6)))
+    sentences = _unit(*rng.normal(size=(7, 6)))
+    owner = np.array([0, 0, 0, 0, 1, 2, 3])  # passage 0 owns most sentences, passage 4 none
+    assert hubness(passages, sentences, owner, k=5) == pytest.approx(hubness(passages, sentences, owner, k=5, block=1))
+
+
+def test_hubness_ignores_the_passages_own_article_and_copies():
+    passages = _unit([1, 0, 0], [0.9, 0.1, 0], [0, 1, 0])
+    sentences = _unit([1, 0, 0], [0.9, 0.1, 0], [0, 1, 0])
+    owner = np.array([0, 1, 2])
+    same_article = hubness(passages, sentences, owner, k=1, article_of=np.array([0, 0, 1]))
+    assert same_article[0] == pytest.approx(float(passages[0] @ sentences[2]))  # not its sister passage's sentence
+    # a verbatim copy of passage 0 in another article is not a neighbour either
+    copy = hubness(_unit([1, 0, 0], [1, 0, 0]), _unit([1, 0, 0], [1, 0, 0]), np.array([0, 1]), k=1)
+    assert copy.tolist() == [0.0, 0.0]
+
+
+def test_an_added_article_leaves_the_other_passages_hubness_alone(settings, qa, tmp_path):
+    before = qa.index
+    new = tmp_path / "port.txt"
+    new.write_text("Le port de Brest accueille un nouveau navire de deux cents mètres.\n", encoding="utf-8")
+    after = add_articles([new], settings, FakeEmbedder())
+    for p in after.passages:
+        if p.doc != "port.txt":
+            old = next(q for q in before.passages if (q.doc, q.start) == (p.doc, p.start))
+            assert after.sentences.hubness[p.id] == before.sentences.hubness[old.id]
+    assert all(after.sentences.hubness[p.id] > 0 for p in after.passages if p.doc == "port.txt")
