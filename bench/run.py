@@ -756,22 +756,22 @@ def section_ingest(args) -> dict:
 
         def at(prefix: str) -> float | None:
             return next((t for t, m in marks if m.startswith(prefix)), None)
-        t_lex, t_done = at("Embedding the corpus vocabulary"), at("Index written")
-        t_embed = next((t for t, m in marks if m.startswith("Embedding") and "vocabulary" not in m), None)
+        t_sent, t_done = at("Embedding the passages' sentences"), at("Index written")
+        t_embed = next((t for t, m in marks if m.startswith("Embedding") and "sentences" not in m), None)
         row = {"passages": len(index.passages), "articles": len(index.articles), "build_s": round(total, 2),
                "passages_per_s": round(len(index.passages) / total, 1),
                "index_bytes": sum(p.stat().st_size for p in settings.index_dir.rglob("*") if p.is_file()),
-               "vocabulary_words": len(index.lexicon.words)}
-        if t_embed and t_lex and t_done:
-            row["stages_s"] = {"read_clean_chunk": round(t_embed - start, 2), "embed_passages": round(t_lex - t_embed, 2),
-                               "lexicon_and_write": round(t_done - t_lex, 2)}
+               "sentences": len(index.sentences.owner)}
+        if t_embed and t_sent and t_done:
+            row["stages_s"] = {"read_clean_chunk": round(t_embed - start, 2), "embed_passages": round(t_sent - t_embed, 2),
+                               "sentences_and_write": round(t_done - t_sent, 2)}
         out["builds"].append(row)
         log(f"ingest: {row['passages']} passages indexed in {row['build_s']} s ({row.get('stages_s')})")
         shutil.rmtree(corpus, ignore_errors=True)
         shutil.rmtree(settings.index_dir, ignore_errors=True)
-    out["note"] = ("build_index end to end (read, clean, chunk, embed passages, embed the corpus vocabulary, write "
+    out["note"] = ("build_index end to end (read, clean, chunk, embed passages, embed their sentences, write "
                    "and fsync) on synthetic articles of 25 paragraphs, each ~250 characters of recombined seed "
-                   "sentences; the vocabulary is the seeds' (~constant), so lexicon cost does not grow with N here")
+                   "sentences")
     return out
 
 
@@ -1028,15 +1028,15 @@ def section_dense(args) -> dict:
     from qa.settings import Settings
 
     out: dict = {"note": "qa.index.build_dense on 'clustered' vectors (see scale). The build tunes nprobe on 200 "
-                         "query-side word vectors (as write_index does with the corpus lexicon; here the seeds' words, "
-                         "embedded by the real model); recall_at_10_dev_questions re-measures it with the 113 "
+                         "query-side sentence vectors (as write_index does with the passages' sentences; here the seeds' "
+                         "sentences, embedded by the real model); recall_at_10_dev_questions re-measures it with the 113 "
                          "dev questions embedded by the real model (a different distribution: questions, query prompt) "
                          "against exact search. Latency: one query at a time, 1 FAISS thread (what qa sets). build_s "
                          "includes training, adding and the recall sweep, on all cores.",
                  "runs": {}}
     WORK.joinpath("memory").mkdir(parents=True, exist_ok=True)
-    # The probes qa's build uses: its lexicon (corpus words embedded as queries); here the seeds' words.
-    lexicon = np.asarray(get_qa().index.lexicon.vectors, dtype=np.float32)
+    # The probes qa's build uses: the passages' sentences embedded as queries; here the seeds' sentences.
+    probes = np.asarray(get_qa().index.sentences.vectors, dtype=np.float32)
     for n in args.dense_scales:
         data, queries = make_vectors("clustered", n, args.queries, seed=n)
         faiss.omp_set_num_threads(os.cpu_count() or 1)
@@ -1046,7 +1046,7 @@ def section_dense(args) -> dict:
             faiss.omp_set_num_threads(os.cpu_count() or 1)
             gc.collect()
             t = time.perf_counter()
-            dense, info = build_dense(data, settings, progress=lambda m: log(f"  dense: {m}"), queries=lexicon)
+            dense, info = build_dense(data, settings, progress=lambda m: log(f"  dense: {m}"), queries=probes)
             build_s = time.perf_counter() - t
             _d, found = dense.search(queries, 10)
             row = {"n": n, "requested": requested, "built": info, "build_s": round(build_s, 2),
@@ -1135,7 +1135,7 @@ def section_memory(args) -> dict:
 # ---------------------------------------------------------------- a large corpus through the real pipeline
 
 class SyntheticDocumentEmbedder:
-    """The real model for queries (questions, the corpus vocabulary); 'clustered' vectors for passages.
+    """The real model for queries (questions, the passages' sentences); 'clustered' vectors for passages.
 
     Embedding a million passages with the model would take hours on 2 cores (see ingest), so passage
     vectors are drawn from the clustered model; everything else in build_index and QA.ask is qa's own code.
@@ -1220,7 +1220,7 @@ def section_pipeline(args) -> dict:
            "questions": len(questions), "rounds": args.pipeline_reps,
            "note": "qa's build_index and QA.ask on synthetic articles of 25 paragraphs of ~250 characters recombined "
                    "from seed sentences; passage vectors drawn from the 'clustered' model (the real model would take "
-                   "hours: see ingest), questions and the corpus vocabulary embedded by the real model. Default "
+                   "hours: see ingest), questions and the passages' sentences embedded by the real model. Default "
                    "settings: the index type is chosen automatically, vectors memory-mapped. RSS of this benchmark "
                    "process (which also holds the model and the seed index)."}
     log(f"pipeline N={n_passages:,}: load {load_s:.1f} s, end to end p50 {out['end_to_end']['p50_ms']} ms, p95 "

@@ -1,8 +1,9 @@
-"""An offline English → French glossary, so English question words can reach the French articles' BM25 terms.
+"""An offline English → French glossary: dictionary translations of question words, for lexical matching.
 
-The embedding lexicon (qa.lexicon) bridges some English words to French ones, but it bridges by
-resemblance: "appeal" lands on "appliqué", not on "recours". A bilingual dictionary knows the
-translations; the embedding then tells which sense the articles use (qa.retrieve.match_words).
+An English question shares few words with a French article, and a French question few with an
+English one. qa/query.py gives each question word the stems of its translations (English → French
+here, French → English by inverting this table on the French stem), so BM25 and the ranker's
+word-coverage features reach articles in the other language.
 
 Two plain tab-separated files ship beside this module (an English headword, then its French
 translations), merged on loading (see qa/data/GLOSSARY.md):

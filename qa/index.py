@@ -6,7 +6,6 @@ Layout (txtai/bm25s style: FAISS row i is passage i, documents beside the vector
     articles.jsonl     one article a line: doc, metadata, exact text, paragraph and heading spans
     passages.jsonl     one passage a line: id, doc, start, end, paragraph span, heading
     embeddings.npy     float32 passage vectors (kept so `qa add` never re-embeds unchanged articles)
-    lexicon.json/.npy  the corpus's distinct words and their vectors (cross-lingual term matching)
     sentences.npy      float32 query-side vectors of every passage's sentences (qa.sentences)
     sentence_spans.npy int64 rows (owner passage, start, end) of those sentences
     hubness.npy        float32 hubness of each passage (mean cosine with its nearest sentences)
@@ -44,25 +43,26 @@ from .chunk import chunk_article
 from .clean import clean_article
 from .embed import Embedder
 from .errors import CorpusError, IndexStateError
-from .lexicon import Lexicon
 from .load import (ARTICLE_SUFFIXES, PAGE_SUFFIXES, CorpusScan, doc_name, file_digest, name_problem, read_article,
                    scan_corpus)
 from .pages import Staged, convert_corpus_pages, is_address, is_page, staged_inputs
 from .records import Article, Passage, Span
 from .sentences import Sentences
 from .settings import Settings
-from .text import NORMALIZATION_VERSION, clean_input, fold, terms, visible
+from .text import NORMALIZATION_VERSION, clean_input, terms, visible
 
 FORMAT = "qa-index"
 # 2: articles carry their language and whether their date and title were inferred (issue 17's metadata);
 # an index of version 1 holds the older, month-table metadata and is rebuilt.
 # 3: sentence spans and vectors and passage hubness (sentences.npy, sentence_spans.npy, hubness.npy);
 # BM25 terms stemmed in each article's language.
-FORMAT_VERSION = 3
+# 4: no lexicon.json/lexicon.npy (the corpus's words embedded, read only by a retrieval since removed);
+# an approximate dense index's search breadth is tuned on the passages' sentences instead.
+FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
 # Files every generation has (plus bm25/…); a manifest that does not list them all is not trusted.
-REQUIRED_FILES = ("articles.jsonl", "passages.jsonl", "embeddings.npy", "dense.faiss", "lexicon.json", "lexicon.npy",
-                  "sentences.npy", "sentence_spans.npy", "hubness.npy")
+REQUIRED_FILES = ("articles.jsonl", "passages.jsonl", "embeddings.npy", "dense.faiss", "sentences.npy",
+                  "sentence_spans.npy", "hubness.npy")
 
 Progress = Callable[[str], None]
 _PARTIAL_COPY = re.compile(r"\..+\.tmp-\d+-\d+")
@@ -83,24 +83,7 @@ class Index:
     embeddings: np.ndarray
     dense: object  # faiss.Index
     bm25: object  # bm25s.BM25
-    lexicon: Lexicon
     sentences: Sentences
-
-    @cached_property
-    def vocabulary(self) -> list[str]:
-        """BM25's terms (stemmed, folded), for matching misspelt question words to real ones."""
-        return [t for t in self.bm25.vocab_dict if t]
-
-    @cached_property
-    def folded_words(self) -> dict[str, str]:
-        """Corpus words without accents → their BM25 term: typos are easier to spot on whole words than on stems."""
-        return {fold(w): s for w, s in zip(self.lexicon.words, self.lexicon.stems) if s in self.bm25.vocab_dict}
-
-    @cached_property
-    def spelling_cache(self) -> dict:
-        """Question word → its spelling match in this index (qa.retrieve.spelled_match): the search over
-        the vocabulary is the costly part of preparing a question, and words come back."""
-        return {}
 
     @cached_property
     def document_frequencies(self) -> np.ndarray:
@@ -205,11 +188,9 @@ def build_index(settings: Settings, embedder: Embedder, progress: Progress = _qu
     progress(f"Embedding {len(passages)} passages from {len(articles)} articles with {embedder.name}")
     embeddings = embedder.encode_documents(
         _embedding_texts(articles, passages, settings), progress=len(passages) > 64)
-    progress("Embedding the corpus vocabulary (for English and misspelt questions)")
-    lexicon = Lexicon.build([p.text for p in passages], embedder)
     progress("Embedding the passages' sentences")
     sentences = Sentences.build(embedder, {a.doc: a.text for a in articles}, passages, embeddings)
-    index = write_index(settings, embedder, articles, passages, embeddings, sources, skipped, lexicon, sentences, progress)
+    index = write_index(settings, embedder, articles, passages, embeddings, sources, skipped, sentences, progress)
     progress(f"Index written to {settings.index_dir}/ ({len(passages)} passages, {len(articles)} articles) "
              f"in {time.perf_counter() - started:.1f} s")
     return index
@@ -258,12 +239,10 @@ def add_articles(files: list, settings: Settings, embedder: Embedder, progress: 
         for page in pages_in_corpus(staged, corpus_dir):  # a page kept in the corpus counts as a source too
             sources[doc_name(page, corpus_dir)] = file_digest(page)
             skipped.pop(doc_name(page, corpus_dir), None)
-        lexicon = Lexicon.build([p.text for p in passages], embedder, known=index.lexicon)
         sentences = Sentences.build(embedder, {a.doc: a.text for a in articles}, passages, embeddings,
                                     known=index.sentences, kept_rows=kept_rows)
         with corpus_copies(planned, corpus_dir, progress):
-            return write_index(settings, embedder, articles, passages, embeddings, sources, skipped, lexicon, sentences,
-                               progress)
+            return write_index(settings, embedder, articles, passages, embeddings, sources, skipped, sentences, progress)
 
 
 def pages_in_corpus(staged: list[Staged], corpus_dir: Path) -> list[Path]:
@@ -606,8 +585,8 @@ def recover_index(dest: Path, progress: Progress = _quiet) -> bool:
 
 
 def write_index(settings: Settings, embedder: Embedder, articles: list[Article], passages: list[Passage],
-                embeddings: np.ndarray, sources: dict[str, str], skipped: dict[str, str], lexicon: Lexicon,
-                sentences: Sentences, progress: Progress = _quiet) -> Index:
+                embeddings: np.ndarray, sources: dict[str, str], skipped: dict[str, str], sentences: Sentences,
+                progress: Progress = _quiet) -> Index:
     """Write every file into a temporary sibling folder, fsync, then swap it into place; manifest last.
 
     Holding the writer lock, it first restores a half-swapped previous generation and removes what
@@ -626,13 +605,11 @@ def write_index(settings: Settings, embedder: Embedder, articles: list[Article],
             _write_jsonl(tmp / "articles.jsonl", (_article_record(a) for a in articles))
             _write_jsonl(tmp / "passages.jsonl", (_passage_record(p) for p in passages))
             np.save(tmp / "embeddings.npy", embeddings)
-            dense, dense_info = build_dense(embeddings, settings, progress, queries=lexicon.vectors)
+            dense, dense_info = build_dense(embeddings, settings, progress, queries=sentences.vectors)
             faiss.write_index(dense, str(tmp / "dense.faiss"))
             by_doc = _by_doc(articles)
             bm25 = _bm25_index(_embedding_texts(articles, passages, settings), [by_doc[p.doc].lang for p in passages])
             bm25.save(str(tmp / "bm25"), show_progress=False)
-            (tmp / "lexicon.json").write_text(json.dumps({"words": lexicon.words, "stems": lexicon.stems}, ensure_ascii=False), encoding="utf-8")
-            np.save(tmp / "lexicon.npy", lexicon.vectors)
             np.save(tmp / "sentences.npy", sentences.vectors)
             np.save(tmp / "sentence_spans.npy", np.stack([sentences.owner, sentences.starts, sentences.ends], axis=1))
             np.save(tmp / "hubness.npy", sentences.hubness)
@@ -659,7 +636,7 @@ def write_index(settings: Settings, embedder: Embedder, articles: list[Article],
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-    return Index(dest, manifest, _by_doc(articles), passages, embeddings, dense, bm25, lexicon, sentences)
+    return Index(dest, manifest, _by_doc(articles), passages, embeddings, dense, bm25, sentences)
 
 
 def dense_kind(settings: Settings, n_passages: int) -> str:
@@ -682,12 +659,12 @@ def build_dense(embeddings: np.ndarray, settings: Settings, progress: Progress =
     An approximate index is tuned at build time on the corpus's own vectors: its search breadth
     (IVF nprobe, HNSW efSearch) is the smallest in a x1.5 sweep whose recall@10 against exact search
     reaches `index_target_recall` on up to 200 probe queries. The probes are `queries` when given —
-    write_index passes the lexicon, the corpus's words embedded as queries — else passages (each
-    one's own row left out). Passages are too easy: on e5-like vectors they reached recall 0.998 at
-    an nprobe where the dev questions got 0.82; single words are harder than questions (0.61 there),
-    so tuning on them errs on the side of recall (bench/README.md). When no breadth gets there below
-    a quarter of the lists, IVF saves nothing over exact search: exact search is built instead and
-    the manifest says why.
+    write_index passes the passages' sentences embedded as queries (qa.sentences), question-like
+    text — else passages (each one's own row left out). Passages are too easy: on e5-like vectors
+    they reached recall 0.998 at an nprobe where the dev questions got 0.82 (bench/README.md; the
+    corpus's single words, the probes before index format 4, were harder than questions). When no
+    breadth gets there below a quarter of the lists, IVF saves nothing over exact search: exact
+    search is built instead and the manifest says why.
     """
     import faiss
 
@@ -704,7 +681,7 @@ def build_dense(embeddings: np.ndarray, settings: Settings, progress: Progress =
     if queries is not None and len(queries) >= 20:
         probe_vectors = np.ascontiguousarray(queries[rng.choice(len(queries), size=min(200, len(queries)), replace=False)], dtype=np.float32)
         own = np.full(len(probe_vectors), -2)  # no probe is a row of the index
-        probe_kind = "corpus words (query side)"
+        probe_kind = "passage sentences (query side)"
     else:
         own = rng.choice(n, size=min(200, n), replace=False)
         probe_vectors = vectors[own]
@@ -1077,8 +1054,6 @@ def _load_once(index_dir: Path, embedder_name: str | None, settings: Settings) -
             passages.append(Passage(text=article.text[record["start"]:record["end"]], **record))
         embeddings, dense = _open_vectors(index_dir, manifest, settings.index_mmap)
         bm25 = bm25s.BM25.load(str(index_dir / "bm25"), show_progress=False)
-        words = json.loads((index_dir / "lexicon.json").read_text(encoding="utf-8"))
-        lexicon = Lexicon(words["words"], words["stems"], np.load(index_dir / "lexicon.npy", allow_pickle=False))
         spans = np.load(index_dir / "sentence_spans.npy", allow_pickle=False)
         sentence_vectors = np.load(index_dir / "sentences.npy", allow_pickle=False, mmap_mode="r" if settings.index_mmap else None)
         hub = np.load(index_dir / "hubness.npy", allow_pickle=False)
@@ -1089,9 +1064,6 @@ def _load_once(index_dir: Path, embedder_name: str | None, settings: Settings) -
         dim = manifest.get("dim")
         if not (embeddings.ndim == 2 and embeddings.dtype == np.float32 and embeddings.shape[1] == dim == dense.d):
             raise ValueError(f"vectors of dimension {embeddings.shape[1:]} / {dense.d}, manifest says {dim}")
-        if not (len(lexicon.words) == len(lexicon.stems) and lexicon.vectors.ndim == 2 and len(lexicon.vectors) == len(lexicon.words)
-                and (not len(lexicon.words) or lexicon.vectors.shape[1] == dim)):
-            raise ValueError("lexicon words, stems and vectors differ in number or dimension")
         num_docs = getattr(bm25, "scores", {}).get("num_docs")
         if num_docs is not None and num_docs != len(passages):
             raise ValueError(f"BM25 holds {num_docs} passages, not {len(passages)}")
@@ -1104,7 +1076,7 @@ def _load_once(index_dir: Path, embedder_name: str | None, settings: Settings) -
     if len(articles) != manifest.get("n_articles"):
         raise IndexStateError(f"index in {index_dir}/ is inconsistent (it holds {len(articles)} articles, its manifest says {manifest.get('n_articles')}); run `qa index` to rebuild it")
     _limit_threads(faiss, settings.search_threads)
-    return Index(index_dir, manifest, articles, passages, embeddings, dense, bm25, lexicon, sentences)
+    return Index(index_dir, manifest, articles, passages, embeddings, dense, bm25, sentences)
 
 
 def _check_span(start, end, article: Article) -> None:

@@ -10,7 +10,6 @@ and the data can live in a managed, replicated, shardable PostgreSQL. Schema (`M
                 (HNSW, inner product), tsv (French full-text vector, GIN)
     terms       BM25 term → document frequency
     postings    (term, passage) → term frequency and passage length: BM25 computed in SQL
-    lexicon     corpus word → term, query-side vector (English and misspelt question words)
 
 Consistency: a question reads one REPEATABLE READ, READ ONLY transaction (`snapshot`), so every query
 it makes sees the same committed state. A write replaces whole articles in one transaction, under a
@@ -32,7 +31,6 @@ import numpy as np
 from .chunk import chunk_article
 from .clean import clean_article
 from .errors import CorpusError, IndexStateError, InputError, StoreError
-from .lexicon import Lexicon, content_words
 from .load import file_digest, read_article, scan_corpus
 from .records import Article, Passage, Span, catalog_row
 from .sentences import embed_sentences, hubness, sentence_table
@@ -40,7 +38,7 @@ from .settings import Settings
 from .store import Progress, _quiet, redact, scrub
 from .text import fold, terms, visible
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # pg_advisory_xact_lock key held by writers ("qa" in ASCII): one writer at a time, released at commit.
 WRITER_LOCK = 0x7161
 # bm25s' defaults (method "lucene"), so both stores rank lexically the same way.
@@ -107,7 +105,7 @@ def describe(url: str) -> dict:
 # ---------------------------------------------------------------- schema and migrations
 
 def _migration_1(cur, dim: int, model: str, params: dict) -> None:
-    """Articles, passages with their vectors (HNSW), the lexicon, and the metadata row."""
+    """Articles, passages with their vectors (HNSW), the lexicon (dropped by migration 4), and the metadata row."""
     cur.execute("""
         CREATE TABLE qa_meta (
             id int PRIMARY KEY CHECK (id = 1),
@@ -184,7 +182,12 @@ def _migration_3(cur, **_ignored) -> None:
                 "ADD COLUMN sentence_vectors bytea")
 
 
-MIGRATIONS = {1: _migration_1, 2: _migration_2, 3: _migration_3}
+def _migration_4(cur, **_ignored) -> None:
+    """No lexicon table: the corpus's embedded words served a retrieval since removed."""
+    cur.execute("DROP TABLE IF EXISTS lexicon")
+
+
+MIGRATIONS = {1: _migration_1, 2: _migration_2, 3: _migration_3, 4: _migration_4}
 # Up to this many passages, every write recomputes every passage's hubness (as the embedded store
 # does); above it, only the new passages get theirs, against a sample of the stored sentences.
 HUBNESS_ALL_MAX = 100_000
@@ -236,37 +239,29 @@ def _lexical_text(article: Article, passage: Passage, context: str) -> str:
 
 # ---------------------------------------------------------------- reading
 
-class _Vocabulary:
-    """The corpus-wide term statistics and lexicon of one generation, cached between snapshots."""
+class _TermStats:
+    """The corpus-wide document frequencies of one generation, cached between snapshots."""
 
-    def __init__(self, generation: int, df: dict[str, int], lexicon: Lexicon):
+    def __init__(self, generation: int, df: dict[str, int]):
         self.generation = generation
         self.df = df
-        self.lexicon = lexicon
-        self.vocabulary = [t for t in df if t]
-        self.folded_words = {fold(w): s for w, s in zip(lexicon.words, lexicon.stems) if s in df}
-        self.spelling_cache: dict = {}  # question word → spelling match in this generation (qa.retrieve)
 
 
 class PgView:
     """A StoreView over one REPEATABLE READ transaction: every call sees the same committed state."""
 
-    def __init__(self, store: "PgStore", conn, vocab: _Vocabulary, n_passages: int):
-        self.store, self.conn, self.vocab = store, conn, vocab
+    def __init__(self, store: "PgStore", conn, stats: _TermStats, n_passages: int):
+        self.store, self.conn, self.term_stats = store, conn, stats
         self.n_passages = n_passages
-        self.lexicon = vocab.lexicon
-        self.vocabulary = vocab.vocabulary
-        self.folded_words = vocab.folded_words
-        self.spelling_cache = vocab.spelling_cache
         self._articles: dict[str, Article | None] = {}
         self._vectors: dict[int, np.ndarray] = {}
         self._sentences: dict[int, tuple[list[Span], np.ndarray]] = {}
 
     def has_term(self, term: str) -> bool:
-        return term in self.vocab.df
+        return term in self.term_stats.df
 
     def document_frequency(self, term: str) -> int:
-        return self.vocab.df[term]
+        return self.term_stats.df[term]
 
     def dense_search(self, vector: np.ndarray, n: int) -> list[tuple[int, float]]:
         """The n nearest passages by inner product, from the HNSW index (ef_search ≥ n, so it can return n)."""
@@ -278,7 +273,7 @@ class PgView:
         return [(int(pid), -float(d)) for pid, d in rows]
 
     def lexical_search(self, query_terms: list[str], n: int) -> list[tuple[int, float]]:
-        known = [t for t in query_terms if t in self.vocab.df]
+        known = [t for t in query_terms if t in self.term_stats.df]
         if not known or n <= 0:
             return []
         if self.store.lexical == "fts":
@@ -363,7 +358,7 @@ class PgStore:
         self.ef_search = ef_search or settings.pg_ef_search
         self._idle: list = []
         self._lock = threading.Lock()
-        self._vocab: _Vocabulary | None = None
+        self._stats: _TermStats | None = None
 
     # -- opening
 
@@ -449,24 +444,21 @@ class PgStore:
         try:
             with conn.transaction():
                 generation, n_passages = conn.execute("SELECT generation, n_passages FROM qa_meta").fetchone()
-                yield PgView(self, conn, self._vocabulary(conn, generation), int(n_passages))
+                yield PgView(self, conn, self._term_stats(conn, generation), int(n_passages))
         except psycopg.Error as exc:
             conn.close()
             raise StoreError(f"PostgreSQL at {redact(self.url)} failed: {_one_line(exc, self.url)}") from None
         finally:
             self._give(conn)
 
-    def _vocabulary(self, conn, generation: int) -> _Vocabulary:
-        """The term statistics and lexicon of this generation: read once per generation, inside the snapshot."""
-        vocab = self._vocab
-        if vocab is not None and vocab.generation == generation:
-            return vocab
-        df = dict(conn.execute("SELECT term, df FROM terms"))
-        rows = conn.execute("SELECT word, stem, vector FROM lexicon ORDER BY word").fetchall()
-        vectors = np.array([_array(r[2]) for r in rows], dtype=np.float32).reshape(len(rows), self.dim)
-        vocab = _Vocabulary(generation, df, Lexicon([r[0] for r in rows], [r[1] for r in rows], vectors))
-        self._vocab = vocab
-        return vocab
+    def _term_stats(self, conn, generation: int) -> _TermStats:
+        """The document frequencies of this generation: read once per generation, inside the snapshot."""
+        stats = self._stats
+        if stats is not None and stats.generation == generation:
+            return stats
+        stats = _TermStats(generation, dict(conn.execute("SELECT term, df FROM terms")))
+        self._stats = stats
+        return stats
 
     # -- statistics
 
@@ -532,7 +524,7 @@ class PgStore:
             return plan_additions(list(files), self.settings, stored_docs, "the database", replace)
 
     def prepare(self, items: list[tuple[Article, str]], embedder, progress: Progress = _quiet) -> list[dict]:
-        """Chunk and embed articles (and their words new to the lexicon), ready for `write`."""
+        """Chunk and embed articles (passages and their sentences), ready for `write`."""
         from .index import embedding_text
 
         out, texts = [], []
@@ -552,13 +544,6 @@ class PgStore:
             item["sentences"] = [([[int(s), int(e)] for o, s, e in zip(owner, starts, ends) if o == row],
                                   np.asarray(sentence_vectors[owner == row], dtype=np.float32))
                                  for row in range(len(item["passages"]))]
-        words = sorted({w for item in out for p in item["passages"] for w in content_words(p.text)})
-        with contextlib.closing(connect(self.url)) as conn:
-            known = {r[0] for r in conn.execute("SELECT word FROM lexicon WHERE word = ANY(%s)", (words,))}
-        new_words = [w for w in words if w not in known]
-        word_vectors = embedder.encode_queries(new_words) if new_words else np.zeros((0, self.dim), np.float32)
-        if out:
-            out[0]["lexicon"] = [(w, (terms(w) or [""])[0], v) for w, v in zip(new_words, word_vectors)]
         return out
 
     def write(self, items: list[dict], delete: list[str] = (), progress: Progress = _quiet, conn=None) -> None:
@@ -639,12 +624,6 @@ class PgStore:
                                ON CONFLICT (term) DO UPDATE SET df = terms.df + excluded.df""",
                             (list(df), list(df.values())))
             cur.execute("DELETE FROM terms WHERE df <= 0")
-            for item in items:
-                for word, stem, vec in item.get("lexicon", []):
-                    cur.execute("INSERT INTO lexicon VALUES (%s, %s, %s) ON CONFLICT (word) DO NOTHING",
-                                (word, stem, np.asarray(vec, dtype=np.float32)))
-            if removed_n:  # words whose term left the corpus with the replaced or deleted articles
-                cur.execute("DELETE FROM lexicon l WHERE NOT EXISTS (SELECT 1 FROM terms t WHERE t.term = l.stem)")
             self._update_hubness(cur, ids)
             cur.execute("""UPDATE qa_meta SET generation = generation + 1,
                            n_passages = n_passages - %s + %s, total_length = total_length - %s + %s""",

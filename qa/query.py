@@ -17,8 +17,7 @@ import numpy as np
 from .answer_types import question_type
 from .glossary import load_glossary, translations
 from .lang import detect_language
-from .lexicon import content_words
-from .text import fold, stopwords, terms
+from .text import content_words, fold, stopwords, terms
 
 # Translations kept per question word: the dictionary lists its senses roughly by frequency, and
 # the rarer ones only add noise to the lexical search.

@@ -46,9 +46,6 @@ class StoreView(Protocol):
     """One consistent snapshot of a store: everything a question needs, read as of one moment."""
 
     n_passages: int
-    vocabulary: list[str]            # indexed terms (stemmed, folded), for spelling correction
-    folded_words: dict[str, str]     # corpus words without accents → their term
-    lexicon: object                  # .nearest(vectors) → [(word, term, cosine)] (see qa.lexicon)
 
     def has_term(self, term: str) -> bool: ...
     def document_frequency(self, term: str) -> int: ...
@@ -80,16 +77,6 @@ class EmbeddedView:
     def __init__(self, index):
         self.index = index
         self.n_passages = len(index.passages)
-        self.lexicon = index.lexicon
-        self.spelling_cache = index.spelling_cache
-
-    @property
-    def vocabulary(self) -> list[str]:
-        return self.index.vocabulary
-
-    @property
-    def folded_words(self) -> dict[str, str]:
-        return self.index.folded_words
 
     def has_term(self, term: str) -> bool:
         return term in self.index.bm25.vocab_dict
@@ -238,7 +225,7 @@ class EmbeddedStore:
             self.index = write_index(
                 self.settings, model, articles, passages, embeddings,
                 {d: s for d, s in index.manifest["sources"].items() if d != doc},
-                dict(index.manifest.get("skipped", {})), _lexicon_without(index.lexicon, passages), sentences)
+                dict(index.manifest.get("skipped", {})), sentences)
 
     def stats(self) -> dict:
         return {"store": "embedded", "location": str(self.settings.index_dir),
@@ -265,16 +252,6 @@ class _NamedOnly:
 
     def __init__(self, name: str, dim: int):
         self.name, self.dim = name, dim
-
-
-def _lexicon_without(lexicon, passages: list[Passage]):
-    """The lexicon restricted to the words the remaining passages use (no embedding needed)."""
-    from .lexicon import Lexicon, content_words
-
-    keep = {w for p in passages for w in content_words(p.text)}
-    rows = [i for i, w in enumerate(lexicon.words) if w in keep]
-    return Lexicon([lexicon.words[i] for i in rows], [lexicon.stems[i] for i in rows],
-                   lexicon.vectors[rows].reshape(len(rows), lexicon.vectors.shape[1]))
 
 
 # The PostgreSQL URL schemes libpq reads (lower case only, as libpq does).

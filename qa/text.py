@@ -21,6 +21,9 @@ _INVISIBLE_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "´": "'", "`": "'", "«": '"', "»": '"', "“": '"', "”": '"', "„": '"'})
 _SPACES = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")
+# Words with at least one letter (EMC2 counts, 2019 does not); apostrophes and hyphens split words,
+# so "l’hébergement" gives "hébergement" and "a-t-elle" gives only stop words.
+_CONTENT_WORD = re.compile(r"\w*[^\W\d_]\w*")
 # Terminal escape sequences (colours, cursor moves, titles) pasted from a terminal: removed whole.
 _ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b\n]{0,200}(?:\x07|\x1b\\))")
 
@@ -131,6 +134,17 @@ def stopwords() -> frozenset[str]:
              "may", "might", "must", "also", "any", "some", "there", "their", "them", "they", "this", "that", "these",
              "those", "about", "into", "onto", "upon", "than", "then", "very", "just", "only", "own", "such"}
     return frozenset(fold(w) for w in (*STOPWORDS_FRENCH, *STOPWORDS_EN, *extra))
+
+
+def content_words(text: str) -> list[str]:
+    """Lower-cased words of three letters or more that are not stop words, in order, without repeats."""
+    seen, out = set(), []
+    for match in _CONTENT_WORD.finditer(text.lower()):
+        word = match.group()
+        if len(word) >= 3 and fold(word) not in stopwords() and word not in seen:
+            seen.add(word)
+            out.append(word)
+    return out
 
 
 _local = threading.local()

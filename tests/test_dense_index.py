@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import FAKE_MODEL, run_qa
+from qa import index as index_module
 from qa.errors import IndexStateError, InputError
 from qa.index import MANIFEST, build_dense, build_index, dense_kind, index_problem, load_index
 from qa.settings import Settings
@@ -68,7 +69,7 @@ def test_ivf_tuned_on_given_queries_reaches_the_target_on_them():
     far /= np.linalg.norm(far, axis=1, keepdims=True)
     easy, _ = build_dense(vectors, Settings(index_type="ivf"))
     dense, info = build_dense(vectors, Settings(index_type="ivf"), queries=far[:200])
-    assert info["recall_probes"] == "corpus words (query side)" and info["recall_at_10"] >= 0.95
+    assert info["recall_probes"] == "passage sentences (query side)" and info["recall_at_10"] >= 0.95
     assert dense.nprobe >= easy.nprobe
     assert recall_against_exact(dense, vectors, far[200:]) >= 0.92
 
@@ -118,6 +119,21 @@ def test_forced_ivf_is_built_recorded_and_loaded(ivf_settings, fake_embedder):
     exact = np.argsort(-(built.embeddings @ query[0]))[:5]
     _, found = loaded.dense.search(query, 5)
     assert list(found[0]) == list(exact)
+
+
+def test_the_build_tunes_the_dense_index_on_the_passages_sentences(ivf_settings, fake_embedder, monkeypatch):
+    """write_index's recall probes are the sentences' query-side vectors (question-like text)."""
+    probes = []
+
+    def spy(embeddings, settings, progress, queries=None, **kwargs):
+        probes.append(queries)
+        return build_dense(embeddings, settings, progress, queries=queries, **kwargs)
+
+    monkeypatch.setattr(index_module, "build_dense", spy)
+    built = build_index(ivf_settings, fake_embedder)
+    [queries] = probes
+    assert queries is not None and len(queries) == len(built.sentences.owner) > 0
+    assert np.array_equal(queries, built.sentences.vectors)
 
 
 def test_changing_the_index_type_makes_the_index_stale(ivf_settings, fake_embedder):

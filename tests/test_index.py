@@ -46,8 +46,9 @@ def leftovers(folder) -> list[str]:
 def test_build_writes_every_file_with_its_checksum(settings, built):
     files = sorted(p.relative_to(settings.index_dir).as_posix() for p in settings.index_dir.rglob("*") if p.is_file())
     assert MANIFEST in files
-    for expected in ("articles.jsonl", "passages.jsonl", "embeddings.npy", "dense.faiss", "lexicon.json", "lexicon.npy"):
+    for expected in index_module.REQUIRED_FILES:
         assert expected in files
+    assert not any(f.startswith("lexicon.") for f in files)  # format 4: no embedded corpus words
     assert any(f.startswith("bm25/") for f in files)
     manifest = manifest_of(settings)
     assert sorted(manifest["files"]) == [f for f in files if f != MANIFEST]
@@ -67,7 +68,7 @@ def test_load_index_round_trips(settings, built):
     assert np.array_equal(loaded.embeddings, built.embeddings)
     assert loaded.embeddings.dtype == np.float32
     assert loaded.dense.ntotal == len(loaded.passages)
-    assert loaded.lexicon.words == built.lexicon.words
+    assert np.array_equal(loaded.sentences.vectors, built.sentences.vectors)
     for p in loaded.passages:
         assert p.text == loaded.articles[p.doc].text[p.start:p.end]
     # The stored text is the file's text, exactly.
@@ -167,8 +168,8 @@ CORRUPTIONS = [
     ("dense.faiss", _flip_bit, "checksum"),
     ("passages.jsonl", _truncate, "checksum"),
     ("articles.jsonl", lambda p: p.write_bytes(b""), "checksum"),
-    ("lexicon.npy", lambda p: p.unlink(), "missing"),
-    ("lexicon.json", lambda p: p.write_text("{}", encoding="utf-8"), "checksum"),
+    ("sentences.npy", lambda p: p.unlink(), "missing"),
+    ("hubness.npy", _flip_bit, "checksum"),
     (MANIFEST, lambda p: p.write_bytes(b"\x00\xff garbage {"), "corrupt"),
     (MANIFEST, lambda p: p.write_text("[1, 2, 3]", encoding="utf-8"), "corrupt"),
     (MANIFEST, lambda p: p.write_text('{"format": "qa-index"}', encoding="utf-8"), "corrupt"),
@@ -279,6 +280,25 @@ def test_ensure_index_rebuilds_after_model_change(settings, built):
 
     index = ensure_index(settings.with_(model="other-fake"), OtherEmbedder())
     assert index.manifest["model"] == "other-fake"
+
+
+def test_ensure_index_rebuilds_an_index_of_format_3(settings, built):
+    """An index written before format 4 (with the embedded corpus words, lexicon.json/.npy) is rebuilt, and
+    the rebuilt one holds no lexicon files."""
+    manifest = manifest_of(settings)
+    (settings.index_dir / "lexicon.json").write_text('{"words": ["piste"], "stems": ["pist"]}', encoding="utf-8")
+    np.save(settings.index_dir / "lexicon.npy", np.ones((1, FakeEmbedder.dim), np.float32))
+    manifest["format_version"] = 3
+    manifest["files"].update({rel: sha256(settings.index_dir / rel) for rel in ("lexicon.json", "lexicon.npy")})
+    (settings.index_dir / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    assert "v3" in index_problem(settings.index_dir, settings, FAKE_MODEL)
+    messages: list[str] = []
+    index = ensure_index(settings, FakeEmbedder(), messages.append)
+    assert any(m.startswith("Building the index") and "v3" in m for m in messages)
+    assert index.manifest["format_version"] == index_module.FORMAT_VERSION == 4
+    assert not any(settings.index_dir.glob("lexicon.*"))
+    assert index_problem(settings.index_dir, settings, FAKE_MODEL) is None
+    assert index.passages == built.passages
 
 
 def test_ensure_index_rebuilds_a_corrupt_data_file(settings, built):

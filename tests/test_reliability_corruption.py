@@ -18,7 +18,8 @@ from qa.cli import main
 from qa.index import MANIFEST
 
 QUESTION = "Quel est le budget des pistes cyclables à Lyon ?"
-DATA_FILES = ["articles.jsonl", "passages.jsonl", "embeddings.npy", "dense.faiss", "lexicon.json", "lexicon.npy", "bm25/*", MANIFEST]
+DATA_FILES = ["articles.jsonl", "passages.jsonl", "embeddings.npy", "dense.faiss", "sentences.npy", "sentence_spans.npy",
+              "hubness.npy", "bm25/*", MANIFEST]
 
 
 def invoke(runner, args, input=None):
@@ -34,8 +35,11 @@ def truncate(path):
 
 
 def flip_bit(path):
+    """One bit flipped a third of the way in; in the manifest, in its first file checksum (a flip in its build time
+    or generation id changes nothing qa reads, and where a third of the way falls depends on the manifest's length)."""
     data = bytearray(path.read_bytes())
-    data[len(data) // 3] ^= 0x10
+    at = data.index(b'"files"') + data[data.index(b'"files"'):].index(b': "', 8) + 10 if path.name == MANIFEST else len(data) // 3
+    data[at] ^= 0x10
     path.write_bytes(bytes(data))
 
 
@@ -101,8 +105,8 @@ RESIGNED = {
     "embeddings.npy other dimension": lambda d: save_npy(d, "embeddings.npy", np.zeros((9, 32), np.float32)),
     "embeddings.npy fewer rows": lambda d: save_npy(d, "embeddings.npy", np.load(d / "embeddings.npy")[:-1]),
     "embeddings.npy pickled object": lambda d: save_npy(d, "embeddings.npy", np.array([{"a": 1}], dtype=object)),
-    "lexicon.npy other shape": lambda d: save_npy(d, "lexicon.npy", np.zeros((3, 64), np.float32)),
-    "lexicon.json not a mapping": lambda d: ((d / "lexicon.json").write_text("[]", encoding="utf-8"), resign(d, "lexicon.json")),
+    "sentences.npy other shape": lambda d: save_npy(d, "sentences.npy", np.zeros((3, 64), np.float32)),
+    "sentence_spans.npy not a table": lambda d: save_npy(d, "sentence_spans.npy", np.zeros(5, np.int64)),
     "dense.faiss garbage": lambda d: ((d / "dense.faiss").write_bytes(b"IxF2" + b"\x00" * 10), resign(d, "dense.faiss")),
     "bm25 file garbage": lambda d: ((d / "bm25" / "params.index.json").write_text("{oops", encoding="utf-8"), resign(d, "bm25/params.index.json")),
 }

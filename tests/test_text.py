@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.text import clean_input, fold, strip_accents, terms, words
+from qa.text import clean_input, content_words, fold, strip_accents, terms, words
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -75,3 +75,8 @@ def test_terms_drop_stop_words_and_single_letters_but_keep_digits():
 
 def test_terms_stem_french_inflections_together():
     assert terms("hébergement")[0] == terms("héberger")[0] == terms("hébergé")[0]
+
+
+def test_content_words_keep_words_with_letters_once_without_stop_words():
+    text = "Pourquoi l’hébergement a-t-il coûté 2019 euros à EMC2 ? L’hébergement, encore."
+    assert content_words(text) == ["hébergement", "coûté", "euros", "emc2", "encore"]
