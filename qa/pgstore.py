@@ -33,7 +33,7 @@ from .clean import clean_article
 from .errors import CorpusError, IndexStateError, InputError, StoreError
 from .load import file_digest, read_article, scan_corpus
 from .records import Article, Passage, Span, catalog_row
-from .sentences import embed_sentences, hubness, sentence_table
+from .sentences import HUB_SAMPLE, embed_sentences, hubness, sentence_table
 from .settings import Settings
 from .store import Progress, _quiet, redact, scrub
 from .text import fold, terms, visible
@@ -178,7 +178,9 @@ def _migration_3(cur, **_ignored) -> None:
         cur.execute("UPDATE articles SET title = %s, author = %s, date = %s, url = %s, lang = %s, date_inferred = %s, "
                     "title_inferred = %s, year_hint = %s WHERE doc = %s",
                     (a.title, a.author, a.date, a.url, a.lang, a.date_inferred, a.title_inferred, a.year_hint, doc))
-    cur.execute("ALTER TABLE passages ADD COLUMN hubness real NOT NULL DEFAULT 0, ADD COLUMN sentences jsonb, "
+    # hubness stays NULL for passages stored before (they have no sentence vectors to compute it from): the
+    # ranker then reads its training mean, so they are neither favoured nor penalised
+    cur.execute("ALTER TABLE passages ADD COLUMN hubness real, ADD COLUMN sentences jsonb, "
                 "ADD COLUMN sentence_vectors bytea")
 
 
@@ -188,9 +190,6 @@ def _migration_4(cur, **_ignored) -> None:
 
 
 MIGRATIONS = {1: _migration_1, 2: _migration_2, 3: _migration_3, 4: _migration_4}
-# Up to this many passages, every write recomputes every passage's hubness (as the embedded store
-# does); above it, only the new passages get theirs, against a sample of the stored sentences.
-HUBNESS_ALL_MAX = 100_000
 
 
 def migrate(url: str, dim: int | None = None, model: str | None = None, params: dict | None = None,
@@ -330,18 +329,27 @@ class PgView:
 
     def sentences(self, pid: int) -> tuple[list[Span], np.ndarray]:
         """A passage's sentence spans and query-side vectors (none for a passage stored before schema 3)."""
-        if pid not in self._sentences:
-            row = self.conn.execute("SELECT sentences, sentence_vectors FROM passages WHERE id = %s", (pid,)).fetchone()
-            if row is None or row[0] is None or row[1] is None:
-                self._sentences[pid] = ([], np.zeros((0, self.store.dim), np.float32))
-            else:
-                vectors = np.frombuffer(bytes(row[1]), dtype=np.float32).reshape(len(row[0]), self.store.dim)
-                self._sentences[pid] = ([Span(*s) for s in row[0]], vectors)
-        return self._sentences[pid]
+        return self.sentences_of([pid])[pid]
+
+    def sentences_of(self, ids: list[int]) -> dict[int, tuple[list[Span], np.ndarray]]:
+        """The sentences of several passages, read in one query (and remembered for this snapshot)."""
+        wanted = [i for i in dict.fromkeys(ids) if i not in self._sentences]
+        if wanted:
+            for pid, spans, blob in self.conn.execute(
+                    "SELECT id, sentences, sentence_vectors FROM passages WHERE id = ANY(%s)", (wanted,)):
+                if spans is None or blob is None:
+                    self._sentences[int(pid)] = ([], np.zeros((0, self.store.dim), np.float32))
+                else:
+                    vectors = np.frombuffer(bytes(blob), dtype=np.float32).reshape(len(spans), self.store.dim)
+                    self._sentences[int(pid)] = ([Span(*x) for x in spans], vectors)
+            for pid in wanted:
+                self._sentences.setdefault(pid, ([], np.zeros((0, self.store.dim), np.float32)))
+        return {i: self._sentences[i] for i in ids}
 
     def hubness(self, ids: list[int]) -> np.ndarray:
+        """Each passage's hubness; NaN for one stored before schema 3 (qa.rank then reads its training mean)."""
         found = dict(self.conn.execute("SELECT id, hubness FROM passages WHERE id = ANY(%s)", (list(ids),)).fetchall())
-        return np.array([found.get(i, 0.0) for i in ids], dtype=np.float32)
+        return np.array([np.nan if found.get(i) is None else found[i] for i in ids], dtype=np.float32)
 
 
 # ---------------------------------------------------------------- the store
@@ -629,26 +637,57 @@ class PgStore:
                            n_passages = n_passages - %s + %s, total_length = total_length - %s + %s""",
                         (removed_n, added_n, removed_len, added_len))
 
-    def _update_hubness(self, cur, new_ids: list[int]) -> None:
-        """Recompute passage hubness after a write (every passage's up to HUBNESS_ALL_MAX, else the new ones')."""
-        n = cur.execute("SELECT count(*) FROM passages").fetchone()[0]
-        if n == 0:
+    def _update_hubness(self, cur, targets: list[int] | None) -> None:
+        """Compute the hubness of the passages `targets` (None: all of them) against the sentences of the
+        whole database, as `qa.sentences.hubness` does for the index folder: a write scores its new
+        passages only (the others keep theirs), `sync` rescores everything once it has loaded a corpus.
+
+        The pool of sentences read is at most about HUB_SAMPLE passages' worth: every m-th passage by id
+        (deterministic), so a write into a large database does not read every vector in it."""
+        if targets is not None and not targets:
             return
-        rows = cur.execute("SELECT id, embedding, sentence_vectors FROM passages ORDER BY id").fetchall()
-        ids = [int(r[0]) for r in rows]
-        vectors = np.array([_array(r[1]) for r in rows], dtype=np.float32).reshape(len(rows), self.dim)
-        pools = [np.frombuffer(bytes(r[2]), dtype=np.float32).reshape(-1, self.dim) if r[2] is not None
-                 else np.zeros((0, self.dim), np.float32) for r in rows]
-        owner = np.concatenate([np.full(len(v), row, dtype=np.int64) for row, v in enumerate(pools)])
-        sentence_vectors = np.vstack(pools)
-        if n <= HUBNESS_ALL_MAX:
-            targets = list(range(len(ids)))
+        total = cur.execute("SELECT count(*) FROM passages WHERE sentence_vectors IS NOT NULL").fetchone()[0]
+        if total == 0:
+            return
+        step = max(1, -(-total // HUB_SAMPLE))
+        pool_rows = cur.execute("SELECT id, doc, sentence_vectors FROM passages WHERE sentence_vectors IS NOT NULL "
+                                "AND id %% %s = 0 ORDER BY id", (step,)).fetchall() if step > 1 else \
+            cur.execute("SELECT id, doc, sentence_vectors FROM passages WHERE sentence_vectors IS NOT NULL ORDER BY id").fetchall()
+        if targets is None:
+            target_rows = cur.execute("SELECT id, doc, embedding FROM passages ORDER BY id").fetchall()
         else:
-            row_of = {pid: row for row, pid in enumerate(ids)}
-            targets = [row_of[i] for i in new_ids if i in row_of]
-        values = hubness(vectors[targets], sentence_vectors, owner, passage_rows=np.array(targets, dtype=np.int64))
+            target_rows = cur.execute("SELECT id, doc, embedding FROM passages WHERE id = ANY(%s) ORDER BY id",
+                                      (list(targets),)).fetchall()
+        if not target_rows:
+            return
+        docs = {d: i for i, d in enumerate(dict.fromkeys([r[1] for r in pool_rows] + [r[1] for r in target_rows]))}
+        pools = [np.frombuffer(bytes(r[2]), dtype=np.float32).reshape(-1, self.dim) for r in pool_rows]
+        # rows 0..P-1 are the pool's passages, then the targets (a target also in the pool keeps its own row)
+        row_of = {int(r[0]): i for i, r in enumerate(pool_rows)}
+        article_of = [docs[r[1]] for r in pool_rows]
+        target_index = []
+        for r in target_rows:
+            if int(r[0]) not in row_of:
+                row_of[int(r[0])] = len(article_of)
+                article_of.append(docs[r[1]])
+            target_index.append(row_of[int(r[0])])
+        owner = np.concatenate([np.full(len(v), row, dtype=np.int64) for row, v in enumerate(pools)]) if pools \
+            else np.zeros(0, np.int64)
+        vectors = np.array([_array(r[2]) for r in target_rows], dtype=np.float32).reshape(len(target_rows), self.dim)
+        values = hubness(vectors, np.vstack(pools) if pools else np.zeros((0, self.dim), np.float32), owner,
+                         sample=10 ** 9, passage_rows=np.array(target_index, dtype=np.int64),
+                         article_of=np.array(article_of, dtype=np.int64))
         cur.execute("UPDATE passages p SET hubness = v.h FROM unnest(%s::int8[], %s::float4[]) AS v(id, h) WHERE p.id = v.id",
-                    ([ids[t] for t in targets], [float(x) for x in values]))
+                    ([int(r[0]) for r in target_rows], [float(x) for x in values]))
+
+    def rescore_hubness(self) -> None:
+        """Every passage's hubness against the whole database (after `sync` loaded a corpus in batches)."""
+        with contextlib.closing(connect(self.url)) as conn:
+            _register(conn)
+            with conn.transaction(), conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+                self._update_hubness(cur, None)
+                cur.execute("UPDATE qa_meta SET generation = generation + 1")
 
     def _count(self) -> int:
         with contextlib.closing(connect(self.url)) as conn:
@@ -702,6 +741,8 @@ class PgStore:
                     items.append((article, digest))
             if items:
                 self.write(self.prepare(items, embedder, progress))
+        if todo:
+            self.rescore_hubness()
         stats = self.stats()
         progress(f"Database {self.describe()} holds {stats['n_passages']} passages from {stats['n_articles']} articles")
         return stats

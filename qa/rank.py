@@ -150,6 +150,16 @@ class Ranking:
     query_hubness: float   # mean cosine of the question with its nearest passages (CSLS's r_q)
     coverage_anywhere: float  # IDF-weighted share of question words found anywhere in the articles
     logits: np.ndarray | None = None
+    # How many of the first candidates may be cited (None: all): the lexical baseline cites only passages
+    # sharing a term with the question, though abstention still reads every candidate.
+    citable: int | None = None
+
+    def subset(self, keep: list[int]) -> "Ranking":
+        """The ranking of the candidates at positions `keep` only (in this order)."""
+        logits = None if self.logits is None else np.asarray(self.logits)[keep]
+        citable = None if self.citable is None else sum(i < self.citable for i in keep)
+        return Ranking(tuple(self.candidates[i] for i in keep), np.asarray(self.scores)[keep], self.query_hubness,
+                       self.coverage_anywhere, logits, citable)
 
     def learned(self) -> "Ranking":
         """This ranking in the learned ranker's order, scored by its logits (itself in the default mode)."""
@@ -201,7 +211,11 @@ def rank(view: StoreView, query: Query, settings: Settings, mode: str | None = N
     passages = view.passages(pids)
     vectors = np.asarray(view.vectors(pids), dtype=np.float32)
     cosines = vectors @ query.vector
-    hub = view.hubness(pids)
+    ranker = model(settings.ranker_model, FEATURES)
+    hub = np.asarray(view.hubness(pids), dtype=np.float64)
+    if np.isnan(hub).any():  # passages stored without sentence vectors: the training mean, a neutral value
+        hub = np.where(np.isnan(hub), ranker.mean[FEATURES.index("hub")], hub)
+    sentences = view.sentences_of(pids)
     dense_rank = {p: r for r, (p, _s) in enumerate(dense, start=1)}
     own_score = dict(own)
     own_rank = {p: r for r, (p, _s) in enumerate(own, start=1)}
@@ -212,7 +226,7 @@ def rank(view: StoreView, query: Query, settings: Settings, mode: str | None = N
         passage = passages[pid]
         article = view.article(passage.doc)
         lang = (article.lang if article is not None else None) or "fr"
-        spans, sentence_vectors = view.sentences(pid)
+        spans, sentence_vectors = sentences[pid]
         sims = sentence_vectors @ query.vector if len(spans) else np.array([cos])
         best = int(np.argmax(sims))
         held = set(terms(passage.text, lang))
@@ -221,7 +235,7 @@ def rank(view: StoreView, query: Query, settings: Settings, mode: str | None = N
         rows.append([cos, 0.0, h, coverage(held, weights), coverage(held, names), float(lang == query.language)])
     x = np.array(rows, dtype=np.float64)
     x[:, 1] = x[:, 0] - x[:, 0].max()
-    logits = model(settings.ranker_model, FEATURES).logits(x)
+    logits = ranker.logits(x)
     if mode == "dense":
         scores = x[:, 0]
     elif mode == "lexical":
@@ -232,19 +246,20 @@ def rank(view: StoreView, query: Query, settings: Settings, mode: str | None = N
     else:
         scores = logits
     order = sorted(range(len(pids)), key=lambda i: (-scores[i], pids[i]))
-    if mode == "lexical":
-        order = [i for i in order if pids[i] in own_score]
+    citable = sum(pids[i] in own_score for i in order) if mode == "lexical" else None
     candidates = tuple(Candidate(pids[i], x[i], *extras[i], dense_rank.get(pids[i]), float(cosines[i]),
                                  own_rank.get(pids[i]), own_score.get(pids[i])) for i in order)
     top_cos = np.sort(cosines)[::-1][:10]
     seen = [w for t, w in weights if any(view.has_term(term) for term in t)]
     total = sum(w for _t, w in weights)
     return Ranking(candidates, np.asarray([scores[i] for i in order], dtype=np.float64), float(top_cos.mean()),
-                   sum(seen) / total if total > 0 else 0.0, np.asarray([logits[i] for i in order], dtype=np.float64))
+                   sum(seen) / total if total > 0 else 0.0, np.asarray([logits[i] for i in order], dtype=np.float64),
+                   citable)
 
 
 def hits(view: StoreView, ranking: Ranking, k: int) -> list[Hit]:
-    """The k best candidates as Hits (score: the ranker's; dense score: the plain cosine)."""
+    """The k best citable candidates as Hits (score: the mode's; dense score: the plain cosine)."""
+    k = k if ranking.citable is None else min(k, ranking.citable)
     passages = view.passages([c.pid for c in ranking.candidates[:k]])
     return [Hit(passages[c.pid], float(s), c.dense_score, c.dense_rank, c.lexical_score, c.lexical_rank)
             for c, s in zip(ranking.candidates[:k], ranking.scores[:k].tolist())]

@@ -6,7 +6,6 @@ import re
 from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
-from dataclasses import replace
 
 
 from .answer import compose
@@ -106,7 +105,7 @@ class QA:
             kept = within_dates(list(range(len(ranking.candidates))),
                                 lambda i: view.article(view.passages([ranking.candidates[i].pid])[ranking.candidates[i].pid].doc).date,
                                 since, until)
-            ranking = replace(ranking, candidates=tuple(ranking.candidates[i] for i in kept), scores=ranking.scores[kept])
+            ranking = ranking.subset(kept)
         return compose(view, query, ranking, self.settings, question, k)
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None,

@@ -55,6 +55,7 @@ class StoreView(Protocol):
     def vectors(self, ids: list[int]) -> np.ndarray: ...
     def article(self, doc: str) -> Article | None: ...
     def sentences(self, pid: int) -> tuple[list[Span], np.ndarray]: ...
+    def sentences_of(self, ids: list[int]) -> dict[int, tuple[list[Span], np.ndarray]]: ...
     def hubness(self, ids: list[int]) -> np.ndarray: ...
 
 
@@ -108,6 +109,10 @@ class EmbeddedView:
         table = self.index.sentences
         rows = table.rows(pid)
         return table.spans(pid), np.asarray(table.vectors[rows.start:rows.stop], dtype=np.float32)
+
+    def sentences_of(self, ids: list[int]) -> dict[int, tuple[list[Span], np.ndarray]]:
+        """The sentences of several passages (one call, as the PostgreSQL store needs)."""
+        return {i: self.sentences(i) for i in ids}
 
     def hubness(self, ids: list[int]) -> np.ndarray:
         """Each passage's hubness (its mean cosine with its nearest sentences of other passages)."""

@@ -243,3 +243,27 @@ def test_a_very_short_sentence_is_quoted_with_its_neighbour(tmp_path):
                              answer_sentences=1, quote_model=_quote_model(tmp_path / "q.json", {"log_length": -5.0}))
     answer = QA(settings, embedder=FakeEmbedder()).ask("Est-ce une première ?")
     assert "> Le projet de parking souterrain a été refusé par le conseil municipal. Une première. [1]" in answer.answer
+
+
+def test_with_one_passage_cited_the_quotes_come_from_it(answering_qa):
+    answer = answering_qa.ask(QUESTIONS[1], k=1)
+    assert len(answer.citations) == 1 and answer.quotes
+    assert all(doc == answer.citations[0].doc for doc, _s, _e in answer.quotes)
+    assert "[1]" in answer.answer and "[2]" not in answer.answer
+
+
+def test_quoted_spans_never_overlap(tmp_path):
+    articles = {"course.txt": ("Le vainqueur, Paul Durand, a couru en 2 h 10. Il pleuvait. La course a réuni "
+                               "quatre mille coureurs venus de toute la région pour cette édition.\n")}
+    settings = make_settings(write_corpus(tmp_path / "c", articles), tmp_path / "i", min_confidence=0.0, answer_sentences=3)
+    answer = QA(settings, embedder=FakeEmbedder()).ask("Qui a gagné la course ?")
+    spans = sorted((s, e) for _d, s, e in answer.quotes)
+    assert all(a_end <= b_start for (_a, a_end), (b_start, _b) in zip(spans, spans[1:])), spans
+
+
+@pytest.mark.parametrize("mode", ["dense", "lexical", "rrf"])
+def test_baseline_modes_keep_the_learned_confidence(answering_qa, mode):
+    # abstention was trained on the learned ranker's scores: a baseline ordering does not change it
+    hybrid = answering_qa.ask(QUESTIONS[0])
+    baseline = answering_qa.ask(QUESTIONS[0], mode=mode)
+    assert baseline.confidence == pytest.approx(hybrid.confidence)

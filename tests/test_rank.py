@@ -23,6 +23,7 @@ def _ranking(qa, question=QUESTION, mode=None, settings=None):
 def _model_file(path, weights: dict[str, float]):
     model = LinearModel(FEATURES, np.zeros(len(FEATURES)), np.ones(len(FEATURES)),
                         np.array([weights.get(f, 0.0) for f in FEATURES]), 0.0, {})
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(model.to_json()), encoding="utf-8")
     return path
 
@@ -48,11 +49,13 @@ def test_dense_mode_orders_by_cosine(qa):
     assert cosines == sorted(cosines, reverse=True)
 
 
-def test_lexical_mode_keeps_only_passages_sharing_a_term(qa):
+def test_lexical_mode_cites_only_passages_sharing_a_term(qa):
+    from qa.rank import hits
+
     view, _query, ranking = _ranking(qa, "héliostat", mode="lexical")
-    assert ranking.candidates
-    texts = [view.passages([c.pid])[c.pid].text for c in ranking.candidates]
-    assert all("héliostat" in t for t in texts)
+    cited = hits(view, ranking, 10)
+    assert cited and ranking.citable == len(cited) < len(ranking.candidates)
+    assert all("héliostat" in h.passage.text for h in cited)
 
 
 def test_the_learned_model_decides_the_order(qa, tmp_path):
@@ -123,3 +126,35 @@ def test_same_language_feature_follows_the_article_language(qa):
     assert all(c.feature("same_language") == 1.0 for c in ranking.candidates)  # French question, French articles
     _view, _query, ranking = _ranking(qa, "What is the budget for cycle lanes in Lyon?")
     assert all(c.feature("same_language") == 0.0 for c in ranking.candidates)
+
+
+@pytest.mark.parametrize("change, words", [({"scale": [0.0] * len(FEATURES)}, "scale"),
+                                           ({"threshold": None}, "threshold"), ({"threshold": 1.5}, "threshold"),
+                                           ({"intercept": float("nan")}, "intercept")])
+def test_a_model_file_with_bad_numbers_is_refused(tmp_path, change, words):
+    path = _model_file(tmp_path / "m.json", {"cos": 1.0})
+    record = json.loads(path.read_text(encoding="utf-8")) | change
+    path.write_text(json.dumps(record), encoding="utf-8")
+    with pytest.raises(IndexStateError, match=words):
+        load_model(path, FEATURES)
+
+
+def test_far_off_logits_give_probabilities_without_warnings():
+    import warnings
+
+    model = LinearModel(FEATURES, np.zeros(len(FEATURES)), np.ones(len(FEATURES)), np.full(len(FEATURES), 1e4), 0.0, {})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = model.probabilities(np.array([[-1.0] * len(FEATURES), [1.0] * len(FEATURES)]))
+    assert p[0] == pytest.approx(0.0) and p[1] == pytest.approx(1.0)
+
+
+def test_abstention_and_quoting_models_must_come_with_their_ranker(tmp_path):
+    from qa.rank import model
+
+    ranker = _model_file(tmp_path / "ranker.json", {"cos": 1.0})
+    other = json.loads(ranker.read_text(encoding="utf-8")) | {"ranker_sha256": "0" * 64}
+    (tmp_path / "abstain.json").write_text(json.dumps(other), encoding="utf-8")
+    with pytest.raises(IndexStateError, match="another ranker"):
+        model(tmp_path / "abstain.json", FEATURES, ranker)
+    model(tmp_path / "abstain.json", FEATURES)  # alone, it loads

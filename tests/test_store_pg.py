@@ -462,3 +462,26 @@ def test_the_page_serves_from_the_pg_store(stores):
     with embedded.store.snapshot() as view:
         assert web.answer_html(answer, texts) == web.answer_html(web.answer_for(embedded, "À quoi sert l’héliostat ?", 5, "hybrid", view),
                                                                  web.cited_articles(answer, view))
+
+
+def test_passages_stored_without_sentences_rank_neutrally(stores):
+    """A passage from before schema 3 has no sentence vectors nor hubness: the ranker reads the training mean
+    (neither favoured nor penalised) and every feature stays finite."""
+    import numpy as np
+
+    from qa.rank import FEATURES, model, rank
+
+    _embedded, pg = stores
+    with connect(pg.settings.store) as conn:
+        conn.execute("UPDATE passages SET hubness = NULL, sentences = NULL, sentence_vectors = NULL")
+    query = pg.prepare(["Quel est le budget des pistes cyclables à Lyon ?"])[0]
+    with pg.store.snapshot() as view:
+        ids = [pid for pid, _s in view.dense_search(query.vector, 3)]
+        assert np.isnan(view.hubness(ids)).all()
+        assert all(spans == [] for spans, _v in view.sentences_of(ids).values())
+        ranking = rank(view, query, pg.settings)
+    hub = model(pg.settings.ranker_model, FEATURES).mean[FEATURES.index("hub")]
+    assert all(c.feature("hub") == pytest.approx(hub) for c in ranking.candidates)
+    assert all(np.isfinite(c.features).all() for c in ranking.candidates)
+    answer = pg.ask("Quel est le budget des pistes cyclables à Lyon ?")
+    assert 0.0 <= answer.confidence <= 1.0 and answer.citations

@@ -162,3 +162,46 @@ def test_cli_train_without_tune_corpora_is_refused(fake_cli, tmp_path):
     suite = make_suite(tmp_path / "s", split={"tune": [], "check": ["alpha", "beta", "gamma"]})
     result = invoke_cli(fake_cli, ["train", "--suite", suite, "--out", tmp_path / "m"])
     assert result.exit_code == 2 and "tune" in result.stderr
+
+
+@pytest.mark.parametrize("split, words", [({"tune": ["alpha"], "check": ["alpha"]}, "twice"),
+                                          ({"tune": ["alpha", "omega"]}, "not a corpus"),
+                                          ({"tune": "alpha"}, "list"), ([1, 2], "object")])
+def test_split_files_are_checked(suite, split, words):
+    (suite / "split.json").write_text(json.dumps(split), encoding="utf-8")
+    with pytest.raises(InputError, match=words):
+        load_suite(suite)
+
+
+def test_a_suite_without_a_split_reports_the_average_of_all(tmp_path, base):
+    suite = make_suite(tmp_path / "s", names=("alpha", "beta"))
+    (suite / "split.json").unlink()
+    report = evaluate_suite(load_suite(suite), base, FakeEmbedder(), tmp_path / "cache", k=3)
+    assert "MACRO all" in suite_table(report)
+
+
+def test_a_corpus_without_answerable_questions_is_reported(tmp_path, base):
+    suite = make_suite(tmp_path / "s", names=("alpha",), split={"tune": [], "check": ["alpha"]})
+    unanswerable = [q for q in QUESTIONS if not q["answerable"]]
+    (suite / "alpha" / "questions.jsonl").write_text("".join(json.dumps(q) + "\n" for q in unanswerable), encoding="utf-8")
+    report = evaluate_suite(load_suite(suite), base, FakeEmbedder(), tmp_path / "cache", k=3, progress=lambda _m: None)
+    assert report["corpora"]["alpha"]["modes"]["hybrid"]["metrics"]["overall"]["hit@1"] is None
+    assert "alpha" in suite_table(report)
+
+
+def test_train_needs_two_corpora_and_both_kinds_of_examples(suite, base, tmp_path):
+    corpora = [c for c in load_suite(suite) if c.name == "alpha"]
+    data = collect(sessions(corpora, base, FakeEmbedder(), tmp_path / "cache", lambda _m: None), lambda _m: None)
+    with pytest.raises(InputError, match="two tune corpora"):
+        train(data, tmp_path / "m", progress=lambda _m: None)
+    from qa.train import fit
+
+    with pytest.raises(InputError, match="one kind"):
+        fit(np.zeros((3, 2)), np.array([True, True, True]), np.ones(3), ("a", "b"))
+
+
+def test_a_held_out_corpus_is_not_trained_on_as_foreign_questions(suite, base, tmp_path):
+    corpora = [c for c in load_suite(suite) if c.role == "tune"]
+    data = collect(sessions(corpora, base, FakeEmbedder(), tmp_path / "cache", lambda _m: None), lambda _m: None)
+    foreign = [d for d in data if d.foreign]
+    assert foreign and all(d.source != d.corpus for d in foreign)
