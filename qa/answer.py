@@ -18,6 +18,7 @@ import numpy as np
 
 from .abstain import confidence, threshold
 from .answer_types import has_answer_type
+from .dates import as_date
 from .query import Query
 from .rank import Ranking, coverage, hits, model, word_weights
 from .records import Answer, Citation, Hit, Span
@@ -152,7 +153,8 @@ def compose(view: StoreView, query: Query, ranking: Ranking, settings: Settings,
                       confidence=probability)
     lines = [messages["header"], ""]
     quoted = []
-    for choice in choose_quotes(view, query, ranking, settings, min(QUOTED_PASSAGES, len(citations))):
+    for choice in newest_first(choose_quotes(view, query, ranking, settings, min(QUOTED_PASSAGES, len(citations))),
+                               citations):
         citation = citations[choice.hit]
         text = view.article(citation.doc).text
         span = choice.quoted
@@ -161,6 +163,16 @@ def compose(view: StoreView, query: Query, ranking: Ranking, settings: Settings,
         lines.append("")
     return Answer(question, query.language, True, "\n".join(lines).rstrip(), tuple(citations), evidence,
                   confidence=probability, quotes=tuple(quoted))
+
+
+def newest_first(choices: list[SentenceChoice], citations: list[Citation]) -> list[SentenceChoice]:
+    """The quotes, newest source first when their sources are not all of one year (a fact may have changed
+    since the older article), undated ones last; in the quoter's order otherwise and within a year."""
+    years = [(as_date(citations[c.hit].date).year if as_date(citations[c.hit].date) else None) for c in choices]
+    if len({y for y in years if y is not None}) < 2:
+        return choices
+    order = sorted(range(len(choices)), key=lambda i: (years[i] is None, -(years[i] or 0), i))
+    return [choices[i] for i in order]
 
 
 def _one_line(text: str) -> str:

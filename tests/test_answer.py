@@ -267,3 +267,14 @@ def test_baseline_modes_keep_the_learned_confidence(answering_qa, mode):
     hybrid = answering_qa.ask(QUESTIONS[0])
     baseline = answering_qa.ask(QUESTIONS[0], mode=mode)
     assert baseline.confidence == pytest.approx(hybrid.confidence)
+
+
+def test_quotes_from_different_years_come_newest_first(tmp_path):
+    articles = {
+        "a.md": "---\ntitle: Le pont en 2019\ndate: 2019-05-02\n---\n\nLe pont de Brest coûtera 30 millions d’euros selon le devis initial.\n",
+        "b.md": "---\ntitle: Le pont en 2024\ndate: 2024-03-10\n---\n\nLe pont de Brest a finalement coûté 52 millions d’euros au total.\n",
+    }
+    settings = make_settings(write_corpus(tmp_path / "c", articles), tmp_path / "i", min_confidence=0.0)
+    answer = QA(settings, embedder=FakeEmbedder()).ask("Combien coûte le pont de Brest ?")
+    docs = [doc for doc, _s, _e in answer.quotes]
+    assert set(docs) == {"a.md", "b.md"} and docs.index("b.md") < docs.index("a.md")
