@@ -74,6 +74,19 @@ def _looks_like_heading(line: str) -> bool:
     return n_words <= 16 and not line.rstrip("*_ ").endswith(tuple(_TERMINAL))
 
 
+# Separators of a site's menu or breadcrumb line ("News | Sport", "Accueil › Économie", "Home ▸ Deals").
+_MENU_SEPARATORS = re.compile(r"\s[|›»▸•>/·]\s")
+
+
+def _looks_like_masthead(line: str) -> bool:
+    """A page's masthead above its title: a menu or breadcrumb (two separators or more), or a short line in
+    capitals (a site's name). Headlines are neither."""
+    if len(_MENU_SEPARATORS.findall(f" {line} ")) >= 2:
+        return True
+    letters = [c for c in line if c.isalpha()]
+    return 4 <= len(letters) <= 60 and len(line.split()) >= 2 and sum(c.isupper() for c in letters) >= 0.8 * len(letters)
+
+
 def clean_article(article: Article) -> Article:
     """Metadata and prose paragraphs of a raw article; the text is returned unchanged.
 
@@ -127,6 +140,8 @@ def clean_article(article: Article) -> Article:
             else:
                 kept.append((Span(span.start + heading.start(1), span.start + heading.end(1)), "heading"))
                 blank_before.append(previous_blank)
+        elif title is None and not kept and _looks_like_masthead(line):
+            pass  # a site's name or menu above the title ("THE DAILY NEWS", "News › Transport"): not prose
         else:
             kind = "heading" if _looks_like_heading(line) else "body"
             if kind == "heading" and title is None and not kept:

@@ -290,3 +290,13 @@ def test_year_hint_is_the_latest_past_year_of_the_prose():
 def test_a_first_line_with_a_date_is_a_title_not_a_date_line():
     a = clean("Élections du 4 mars 2024\n\nLes électeurs de la commune ont voté dimanche pour renouveler leur conseil municipal.\n")
     assert a.title == "Élections du 4 mars 2024" and a.date is None
+
+
+@pytest.mark.parametrize("masthead", ["THE CASTLEFORD GAZETTE\nNews | Business | Sport | Opinion",
+                                      "Gazette › Actualités › Transports", "LE JOURNAL DU NORD ▸ Accueil ▸ Régions"])
+def test_a_masthead_above_the_headline_is_not_the_title(masthead):
+    text = (f"{masthead}\n\nLe tramway de Douai rouvre après six mois de travaux\n\nPar Jeanne Roux\n\n"
+            "La ligne A du tramway a rouvert lundi matin après six mois de travaux sur le viaduc de la Scarpe.\n")
+    article = clean_article(Article(doc="a.txt", text=text))
+    assert article.title == "Le tramway de Douai rouvre après six mois de travaux"
+    assert not any("Gazette" in text[p.start:p.end] or "Accueil" in text[p.start:p.end] for p in article.paragraphs)
