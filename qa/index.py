@@ -269,7 +269,7 @@ def check_additions(files: list, settings: Settings, replace: bool = False,
     files are found from the index's manifest (the embedded store) or not at all here (a database: that
     needs a connection, made once the model is loaded).
     """
-    from .store import is_database_url
+    from .urls import is_database_url
 
     local = [f for f in files if not is_address(str(f))]
     if not local:

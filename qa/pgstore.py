@@ -23,7 +23,7 @@ import contextlib
 import json
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +35,13 @@ from .load import file_digest, read_article, scan_corpus
 from .records import Article, Passage, Span, catalog_row
 from .sentences import HUB_SAMPLE, embed_sentences, hubness, sentence_table
 from .settings import Settings
-from .store import Progress, _quiet, redact, scrub
+from .urls import redact, scrub
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_message: str) -> None:
+    pass
 from .text import fold, terms, visible
 
 SCHEMA_VERSION = 4

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import InputError
+from .urls import check_store
 
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 RETRIEVAL_MODES = ("hybrid", "dense", "lexical", "rrf")
@@ -74,8 +75,6 @@ class Settings:
     search_threads: int = 1
 
     def __post_init__(self) -> None:
-        from .store import check_store
-
         check_store(self.store)
         if self.mode not in RETRIEVAL_MODES:
             raise InputError(f"unknown retrieval mode {self.mode!r}: choose one of {', '.join(RETRIEVAL_MODES)}")
