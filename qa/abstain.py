@@ -41,6 +41,7 @@ def features(view: StoreView, query: Query, ranking: Ranking) -> np.ndarray:
     ranking = ranking.learned()
     top3 = ranking.candidates[:3]
     passages = view.passages([c.pid for c in top3])
+    sentences = view.sentences_of([c.pid for c in top3])
     weights = word_weights(view, query)
     typed, held = 0.0, []
     for c in top3:
@@ -48,26 +49,32 @@ def features(view: StoreView, query: Query, ranking: Ranking) -> np.ndarray:
         article = view.article(passage.doc)
         lang = (article.lang if article is not None else None) or "fr"
         held.append(set(terms(passage.text, lang)))
-        spans, _v = view.sentences(c.pid)
-        for span in spans:
+        for span in sentences[c.pid][0]:
             sentence = article.text[span.start:span.end]
             if not query.kind or has_answer_type(sentence, query.kind):
                 typed = max(typed, coverage(set(terms(sentence, lang)), weights))
+    # the best passage: its best sentence's cosine (its own cosine when it has no sentence vectors) and
+    # whether it holds the kind of answer asked
+    top = ranking.candidates[0]
+    spans, vectors = sentences[top.pid]
+    top_sentence_cos = float((vectors @ query.vector).max()) if len(spans) else top.feature("cos")
+    top_type_match = bool(query.kind) and has_answer_type(passages[top.pid].text, query.kind)
     names = [(forms, max((idf(view, t) for t in forms), default=0.0) or 1.0) for forms in query.names]
     missing_top = _missing_share(names, held[0])
     missing_top3 = _missing_share(names, set().union(*held))
-    return np.concatenate([_ranking_features(ranking), [typed, missing_top, missing_top3]])
+    return np.concatenate([_ranking_features(ranking, top_sentence_cos, top_type_match),
+                           [typed, missing_top, missing_top3]])
 
 
-def _ranking_features(ranking: Ranking) -> np.ndarray:
+def _ranking_features(ranking: Ranking, top_sentence_cos: float, top_type_match: bool) -> np.ndarray:
     top = ranking.candidates[0]
     scores = ranking.scores
     margin = float(scores[0] - scores[1]) if len(scores) > 1 else 0.0
     best_cos = max(c.feature("cos") for c in ranking.candidates)
     return np.array([
-        float(scores[0]), margin, top.feature("cos"), top.sentence_cos, best_cos - ranking.query_hubness,
+        float(scores[0]), margin, top.feature("cos"), top_sentence_cos, best_cos - ranking.query_hubness,
         ranking.query_hubness, top.feature("coverage"), max(c.feature("coverage") for c in ranking.candidates[:3]),
-        ranking.coverage_anywhere, float(top.type_match),
+        ranking.coverage_anywhere, float(top_type_match),
     ], dtype=np.float64)
 
 

@@ -63,12 +63,14 @@ def sentence_choices(view: StoreView, query: Query, ranking: Ranking, passages: 
         return []
     logits = ranking.scores if ranking.logits is None else ranking.logits
     weights = word_weights(view, query)
+    passages = view.passages([c.pid for c in top])
+    sentences = view.sentences_of([c.pid for c in top])
     rows: list[tuple[int, Span, Span, list[float]]] = []
     for position, candidate in enumerate(top):
-        passage = view.passages([candidate.pid])[candidate.pid]
+        passage = passages[candidate.pid]
         article = view.article(passage.doc)
         lang = (article.lang if article is not None else None) or "fr"
-        spans, vectors = view.sentences(candidate.pid)
+        spans, vectors = sentences[candidate.pid]
         if not spans:
             spans, sims = [Span(passage.start, passage.end)], np.array([candidate.feature("cos")])
         else:

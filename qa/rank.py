@@ -20,10 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .answer_types import has_answer_type
 from .errors import IndexStateError
 from .query import Query
-from .records import Hit, Span
+from .records import Hit
 from .settings import Settings
 from .store import StoreView
 from .text import terms
@@ -122,14 +121,10 @@ def _digest(path: str, mtime: float) -> str | None:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A candidate passage with its ranking features, and what abstention reads besides: its best
-    sentence's cosine and whether it holds the kind of answer asked."""
+    """A candidate passage with its ranking features and where the searches placed it."""
 
     pid: int
     features: np.ndarray
-    sentence: Span
-    sentence_cos: float
-    type_match: bool
     dense_rank: int | None
     dense_score: float
     lexical_rank: int | None
@@ -215,23 +210,17 @@ def rank(view: StoreView, query: Query, settings: Settings, mode: str | None = N
     hub = np.asarray(view.hubness(pids), dtype=np.float64)
     if np.isnan(hub).any():  # passages stored without sentence vectors: the training mean, a neutral value
         hub = np.where(np.isnan(hub), ranker.mean[FEATURES.index("hub")], hub)
-    sentences = view.sentences_of(pids)
     dense_rank = {p: r for r, (p, _s) in enumerate(dense, start=1)}
     own_score = dict(own)
     own_rank = {p: r for r, (p, _s) in enumerate(own, start=1)}
     weights = word_weights(view, query)
     names = [(forms, 1.0) for forms in query.names]
-    rows, extras = [], []
+    rows = []
     for pid, cos, h in zip(pids, cosines.tolist(), hub.tolist()):
         passage = passages[pid]
         article = view.article(passage.doc)
         lang = (article.lang if article is not None else None) or "fr"
-        spans, sentence_vectors = sentences[pid]
-        sims = sentence_vectors @ query.vector if len(spans) else np.array([cos])
-        best = int(np.argmax(sims))
         held = set(terms(passage.text, lang))
-        extras.append((spans[best] if spans else Span(passage.start, passage.end), float(sims[best]),
-                       bool(query.kind) and has_answer_type(passage.text, query.kind)))
         rows.append([cos, 0.0, h, coverage(held, weights), coverage(held, names), float(lang == query.language)])
     x = np.array(rows, dtype=np.float64)
     x[:, 1] = x[:, 0] - x[:, 0].max()
@@ -247,7 +236,7 @@ def rank(view: StoreView, query: Query, settings: Settings, mode: str | None = N
         scores = logits
     order = sorted(range(len(pids)), key=lambda i: (-scores[i], pids[i]))
     citable = sum(pids[i] in own_score for i in order) if mode == "lexical" else None
-    candidates = tuple(Candidate(pids[i], x[i], *extras[i], dense_rank.get(pids[i]), float(cosines[i]),
+    candidates = tuple(Candidate(pids[i], x[i], dense_rank.get(pids[i]), float(cosines[i]),
                                  own_rank.get(pids[i]), own_score.get(pids[i])) for i in order)
     top_cos = np.sort(cosines)[::-1][:10]
     seen = [w for t, w in weights if any(view.has_term(term) for term in t)]

@@ -19,12 +19,10 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from .errors import InputError
 from .records import Article, Passage, Span
 from .sentences import Sentences
 from .settings import Settings
