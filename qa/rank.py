@@ -159,11 +159,16 @@ class Ranking:
     def learned(self) -> "Ranking":
         """This ranking in the learned ranker's order, scored by its logits (itself in the default mode)."""
         logits = self.scores if self.logits is None else self.logits
-        order = sorted(range(len(self.candidates)), key=lambda i: (-logits[i], self.candidates[i].pid))
+        order = best_first(logits, [c.pid for c in self.candidates])
         if order == list(range(len(self.candidates))) and logits is self.scores:
             return self
         return Ranking(tuple(self.candidates[i] for i in order), np.asarray(logits, dtype=np.float64)[order],
                        self.query_hubness, self.coverage_anywhere, np.asarray(logits, dtype=np.float64)[order])
+
+
+def best_first(scores, pids: list[int]) -> list[int]:
+    """Positions of the candidates by decreasing score, the lower passage id first on a tie (deterministic)."""
+    return sorted(range(len(pids)), key=lambda i: (-scores[i], pids[i]))
 
 
 def idf(view: StoreView, term: str) -> float:
@@ -234,7 +239,7 @@ def rank(view: StoreView, query: Query, settings: Settings, mode: str | None = N
                  np.array([1 / (RRF_K + own_rank[p]) if p in own_rank else 0.0 for p in pids])
     else:
         scores = logits
-    order = sorted(range(len(pids)), key=lambda i: (-scores[i], pids[i]))
+    order = best_first(scores, pids)
     citable = sum(pids[i] in own_score for i in order) if mode == "lexical" else None
     candidates = tuple(Candidate(pids[i], x[i], dense_rank.get(pids[i]), float(cosines[i]),
                                  own_rank.get(pids[i]), own_score.get(pids[i])) for i in order)

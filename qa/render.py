@@ -6,6 +6,7 @@ import textwrap
 
 from .dates import date_label, mark_older_quotes
 from .records import Answer, Citation
+from .report import aligned_table, format_value
 from .text import visible
 
 _LABELS = {
@@ -87,28 +88,14 @@ def metrics_table(by_variant: dict[str, dict]) -> str:
     if len(by_variant) == 1:
         metrics = next(iter(by_variant.values()))
         groups = [g for g in ("overall", "fr", "en") if g in metrics]
-        rows = [("metric", *groups)] + [(key, *(_fmt(metrics[g].get(key)) for g in groups)) for key in _TABLE_KEYS]
-        return _aligned(rows)
+        rows = [("metric", *groups)] + [(key, *(format_value(metrics[g].get(key)) for g in groups)) for key in _TABLE_KEYS]
+        return aligned_table(rows)
     blocks = []
     for group in ("overall", "fr", "en"):
         present = {name: m[group] for name, m in by_variant.items() if group in m}
         if not present:
             continue
         rows = [(group, *(_SHORT.get(k, k) for k in _TABLE_KEYS))]
-        rows += [(name, *(_fmt(m.get(k)) for k in _TABLE_KEYS)) for name, m in present.items()]
-        blocks.append(_aligned(rows))
+        rows += [(name, *(format_value(m.get(k)) for k in _TABLE_KEYS)) for name, m in present.items()]
+        blocks.append(aligned_table(rows))
     return "\n\n".join(blocks)
-
-
-def _aligned(rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths)))
-                     for r in rows)
-
-
-def _fmt(value) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.3f}" if value <= 1 else f"{value:.1f}"
-    return str(value)

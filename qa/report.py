@@ -78,3 +78,19 @@ def plot_metrics(metrics: dict[str, dict], path: Path) -> None:
     fig.tight_layout(rect=(0, 0.3 * legend_rows / fig.get_figheight() + 0.02, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def aligned_table(rows: list[tuple[str, ...]]) -> str:
+    """Rows of cells as text columns: the first left-aligned, the others (numbers) right-aligned."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths)))
+                     for r in rows)
+
+
+def format_value(value) -> str:
+    """A metric for a table: three decimals for a rate, one for a larger number (ms), a dash for none."""
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.3f}" if value <= 1 else f"{value:.1f}"
+    return str(value)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .errors import InputError
 from .evaluate import EvalItem, load_eval_set
+from .report import aligned_table, format_value
 from .settings import Settings
 
 
@@ -124,7 +125,7 @@ def evaluate_suite(corpora: list[Corpus], base: Settings, embedder, cache_dir: P
             modes[mode] = evaluate(items, lambda q, m=mode: qa.ask(q, k=k, mode=m))
         results[corpus.name] = {"role": corpus.role, "modes": modes}
         row = modes["hybrid"]["metrics"]["overall"]
-        progress(f"[{corpus.name}] hit@1 {_fmt(row['hit@1'])} (dense {_fmt(modes['dense']['metrics']['overall']['hit@1'])})")
+        progress(f"[{corpus.name}] hit@1 {format_value(row['hit@1'])} (dense {format_value(modes['dense']['metrics']['overall']['hit@1'])})")
     return {"corpora": results, "macro": macro_averages(results)}
 
 
@@ -158,8 +159,8 @@ def suite_table(report: dict) -> str:
     def line(name, role, n, modes):
         h = modes["hybrid"]
         best_mrr = max((modes[b].get("mrr@10") or 0) for b in BASELINES)
-        rows.append((name, role, str(n), *(_fmt(h.get(k)) for k in SUMMARY_KEYS),
-                     *(_fmt(modes[b].get("hit@1")) for b in BASELINES), _fmt(best_mrr)))
+        rows.append((name, role, str(n), *(format_value(h.get(k)) for k in SUMMARY_KEYS),
+                     *(format_value(modes[b].get("hit@1")) for b in BASELINES), format_value(best_mrr)))
 
     corpora = report["corpora"]
     for role in ("tune", "check", None):
@@ -174,12 +175,7 @@ def suite_table(report: dict) -> str:
             line(f"MACRO {role}", role, len(macro["corpora"]), {m: macro[m]["overall"] for m in ("hybrid", *BASELINES)})
             for lang in ("fr", "en"):
                 line(f"  questions in {lang}", role, "", {m: macro[m][lang] for m in ("hybrid", *BASELINES)})
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows)
-
-
-def _fmt(value) -> str:
-    return "—" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+    return aligned_table(rows)
 
 
 def write_suite_report(out: Path, report: dict) -> None:

@@ -23,7 +23,7 @@ from . import abstain
 from .answer import QUOTE_FEATURES, sentence_choices
 from .errors import InputError, ModelError
 from .evaluate import EvalItem, overlaps_any
-from .rank import FEATURES, LinearModel, Ranking, rank
+from .rank import FEATURES, LinearModel, Ranking, best_first, rank
 from .service import validate_question
 from .settings import Settings
 
@@ -114,7 +114,7 @@ def reranked(qd: QuestionData, ranker: LinearModel) -> tuple[Ranking, np.ndarray
     if not cands:
         return qd.ranking, qd.labels
     scores = ranker.logits(np.stack([c.features for c in cands]))
-    order = sorted(range(len(cands)), key=lambda i: (-scores[i], cands[i].pid))
+    order = best_first(scores, [c.pid for c in cands])
     return (replace(qd.ranking, candidates=tuple(cands[i] for i in order), scores=scores[order], logits=scores[order]),
             qd.labels[order])
 
