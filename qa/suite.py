@@ -226,7 +226,7 @@ def plot_suite(report: dict, path: Path) -> None:
         ax.grid(axis="y", alpha=0.3)
     axes[1].set_xticks([x + width * (len(modes) - 1) / 2 for x in range(len(names))],
                        [f"{n}\n({report['corpora'][n]['role'] or '-'})" for n in names], rotation=30, ha="right")
-    axes[0].legend(ncol=len(modes), loc="lower right", fontsize=8)
+    axes[0].legend(ncol=len(modes), loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=8, frameon=False)  # above: never over bars
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
