@@ -6,7 +6,8 @@ best passages match — the ranker's score and margin, cosines of the passage an
 against the question's own neighbourhood (CSLS's r_q), how much of the question the passages and the
 whole corpus hold — fitted on the tune corpora's answerable and unanswerable questions. Its operating
 point, stored beside the weights, is the highest threshold that refused at most 5 % of answerable
-questions in cross-validation.
+questions in cross-validation; an isotonic map fitted on held-out predictions, also stored there, turns
+its raw probability into a calibrated one.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .answer_types import has_answer_type
+from .errors import IndexStateError
 from .query import Query
 from .rank import Ranking, coverage, idf, model, word_weights
 from .settings import Settings
@@ -83,7 +85,25 @@ def confidence(view: StoreView, query: Query, ranking: Ranking, settings: Settin
     if not ranking.candidates:
         return 0.0
     abstainer = model(settings.abstain_model, FEATURES, settings.ranker_model)
-    return float(abstainer.probabilities(features(view, query, ranking)[None, :])[0])
+    raw = float(abstainer.probabilities(features(view, query, ranking)[None, :])[0])
+    return calibrated(raw, abstainer.extra.get("calibration"), settings.abstain_model)
+
+
+def calibrated(raw: float, calibration: dict | None, path) -> float:
+    """The raw probability through the model's isotonic calibration (breakpoints fitted by `qa train` on
+    held-out questions); unchanged for a model file without one."""
+    if calibration is None:
+        return raw
+    try:
+        xs = np.asarray(calibration["raw"], dtype=np.float64)
+        ys = np.asarray(calibration["calibrated"], dtype=np.float64)
+        valid = (xs.ndim == 1 and xs.shape == ys.shape and len(xs) >= 1 and np.all(np.diff(xs) >= 0)
+                 and np.all(np.diff(ys) >= 0) and np.all((ys >= 0) & (ys <= 1)) and np.all(np.isfinite(xs)))
+    except (KeyError, TypeError, ValueError):
+        valid = False
+    if not valid:
+        raise IndexStateError(f"model file {path} has an unusable calibration; retrain it with `qa train`")
+    return float(np.interp(raw, xs, ys))
 
 
 def threshold(settings: Settings) -> float:

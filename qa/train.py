@@ -213,8 +213,10 @@ def leave_one_corpus_out(data: list[QuestionData], max_false_refusals: float) ->
         probabilities.append(p)
         answerable.append(ty)
         report[held] = {"dense_hit@1": round(hit_at_1(test, None), 3), "ranker_hit@1": round(hit_at_1(test, ranker), 3)}
-    p, y = np.concatenate(probabilities), np.concatenate(answerable)
+    raw, y = np.concatenate(probabilities), np.concatenate(answerable)
     groups = np.array([held for held in corpora for qd in data if qd.corpus == held and not qd.foreign])
+    calibration = calibrate(raw, y, groups)
+    p = calibrated(raw, calibration)
     threshold = operating_point(p, y, max_false_refusals, groups)
     i = 0
     for held in corpora:
@@ -223,7 +225,31 @@ def leave_one_corpus_out(data: list[QuestionData], max_false_refusals: float) ->
         i += n
         report[held]["false_refusals"] = round(float(np.mean(hp[hy] < threshold)), 3) if hy.any() else None
         report[held]["abstention"] = round(float(np.mean(hp[~hy] < threshold)), 3) if (~hy).any() else None
-    return {"threshold": threshold, "corpora": report, "probabilities": p.tolist(), "answerable": y.tolist()}
+    return {"threshold": threshold, "calibration": calibration, "corpora": report, "probabilities": p.tolist(),
+            "answerable": y.tolist()}
+
+
+def calibrate(raw: np.ndarray, answerable: np.ndarray, groups: np.ndarray) -> dict:
+    """An isotonic map from the model's raw probability to the share of answerable questions, fitted on
+    held-out predictions (each corpus weighing the same), as breakpoints for np.interp.
+
+    Why: the model is trained with other corpora's questions as off-topic negatives, which users' own
+    near misses are not, so its raw probability under-states answerability at low scores; a monotone
+    map fixes the probabilities without reordering questions."""
+    from sklearn.isotonic import IsotonicRegression
+
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+    iso.fit(raw, answerable.astype(float), sample_weight=_weights(list(groups)))
+    # Each flat step of the isotonic fit becomes one point at its middle, joined linearly: a strictly
+    # increasing map, so questions keep their order and the operating point is the raw one, mapped.
+    xs, ys = np.asarray(iso.X_thresholds_), np.asarray(iso.y_thresholds_)
+    levels = np.unique(ys)
+    middles = [float(xs[ys == level].mean()) for level in levels]
+    return {"raw": middles, "calibrated": [float(v) for v in levels]}
+
+
+def calibrated(raw: np.ndarray, calibration: dict) -> np.ndarray:
+    return np.interp(raw, calibration["raw"], calibration["calibrated"])
 
 
 def train(data: list[QuestionData], out_dir: Path, max_false_refusals: float = 0.05,
@@ -239,7 +265,8 @@ def train(data: list[QuestionData], out_dir: Path, max_false_refusals: float = 0
     ranker = fit_ranker(data)
     x, y, names = abstain_rows(data, ranker)
     abstainer = fit(x, y, _weights(names), abstain.FEATURES,
-                    extra={"threshold": cv["threshold"], "max_false_refusals": max_false_refusals})
+                    extra={"threshold": cv["threshold"], "calibration": cv["calibration"],
+                           "max_false_refusals": max_false_refusals})
     qx, qy, qw = quote_rows(data, ranker)
     quoter = fit(qx, qy, qw, QUOTE_FEATURES)
     trained_on = about or {}
@@ -256,4 +283,4 @@ def train(data: list[QuestionData], out_dir: Path, max_false_refusals: float = 0
     except OSError as exc:
         raise InputError(f"cannot write the models into {out_dir}: {exc.strerror or exc} (choose another --out)") from None
     progress(f"wrote ranker.json, abstain.json, quoter.json to {out_dir}/")
-    return {k: v for k, v in cv.items() if k not in ("probabilities", "answerable")}
+    return {k: v for k, v in cv.items() if k not in ("probabilities", "answerable", "calibration")}
