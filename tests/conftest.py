@@ -346,3 +346,17 @@ def dev_answers(real_qa, dev_items):
 
 def read_jsonl(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+# ------------------------------------------------------------------ summary
+
+def pytest_terminal_summary(terminalreporter):
+    """Say how many distinct test functions ran, beside pytest's count of items (parametrized cases each count
+    as an item, which overstates how much is tested)."""
+    reports = [r for key in ("passed", "failed", "error") for r in terminalreporter.stats.get(key, [])
+               if getattr(r, "when", "call") == "call" or key == "error"]
+    functions = {r.nodeid.split("[", 1)[0] for r in reports}
+    if functions:
+        files = {f.split("::", 1)[0] for f in functions}
+        terminalreporter.write_line(f"{len(reports)} test items ran: {len(functions)} distinct test functions "
+                                    f"in {len(files)} files")
