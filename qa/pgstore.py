@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -47,6 +48,13 @@ from .text import fold, terms, visible
 SCHEMA_VERSION = 4
 # pg_advisory_xact_lock key held by writers ("qa" in ASCII): one writer at a time, released at commit.
 WRITER_LOCK = 0x7161
+# Seconds to wait for a connection: the server's answer to a new one, or a pooled reader coming free.
+CONNECT_TIMEOUT = 10
+# At most this many read-only connections per store (one per question in flight); more questions wait.
+READERS_MAX = 16
+# The pool logs each failed attempt; unconfigured, Python would print those on stderr, where the CLI
+# writes one line per error. An application that configures logging still receives them.
+logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())
 # bm25s' defaults (method "lucene"), so both stores rank lexically the same way.
 BM25_K1, BM25_B = 1.5, 0.75
 
@@ -57,20 +65,26 @@ def _one_line(exc: BaseException, url: str | None = None) -> str:
     return text[:240] or exc.__class__.__name__
 
 
-def connect(url: str, read_only: bool = False):
+def connect(url: str):
     """A psycopg connection (autocommit; transactions are explicit), or StoreError in one line."""
     import psycopg
 
     try:
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
     except psycopg.ProgrammingError as exc:  # the URL itself does not parse
         raise InputError(f"invalid PostgreSQL connection string {redact(url)!r}: {_one_line(exc, url)}") from None
     except psycopg.Error as exc:
         raise StoreError(f"cannot connect to PostgreSQL at {redact(url)}: {_one_line(exc, url)}") from None
-    if read_only:
-        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        conn.read_only = True
     return conn
+
+
+def _configure_reader(conn) -> None:
+    """How the pool sets up each readers' connection: REPEATABLE READ, READ ONLY transactions, pgvector's types."""
+    import psycopg
+
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    conn.read_only = True
+    _register(conn)
 
 
 def _has_vector(conn) -> bool:
@@ -370,7 +384,7 @@ class PgStore:
         self.dim = dim
         self.lexical = settings.pg_lexical
         self.ef_search = ef_search or settings.pg_ef_search
-        self._idle: list = []
+        self._readers = None  # psycopg_pool.ConnectionPool, opened by `_pool`
         self._lock = threading.Lock()
         self._stats: _TermStats | None = None
 
@@ -422,28 +436,46 @@ class PgStore:
 
     # -- connections
 
-    def _take(self):
+    def _pool(self):
+        """The pool of read-only connections, opened at the first read (a store that only writes needs none)."""
         with self._lock:
-            if self._idle:
-                return self._idle.pop()
-        conn = connect(self.url, read_only=True)
-        _register(conn)
-        return conn
+            if self._readers is None:
+                from psycopg_pool import ConnectionPool
 
-    def _give(self, conn) -> None:
-        if conn.closed or conn.broken:
-            return
-        with self._lock:
-            if len(self._idle) < 16:
-                self._idle.append(conn)
-                return
-        conn.close()
+                self._readers = ConnectionPool(
+                    self.url, kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT}, configure=_configure_reader,
+                    min_size=1, max_size=READERS_MAX, timeout=CONNECT_TIMEOUT, name="qa-readers", open=True)
+            return self._readers
+
+    @contextlib.contextmanager
+    def _reader(self) -> Iterator:
+        """A read-only connection from the pool, or StoreError in one line when none can be had.
+
+        The pool connects in the background and only says that it waited: when no connection comes within
+        a second, a direct attempt tells an unreachable server (its reason, at once) from a busy pool."""
+        from psycopg_pool import PoolTimeout
+
+        pool = self._pool()
+        try:
+            conn = pool.getconn(timeout=1)
+        except PoolTimeout:
+            connect(self.url).close()
+            try:
+                conn = pool.getconn(timeout=CONNECT_TIMEOUT)
+            except PoolTimeout:
+                raise StoreError(f"no connection to PostgreSQL at {redact(self.url)} came free within "
+                                 f"{CONNECT_TIMEOUT + 1} s ({READERS_MAX} in use)") from None
+        try:
+            yield conn
+        finally:
+            pool.putconn(conn)  # one closed after an error is replaced by the pool
 
     def close(self) -> None:
+        """Close the readers' connections (a later read opens a new pool)."""
         with self._lock:
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
+            readers, self._readers = self._readers, None
+        if readers is not None:
+            readers.close()
 
     def refresh(self, embedder_name: str) -> bool:
         """Nothing to pick up: every snapshot already sees the last committed articles."""
@@ -454,16 +486,14 @@ class PgStore:
         """One REPEATABLE READ, READ ONLY transaction for a question (or a batch of them)."""
         import psycopg
 
-        conn = self._take()
-        try:
-            with conn.transaction():
-                generation, n_passages = conn.execute("SELECT generation, n_passages FROM qa_meta").fetchone()
-                yield PgView(self, conn, self._term_stats(conn, generation), int(n_passages))
-        except psycopg.Error as exc:
-            conn.close()
-            raise StoreError(f"PostgreSQL at {redact(self.url)} failed: {_one_line(exc, self.url)}") from None
-        finally:
-            self._give(conn)
+        with self._reader() as conn:
+            try:
+                with conn.transaction():
+                    generation, n_passages = conn.execute("SELECT generation, n_passages FROM qa_meta").fetchone()
+                    yield PgView(self, conn, self._term_stats(conn, generation), int(n_passages))
+            except psycopg.Error as exc:
+                conn.close()
+                raise StoreError(f"PostgreSQL at {redact(self.url)} failed: {_one_line(exc, self.url)}") from None
 
     def _term_stats(self, conn, generation: int) -> _TermStats:
         """The document frequencies of this generation: read once per generation, inside the snapshot."""
