@@ -216,7 +216,8 @@ def scale_embedded(n: int, data: np.ndarray, queries: np.ndarray, truth: np.ndar
 
 def scale_pg(n: int, data: np.ndarray, queries: np.ndarray, truth: np.ndarray, query_terms: list[list[str]], seed: int,
              batch_articles: int = 400) -> dict:
-    from qa.pgstore import PgStore, migrate, schema_version
+    from qa.pgschema import migrate, schema_version
+    from qa.pgstore import PgStore
     from qa.settings import Settings
 
     url = fresh_database(f"qa_bench_{n}")

@@ -1161,7 +1161,7 @@ def section_pipeline(args) -> dict:
     """build_index and QA.ask on a synthetic corpus of args.pipeline passages (recombined seed sentences)."""
     from qa.index import build_index, load_index
     from qa.service import QA
-    from qa.store import view_of
+    from qa.store import EmbeddedView
 
     n = args.pipeline
     qa = get_qa()
@@ -1197,6 +1197,7 @@ def section_pipeline(args) -> dict:
     t = time.perf_counter()
     index = load_index(index_dir, settings, embedder.name)
     load_s = time.perf_counter() - t
+    view = EmbeddedView(index)
     rss_loaded = rss_bytes()
     session = QA(settings, embedder=qa.embedder, index=index)
     questions = [row["question"] for row in dev_questions()]
@@ -1208,8 +1209,8 @@ def section_pipeline(args) -> dict:
             e2e.append(timed(session.ask, q)[1])
             (query,), t_prep = timed(session.prepare, [q])
             prepare_t.append(t_prep)
-            dense_t.append(timed(view_of(index).dense_search, query.vector, 30)[1])
-            bm25_t.append(timed(view_of(index).lexical_search, query.own_terms, 30)[1])
+            dense_t.append(timed(view.dense_search, query.vector, 30)[1])
+            bm25_t.append(timed(view.lexical_search, query.own_terms, 30)[1])
     out = {"passages": n_passages, "articles": len(index.articles), "corpus_write_s": round(corpus_s, 1),
            "build_s": round(build_s, 1), "build_stages": stages,
            "build_marks_s": {m[:60]: round(t - start, 1) for t, m in marks},

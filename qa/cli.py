@@ -435,7 +435,8 @@ def db_init_command(store, model):
     """Create pgvector and the qa schema (vector column sized for the model) in an empty database."""
     from .embed import load_embedder
     from .index import index_params
-    from .pgstore import SCHEMA_VERSION, connect, migrate, redact, schema_version
+    from .pgschema import SCHEMA_VERSION, connect, migrate, schema_version
+    from .urls import redact
 
     settings = _database_settings(store, model)
     with connect(settings.store) as conn:
@@ -454,7 +455,8 @@ def db_init_command(store, model):
 @reports_errors
 def db_migrate_command(store, target):
     """Apply the schema migrations the database lacks (each in its own transaction)."""
-    from .pgstore import SCHEMA_VERSION, migrate, redact
+    from .pgschema import SCHEMA_VERSION, migrate
+    from .urls import redact
 
     settings = _database_settings(store, None)
     target = SCHEMA_VERSION if target is None else target
@@ -471,6 +473,6 @@ def db_migrate_command(store, target):
 @reports_errors
 def db_status_command(store, model):
     """Print the schema version and what the database holds, as one JSON object."""
-    from .pgstore import describe
+    from .pgschema import describe
 
     click.echo(json.dumps(describe(_database_settings(store, model).store)))

@@ -17,7 +17,7 @@ from .query import Query, prepare
 from .rank import rank
 from .records import Answer
 from .settings import Settings
-from .store import EmbeddedStore, Store, StoreView, open_store, view_of
+from .store import EmbeddedStore, Store, StoreView, open_store
 from .text import clean_input
 
 
@@ -93,13 +93,12 @@ class QA:
         return [prepare(text, vector) for text, vector in zip(questions, vectors)]
 
     def answer(self, query: Query, question: str, k: int | None = None, mode: str | None = None,
-               index: StoreView | None = None, since: date | None = None, until: date | None = None) -> Answer:
-        """Rank and compose the answer for a prepared query (from `index`, by default a fresh snapshot),
+               view: StoreView | None = None, since: date | None = None, until: date | None = None) -> Answer:
+        """Rank and compose the answer for a prepared query (from `view`, by default a fresh snapshot),
         from articles dated within [since, until] when a bound is given (qa.dates.within_dates)."""
-        if index is None:
-            with self.store.snapshot() as view:
+        if view is None:
+            with self.store.snapshot() as view:  # one snapshot for the whole answer, whatever writers do meanwhile
                 return self.answer(query, question, k, mode, view, since, until)
-        view = view_of(index)
         ranking = rank(view, query, self.settings, mode)
         if since is not None or until is not None:
             kept = within_dates(list(range(len(ranking.candidates))),
@@ -109,16 +108,12 @@ class QA:
         return compose(view, query, ranking, self.settings, question, k)
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None,
-            index: StoreView | Index | None = None, since: date | None = None, until: date | None = None) -> Answer:
+            index: StoreView | None = None, since: date | None = None, until: date | None = None) -> Answer:
         """Answer one question (from `index`, by default a fresh snapshot); InputError if it is not a usable question.
 
         Pass a snapshot when the caller needs the articles of the very snapshot that answered (the page's source viewer)."""
         text = validate_question(question, self.settings)
-        if index is not None:
-            return self.answer(self.prepare([text])[0], question, k, mode, index, since, until)
-        query = self.prepare([text])[0]
-        with self.store.snapshot() as view:  # one snapshot for the whole answer, whatever writers do meanwhile
-            return self.answer(query, question, k, mode, view, since, until)
+        return self.answer(self.prepare([text])[0], question, k, mode, index, since, until)
 
     def ask_many(self, questions: Iterable[str], k: int | None = None, mode: str | None = None,
                  since: date | None = None, until: date | None = None) -> list[Answer | InputError]:

@@ -128,13 +128,6 @@ def bm25_top(bm25, query_terms: list[str], n: int) -> list[tuple[int, float]]:
     return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
 
 
-def view_of(source) -> StoreView:
-    """A StoreView for what callers hold: a view already, or a loaded `Index` (older callers, tests)."""
-    from .index import Index
-
-    return EmbeddedView(source) if isinstance(source, Index) else source
-
-
 class EmbeddedStore:
     """The index folder (`qa.index`) behind the store interface: FAISS + bm25s files, one generation at a time.
 

@@ -41,7 +41,6 @@ from .answer import MESSAGES  # noqa: E402
 from .errors import InputError, QAError  # noqa: E402
 from .records import Answer, Citation  # noqa: E402
 from .settings import RETRIEVAL_MODES  # noqa: E402
-from .store import view_of  # noqa: E402
 
 if TYPE_CHECKING:  # pragma: no cover
     import gradio as gr
@@ -596,10 +595,9 @@ def queue_limits() -> tuple[int, int]:
     return values[0], values[1]
 
 
-def cited_articles(answer: Answer, index: "StoreView | Index") -> dict[str, str]:
+def cited_articles(answer: Answer, view: "StoreView") -> dict[str, str]:
     """The exact text of each article the answer cites (doc -> text), for the source viewer, from the
-    snapshot that answered (`index`): a writer replacing an article meanwhile never shifts the offsets."""
-    view = view_of(index)
+    snapshot that answered (`view`): a writer replacing an article meanwhile never shifts the offsets."""
     articles = {doc: view.article(doc) for doc in {c.doc for c in answer.citations}}
     return {doc: a.text for doc, a in articles.items() if a is not None}
 

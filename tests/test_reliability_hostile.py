@@ -413,7 +413,7 @@ def _leaks(text: str) -> bool:
 
 @pytest.mark.parametrize("url", SECRET_URLS)
 def test_redact_hides_the_password_whatever_the_url_shape(url):
-    from qa.pgstore import redact
+    from qa.urls import redact
 
     shown = redact(url)
     assert not _leaks(shown) and "***" in shown
@@ -422,7 +422,7 @@ def test_redact_hides_the_password_whatever_the_url_shape(url):
 @pytest.mark.parametrize("url", [u for u in SECRET_URLS if "[::1/" in u or "bogus" in u or "notaport" in u or "ho st" in u])
 def test_connection_errors_never_show_the_password(url, caplog):
     from qa.errors import QAError
-    from qa.pgstore import connect
+    from qa.pgschema import connect
 
     with caplog.at_level(logging.DEBUG), pytest.raises(QAError) as raised:
         connect(url)

@@ -20,7 +20,8 @@ from conftest import (FAKE_ARTICLES, FAKE_MODEL, ROOT, TESTS_DIR, FakeEmbedder, 
                       run_qa, write_corpus)
 
 from qa.errors import CorpusError, IndexStateError, StoreError
-from qa.pgstore import SCHEMA_VERSION, PgStore, connect, schema_version
+from qa.pgschema import SCHEMA_VERSION, connect, schema_version
+from qa.pgstore import PgStore
 from qa.service import QA
 from qa.text import terms
 
@@ -299,7 +300,8 @@ from pathlib import Path
 from conftest import FakeEmbedder, make_settings
 from qa.clean import clean_article
 from qa.load import file_digest, read_article
-from qa.pgstore import PgStore, connect, _register
+from qa.pgschema import connect, register_types
+from qa.pgstore import PgStore
 
 settings = make_settings(Path({corpus!r}), Path({index!r}), store={url!r})
 embedder = FakeEmbedder()
@@ -307,7 +309,7 @@ store = PgStore.open(settings, embedder)
 path = Path({new!r})
 items = store.prepare([(clean_article(read_article(path, path.parent)), file_digest(path))], embedder)
 conn = connect({url!r})
-_register(conn)
+register_types(conn)
 with conn.transaction():
     store.write(items, conn=conn)  # the old passages are deleted and the new ones written, not committed
     print("written", flush=True)
