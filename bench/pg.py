@@ -337,7 +337,7 @@ while time.time() < end:
     try:
         q = questions[i % len(questions)]
         with qa.store.snapshot() as view:  # what QA.ask does, keeping the snapshot to check the quotes in it
-            a = qa.answer(qa.prepare([q], view)[0], q, None, None, view)
+            a = qa.answer(qa.prepare([q])[0], q, None, None, view)
             for c in a.citations:
                 assert c.quote == view.article(c.doc).text[c.start:c.end], "quote is not a slice of the stored article"
     except Exception as exc:
