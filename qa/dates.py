@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import TypeVar
 
 from .errors import InputError
 from .text import fold
 
-T = TypeVar("T")
 
 # Shapes a written calendar date takes; dateparser then says whether it is one (and which).
 _FULL_DATE = re.compile(
@@ -275,15 +273,6 @@ def in_range(date: str | None, since: datetime.date | None, until: datetime.date
     if day is None:
         return False
     return (since is None or day >= since) and (until is None or day <= until)
-
-
-def within_dates(items: Iterable[T], date_of: Callable[[T], str | None], since: datetime.date | None,
-                 until: datetime.date | None) -> list[T]:
-    """The hits (or citations) whose article's date lies within [since, until], in their order.
-
-    Inferred dates count (they are the article's best evidence); undated articles are left out as
-    soon as a bound is given, since nothing says they fall within it."""
-    return [item for item in items if in_range(date_of(item), since, until)]
 
 
 def check_range(since: datetime.date | None, until: datetime.date | None) -> None:

@@ -16,13 +16,14 @@ import json
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from .errors import IndexStateError
 from .query import Query
-from .records import Hit
+from .records import Hit, Passage
 from .settings import Settings
 from .store import StoreView
 from .text import terms
@@ -149,13 +150,6 @@ class Ranking:
     # sharing a term with the question, though abstention still reads every candidate.
     citable: int | None = None
 
-    def subset(self, keep: list[int]) -> "Ranking":
-        """The ranking of the candidates at positions `keep` only (in this order)."""
-        logits = None if self.logits is None else np.asarray(self.logits)[keep]
-        citable = None if self.citable is None else sum(i < self.citable for i in keep)
-        return Ranking(tuple(self.candidates[i] for i in keep), np.asarray(self.scores)[keep], self.query_hubness,
-                       self.coverage_anywhere, logits, citable)
-
     def learned(self) -> "Ranking":
         """This ranking in the learned ranker's order, scored by its logits (itself in the default mode)."""
         logits = self.scores if self.logits is None else self.logits
@@ -198,16 +192,24 @@ def coverage(passage_terms: set[str], weights: list[tuple[frozenset[str], float]
     return sum(w for t, w in weights if t & passage_terms) / total
 
 
-def rank(view: StoreView, query: Query, settings: Settings, mode: str | None = None) -> Ranking:
-    """Candidates for a question, scored and sorted best first, under the chosen mode."""
+def rank(view: StoreView, query: Query, settings: Settings, mode: str | None = None,
+         keep: Callable[[Passage], bool] | None = None) -> Ranking:
+    """Candidates for a question, scored and sorted best first, under the chosen mode; with `keep`, only
+    passages it accepts are candidates (e.g. articles of a date window), searched for before ranking."""
     mode = mode or settings.mode
     n = max(CANDIDATES_PER_LIST, settings.top_k)
     dense = view.dense_search(query.vector, n)
+    # CSLS's r_q is the question's own neighbourhood in the whole store, whatever is kept
+    query_hubness = float(np.mean([s for _p, s in dense[:10]])) if dense else 0.0
     own = view.lexical_search(query.own_terms, n) if query.own_terms else []
     translated = view.lexical_search(query.translated_terms, n) if query.translated_terms else []
+    if keep is not None:
+        dense = _kept(view, lambda m: view.dense_search(query.vector, m), dense, n, keep)
+        own = _kept(view, lambda m: view.lexical_search(query.own_terms, m), own, n, keep)
+        translated = _kept(view, lambda m: view.lexical_search(query.translated_terms, m), translated, n, keep)
     pids = list(dict.fromkeys([p for p, _ in dense] + [p for p, _ in own] + [p for p, _ in translated]))
     if not pids:
-        return Ranking((), np.zeros(0), 0.0, 0.0, np.zeros(0))
+        return Ranking((), np.zeros(0), query_hubness, 0.0, np.zeros(0))
     passages = view.passages(pids)
     vectors = np.asarray(view.vectors(pids), dtype=np.float32)
     cosines = vectors @ query.vector
@@ -243,12 +245,25 @@ def rank(view: StoreView, query: Query, settings: Settings, mode: str | None = N
     citable = sum(pids[i] in own_score for i in order) if mode == "lexical" else None
     candidates = tuple(Candidate(pids[i], x[i], dense_rank.get(pids[i]), float(cosines[i]),
                                  own_rank.get(pids[i]), own_score.get(pids[i])) for i in order)
-    top_cos = np.sort(cosines)[::-1][:10]
     seen = [w for t, w in weights if any(view.has_term(term) for term in t)]
     total = sum(w for _t, w in weights)
-    return Ranking(candidates, np.asarray([scores[i] for i in order], dtype=np.float64), float(top_cos.mean()),
+    return Ranking(candidates, np.asarray([scores[i] for i in order], dtype=np.float64), query_hubness,
                    sum(seen) / total if total > 0 else 0.0, np.asarray([logits[i] for i in order], dtype=np.float64),
                    citable)
+
+
+def _kept(view: StoreView, search: Callable[[int], list[tuple[int, float]]], first: list[tuple[int, float]],
+          n: int, keep: Callable[[Passage], bool]) -> list[tuple[int, float]]:
+    """The first `n` results of a search that `keep` accepts, asking for four times more results until
+    there are enough or the search has no more (a narrow date window still finds its passages)."""
+    results, asked = first, n
+    while True:
+        passages = view.passages([p for p, _s in results])
+        kept = [(p, s) for p, s in results if keep(passages[p])]
+        if len(kept) >= n or len(results) < asked or asked >= view.n_passages:
+            return kept[:n]
+        asked = min(asked * 4, view.n_passages)
+        results = search(asked)
 
 
 def hits(view: StoreView, ranking: Ranking, k: int) -> list[Hit]:

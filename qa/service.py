@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 from .answer import compose
-from .dates import within_dates
+from .dates import in_range
 from .embed import Embedder, load_embedder
 from .errors import InputError
 from .index import Index
@@ -95,16 +95,14 @@ class QA:
     def answer(self, query: Query, question: str, k: int | None = None, mode: str | None = None,
                view: StoreView | None = None, since: date | None = None, until: date | None = None) -> Answer:
         """Rank and compose the answer for a prepared query (from `view`, by default a fresh snapshot),
-        from articles dated within [since, until] when a bound is given (qa.dates.within_dates)."""
+        from articles dated within [since, until] when a bound is given (qa.dates.in_range), searched for before ranking."""
         if view is None:
             with self.store.snapshot() as view:  # one snapshot for the whole answer, whatever writers do meanwhile
                 return self.answer(query, question, k, mode, view, since, until)
-        ranking = rank(view, query, self.settings, mode)
+        keep = None
         if since is not None or until is not None:
-            kept = within_dates(list(range(len(ranking.candidates))),
-                                lambda i: view.article(view.passages([ranking.candidates[i].pid])[ranking.candidates[i].pid].doc).date,
-                                since, until)
-            ranking = ranking.subset(kept)
+            keep = lambda passage: in_range(view.article(passage.doc).date, since, until)  # noqa: E731
+        ranking = rank(view, query, self.settings, mode, keep)
         return compose(view, query, ranking, self.settings, question, k)
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None,

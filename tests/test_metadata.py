@@ -9,8 +9,8 @@ import pytest
 
 from qa.chunk import chunk_article
 from qa.clean import clean_article, title_standin
-from qa.dates import (date_label, find_dates, infer_date, mark_older_quotes, older_years, parse_bound, parse_date,
-                      within_dates)
+from qa.dates import (date_label, find_dates, in_range, infer_date, mark_older_quotes, older_years, parse_bound,
+                      parse_date)
 from qa.errors import InputError
 from qa.frontmatter import check_fields, read_front_matter, render_front_matter, with_front_matter
 from qa.records import Article, Citation
@@ -261,10 +261,10 @@ def test_since_until_bounds_and_filter():
     assert parse_bound("2024-03-04") == datetime.date(2024, 3, 4)
     with pytest.raises(InputError):
         parse_bound("bientôt")
-    items = [("a", "2020-10-08"), ("b", None), ("c", "2024-02-18")]
-    assert within_dates(items, lambda i: i[1], parse_bound("2021"), None) == [("c", "2024-02-18")]
-    assert within_dates(items, lambda i: i[1], None, parse_bound("2021", end=True)) == [("a", "2020-10-08")]
-    assert within_dates(items, lambda i: i[1], None, None) == items
+    assert [in_range(d, parse_bound("2021"), None) for d in ("2020-10-08", None, "2024-02-18")] == [False, False, True]
+    assert [in_range(d, None, parse_bound("2021", end=True)) for d in ("2020-10-08", None, "2024-02-18")] == \
+        [True, False, False]
+    assert [in_range(d, None, None) for d in ("2020-10-08", None, "2024-02-18")] == [True, True, True]
 
 
 def test_only_quoted_sources_count_for_marks():

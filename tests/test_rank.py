@@ -158,3 +158,22 @@ def test_abstention_and_quoting_models_must_come_with_their_ranker(tmp_path):
     with pytest.raises(IndexStateError, match="another ranker"):
         model(tmp_path / "abstain.json", FEATURES, ranker)
     model(tmp_path / "abstain.json", FEATURES)  # alone, it loads
+
+
+def test_kept_candidates_are_searched_for_beyond_the_first_lists(qa, monkeypatch):
+    """With a filter (a date window), candidates come from deeper in the searches when the first results are
+    all filtered out: a narrow window still finds its passages."""
+    import qa.rank as rank_module
+
+    monkeypatch.setattr(rank_module, "CANDIDATES_PER_LIST", 1)
+    settings = qa.settings.with_(top_k=1)
+    query = qa.prepare(["Quel est le budget des pistes cyclables à Lyon ?"])[0]
+    with qa.store.snapshot() as view:
+        unfiltered = rank(view, query, settings)
+        first = {c.pid for c in unfiltered.candidates}
+        kept = rank(view, query, settings, keep=lambda p: p.id not in first)
+        assert view.n_passages > len(first)
+    assert kept.candidates and not first & {c.pid for c in kept.candidates}
+    assert kept.query_hubness == unfiltered.query_hubness  # the question's neighbourhood is the whole store's
+    with qa.store.snapshot() as view:
+        assert rank(view, query, settings, keep=lambda p: False).candidates == ()
