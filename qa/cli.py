@@ -108,7 +108,8 @@ def main():
 @reports_errors
 def index_command(corpus_dir, index_dir, store, model, force, check, index_type):
     """Build (or rebuild) the index of the corpus; progress on stderr."""
-    from .index import build_index, index_problem, load_index, verify_index
+    from .generation import verify_index
+    from .index import build_index, index_problem, load_index
     from .store import is_database_url
 
     settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, store=store, index_type=index_type)

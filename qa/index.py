@@ -12,13 +12,7 @@ Layout (txtai/bm25s style: FAISS row i is passage i, documents beside the vector
     dense.faiss        FAISS inner-product index over the unit vectors
     bm25/              bm25s index over accent-folded terms, stemmed in each article's language
 
-Crash safety (tested by killing writers at random, tests/test_reliability_crash.py): a generation is
-written into `.NAME.tmp-PID-NS` beside the index, fsynced, manifest last, then swapped in by two renames
-(the old one becomes `.NAME.old-PID-NS`, removed once the new one is in place). One writer at a time
-(`writer_lock`, an flock the system drops if the writer dies); each write first restores a generation
-left half-swapped and deletes what dead writers left. Readers take no lock: they verify every checksum,
-re-read if a swap happened meanwhile, and restore a half-swapped index themselves (like SQLite's hot
-journal rollback), so a torn index is never loaded.
+Each write is a new generation, swapped in whole and checked on every load (qa.generation).
 """
 
 from __future__ import annotations
@@ -29,7 +23,6 @@ import json
 import os
 import re
 import shutil
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace as replace_fields
@@ -42,7 +35,8 @@ import numpy as np
 from .chunk import chunk_article
 from .clean import clean_article
 from .embed import Embedder
-from .errors import CorpusError, IndexStateError
+from .errors import CorpusError, IndexStateError, one_line
+from .generation import MANIFEST, commit_generation, new_generation, read_manifest, recover_index, verify_index, write_jsonl, writer_lock
 from .load import (ARTICLE_SUFFIXES, PAGE_SUFFIXES, CorpusScan, doc_name, file_digest, name_problem, read_article,
                    scan_corpus)
 from .pages import Staged, convert_corpus_pages, is_address, is_page, staged_inputs
@@ -59,10 +53,6 @@ FORMAT = "qa-index"
 # 4: no lexicon.json/lexicon.npy (the corpus's words embedded, read only by a retrieval since removed);
 # an approximate dense index's search breadth is tuned on the passages' sentences instead.
 FORMAT_VERSION = 4
-MANIFEST = "manifest.json"
-# Files every generation has (plus bm25/…); a manifest that does not list them all is not trusted.
-REQUIRED_FILES = ("articles.jsonl", "passages.jsonl", "embeddings.npy", "dense.faiss", "sentences.npy",
-                  "sentence_spans.npy", "hubness.npy")
 
 Progress = Callable[[str], None]
 _PARTIAL_COPY = re.compile(r"\..+\.tmp-\d+-\d+")
@@ -277,7 +267,7 @@ def check_additions(files: list, settings: Settings, replace: bool = False,
     by_digest: dict[str, set[str]] = {}
     if not is_database_url(settings.store):
         try:
-            manifest = _read_manifest(settings.index_dir, recover=False)
+            manifest = read_manifest(settings.index_dir, recover=False)
         except IndexStateError:
             manifest = None
         sources = manifest.get("sources") if isinstance(manifest, dict) else None
@@ -486,156 +476,41 @@ def _by_doc(articles: list[Article]) -> dict[str, Article]:
     return {a.doc: a for a in articles}
 
 
-# ---------------------------------------------------------------- writing: one writer, atomic generations
-
-_held_locks = threading.local()
-
-
-@contextlib.contextmanager
-def writer_lock(index_dir: Path) -> Iterator[None]:
-    """Hold the index's writer lock: one writer at a time, across processes and threads.
-
-    An advisory `flock` on the index's parent folder (no lock file to leave behind); the system drops it
-    when the holder dies, even by kill -9. Re-entrant within a thread. Readers never take it, except to
-    recover a generation a dead writer left half-swapped (see `recover_index`).
-    """
-    parent = Path(os.path.abspath(index_dir)).parent
-    parent.mkdir(parents=True, exist_ok=True)
-    key = str(parent)
-    held = getattr(_held_locks, "counts", None)
-    if held is None:
-        held = _held_locks.counts = {}
-    if held.get(key):
-        held[key] += 1
-        try:
-            yield
-        finally:
-            held[key] -= 1
-        return
-    try:
-        fd = os.open(parent, os.O_RDONLY)
-    except OSError:  # a platform without directory file descriptors: no inter-process lock
-        fd = None
-    try:
-        if fd is not None:
-            try:
-                import fcntl
-
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            except (ImportError, OSError):
-                pass
-        held[key] = 1
-        try:
-            yield
-        finally:
-            held.pop(key, None)
-    finally:
-        if fd is not None:
-            os.close(fd)  # releases the flock
-
-
-def _sibling_prefixes(dest: Path) -> tuple[str, str]:
-    return f".{dest.name}.tmp-", f".{dest.name}.old-"
-
-
-def leftovers(dest: Path) -> list[Path]:
-    """Temporary (`.NAME.tmp-*`) and previous (`.NAME.old-*`) generations lying next to the index."""
-    if not dest.parent.is_dir():
-        return []
-    return sorted(p for p in dest.parent.iterdir() if p.name.startswith(_sibling_prefixes(dest)))
-
-
-def remove_leftovers(dest: Path, progress: Progress = _quiet) -> list[str]:
-    """Delete what writers that died left next to the index; only call it holding the writer lock."""
-    removed = []
-    for path in leftovers(dest):
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-        removed.append(path.name)
-    if removed:
-        progress(f"Removed {len(removed)} unfinished index generation(s) left by an interrupted run: {', '.join(removed)}")
-    return removed
-
-
-def recover_index(dest: Path, progress: Progress = _quiet) -> bool:
-    """Put the previous generation back if a writer died between the two renames of `_swap`.
-
-    Then the index folder is missing while `.NAME.old-*` holds the last complete generation (like a
-    hot journal in SQLite, any reader rolls it back). Done under the writer lock, so a live writer's
-    swap is never undone. True if a generation was restored.
-    """
-    if dest.exists() or not any(p.name.startswith(_sibling_prefixes(dest)[1]) for p in leftovers(dest)):
-        return False
-    with writer_lock(dest):
-        if dest.exists():  # a live writer finished its swap meanwhile
-            return False
-        olds = [p for p in leftovers(dest) if p.name.startswith(_sibling_prefixes(dest)[1]) and p.is_dir()]
-        for old in sorted(olds, key=lambda p: p.stat().st_mtime_ns, reverse=True):
-            try:
-                _verify(old, recover=False)
-            except IndexStateError:
-                continue
-            os.replace(old, dest)
-            _fsync_dir(dest.parent)
-            progress(f"Restored the index in {dest}/ from {old.name} (a write was interrupted mid-swap)")
-            return True
-    return False
-
-
 def write_index(settings: Settings, embedder: Embedder, articles: list[Article], passages: list[Passage],
                 embeddings: np.ndarray, sources: dict[str, str], skipped: dict[str, str], sentences: Sentences,
                 progress: Progress = _quiet) -> Index:
-    """Write every file into a temporary sibling folder, fsync, then swap it into place; manifest last.
-
-    Holding the writer lock, it first restores a half-swapped previous generation and removes what
-    crashed writers left (`.NAME.tmp-*`, `.NAME.old-*`), so leftovers never pile up.
-    """
+    """Write every file of a new generation (qa.generation: a temporary sibling folder, fsynced, manifest
+    last, swapped into place under the writer lock) and return it loaded."""
     import faiss
 
     dest = settings.index_dir
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with writer_lock(dest):
-        recover_index(dest)
-        remove_leftovers(dest)
-        tmp = dest.with_name(f"{_sibling_prefixes(dest)[0]}{os.getpid()}-{time.time_ns()}")
-        tmp.mkdir()
-        try:
-            _write_jsonl(tmp / "articles.jsonl", (_article_record(a) for a in articles))
-            _write_jsonl(tmp / "passages.jsonl", (_passage_record(p) for p in passages))
-            np.save(tmp / "embeddings.npy", embeddings)
-            dense, dense_info = build_dense(embeddings, settings, progress, queries=sentences.vectors)
-            faiss.write_index(dense, str(tmp / "dense.faiss"))
-            by_doc = _by_doc(articles)
-            bm25 = _bm25_index(_embedding_texts(articles, passages, settings), [by_doc[p.doc].lang for p in passages])
-            bm25.save(str(tmp / "bm25"), show_progress=False)
-            np.save(tmp / "sentences.npy", sentences.vectors)
-            np.save(tmp / "sentence_spans.npy", np.stack([sentences.owner, sentences.starts, sentences.ends], axis=1))
-            np.save(tmp / "hubness.npy", sentences.hubness)
-            manifest = {
-                "format": FORMAT,
-                "format_version": FORMAT_VERSION,
-                "model": embedder.name,
-                "dim": int(embeddings.shape[1]),
-                "params": index_params(settings, embedder.name),
-                "corpus_hash": sources_hash(sources),
-                "sources": sources,
-                "skipped": skipped,
-                "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "generation": f"{time.time_ns()}-{os.getpid()}",
-                "n_articles": len(articles),
-                "n_passages": len(passages),
-                "dense": dense_info,
-                "files": {rel: file_digest(tmp / rel) for rel in _data_files(tmp)},
-            }
-            _fsync_tree(tmp)  # every data file is on disk before the manifest that vouches for them
-            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-            _fsync_tree(tmp)
-            _swap(tmp, dest)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+    with new_generation(dest) as tmp:
+        write_jsonl(tmp / "articles.jsonl", (_article_record(a) for a in articles))
+        write_jsonl(tmp / "passages.jsonl", (_passage_record(p) for p in passages))
+        np.save(tmp / "embeddings.npy", embeddings)
+        dense, dense_info = build_dense(embeddings, settings, progress, queries=sentences.vectors)
+        faiss.write_index(dense, str(tmp / "dense.faiss"))
+        by_doc = _by_doc(articles)
+        bm25 = _bm25_index(_embedding_texts(articles, passages, settings), [by_doc[p.doc].lang for p in passages])
+        bm25.save(str(tmp / "bm25"), show_progress=False)
+        np.save(tmp / "sentences.npy", sentences.vectors)
+        np.save(tmp / "sentence_spans.npy", np.stack([sentences.owner, sentences.starts, sentences.ends], axis=1))
+        np.save(tmp / "hubness.npy", sentences.hubness)
+        manifest = commit_generation(tmp, dest, {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "model": embedder.name,
+            "dim": int(embeddings.shape[1]),
+            "params": index_params(settings, embedder.name),
+            "corpus_hash": sources_hash(sources),
+            "sources": sources,
+            "skipped": skipped,
+            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "generation": f"{time.time_ns()}-{os.getpid()}",
+            "n_articles": len(articles),
+            "n_passages": len(passages),
+            "dense": dense_info,
+        })
     return Index(dest, manifest, _by_doc(articles), passages, embeddings, dense, bm25, sentences)
 
 
@@ -786,54 +661,6 @@ def _bm25_index(texts: list[str], languages: list[str | None]):
     return bm25
 
 
-def _swap(tmp: Path, dest: Path) -> None:
-    """Replace `dest` by `tmp` with renames; the old generation is removed only once the new one is in place.
-
-    A crash between the two renames leaves no `dest` but a complete `.NAME.old-*`: `recover_index` puts it back.
-    """
-    old = None
-    if dest.exists():
-        old = dest.with_name(f"{_sibling_prefixes(dest)[1]}{os.getpid()}-{time.time_ns()}")
-        os.replace(dest, old)
-    os.replace(tmp, dest)
-    _fsync_dir(dest.parent)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _data_files(folder: Path) -> list[str]:
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
-
-
-def _fsync_tree(folder: Path) -> None:
-    for path in folder.rglob("*"):
-        if path.is_file():
-            with path.open("rb") as f:
-                os.fsync(f.fileno())
-    for path in [*(p for p in folder.rglob("*") if p.is_dir()), folder]:
-        _fsync_dir(path)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make renames and new entries in a folder durable (a no-op where folders cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_jsonl(path: Path, records) -> None:
-    with path.open("w", encoding="utf-8") as f:
-        for record in records:
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
-
-
 def _article_record(a: Article) -> dict:
     return {"doc": a.doc, "title": a.title, "author": a.author, "date": a.date, "url": a.url, "lang": a.lang,
             "date_inferred": a.date_inferred, "title_inferred": a.title_inferred, "year_hint": a.year_hint, "text": a.text,
@@ -848,19 +675,13 @@ def _passage_record(p: Passage) -> dict:
 
 # ---------------------------------------------------------------- loading
 
-def _one_line(exc: BaseException) -> str:
-    """An exception as a short single line (library messages can span lines)."""
-    text = " ".join(str(exc).split())
-    return f"{exc.__class__.__name__}: {text[:200]}" if text else exc.__class__.__name__
-
-
 def index_problem(index_dir: Path, settings: Settings, embedder_name: str | None = None) -> str | None:
     """Why the index cannot be used as is for this corpus and model (None when it is current).
 
     Cheap: reads only the manifest and hashes the corpus files, so `qa ask` can decide to rebuild.
     """
     try:
-        manifest = _read_manifest(index_dir)
+        manifest = read_manifest(index_dir)
     except IndexStateError as exc:
         return str(exc).split(";")[0]
     if manifest is None:
@@ -915,64 +736,6 @@ def _describe_change(old: dict[str, str], new: dict[str, str]) -> str:
     changed = sum(1 for d in new.keys() & old.keys() if new[d] != old[d])
     parts = [f"{n} {what}" for n, what in ((added, "added"), (removed, "removed"), (changed, "changed")) if n]
     return ", ".join(parts) or "files differ"
-
-
-def _read_manifest(index_dir: Path, recover: bool = True) -> dict | None:
-    path = index_dir / MANIFEST
-    if not path.is_file() and recover and recover_index(index_dir):
-        pass  # a half-swapped generation was put back: read it
-    if not path.is_file():
-        return None
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise IndexStateError(f"index in {index_dir}/ is corrupt: unreadable {MANIFEST} ({exc.__class__.__name__}); run `qa index` to rebuild it") from None
-    if not isinstance(manifest, dict):
-        raise IndexStateError(f"index in {index_dir}/ is corrupt: {MANIFEST} is not an object; run `qa index` to rebuild it")
-    return manifest
-
-
-def verify_index(index_dir: Path) -> dict:
-    """Check the manifest and every file's checksum; the manifest, or IndexStateError naming the broken file."""
-    return _verify(index_dir, recover=True)
-
-
-def _verify(index_dir: Path, recover: bool) -> dict:
-    try:
-        return _verify_files(index_dir, recover)
-    except OSError as exc:  # a file vanished or cannot be read (e.g. a writer swapped the folder meanwhile)
-        raise IndexStateError(f"index in {index_dir}/ cannot be read ({_one_line(exc)}); run `qa index` to rebuild it") from None
-
-
-def _verify_files(index_dir: Path, recover: bool) -> dict:
-    manifest = _read_manifest(index_dir, recover=recover)
-    if manifest is None:
-        raise IndexStateError(f"no index in {index_dir}/; run `qa index` to build it")
-    files = manifest.get("files")
-    if not isinstance(files, dict) or not files:
-        raise IndexStateError(f"index in {index_dir}/ is corrupt: its manifest lists no files; run `qa index` to rebuild it")
-    for rel in REQUIRED_FILES:
-        if rel not in files:
-            raise IndexStateError(f"index in {index_dir}/ is corrupt: its manifest does not vouch for {rel}; run `qa index` to rebuild it")
-    bm25_dir = index_dir / "bm25"
-    on_disk = {p.relative_to(index_dir).as_posix() for p in bm25_dir.rglob("*") if p.is_file()} if bm25_dir.is_dir() else set()
-    unlisted = sorted(on_disk - files.keys())
-    if unlisted or not any(rel.startswith("bm25/") for rel in files):
-        raise IndexStateError(f"index in {index_dir}/ is corrupt: {unlisted[0] if unlisted else 'bm25/'} is not in its manifest; run `qa index` to rebuild it")
-    for rel, digest in files.items():
-        parts = rel.split("/") if isinstance(rel, str) else [""]
-        if not isinstance(digest, str) or any(part in ("", ".", "..") for part in parts) or rel.startswith("/") or "\\" in rel:
-            raise IndexStateError(f"index in {index_dir}/ is corrupt: its manifest lists a bad file entry {str(rel)[:80]!r}; run `qa index` to rebuild it")
-        path = index_dir / rel
-        if not path.is_file():
-            raise IndexStateError(f"index in {index_dir}/ is corrupt: {rel} is missing; run `qa index` to rebuild it")
-        try:
-            actual = file_digest(path)
-        except OSError as exc:
-            raise IndexStateError(f"index in {index_dir}/ is corrupt: {rel} cannot be read ({exc.__class__.__name__}); run `qa index` to rebuild it") from None
-        if actual != digest:
-            raise IndexStateError(f"index in {index_dir}/ is corrupt: {rel} does not match its checksum; run `qa index` to rebuild it")
-    return manifest
 
 
 def _generation(index_dir: Path) -> tuple | None:
@@ -1070,7 +833,7 @@ def _load_once(index_dir: Path, embedder_name: str | None, settings: Settings) -
     except IndexStateError:
         raise
     except Exception as exc:  # checksums passed, so anything the files cannot give is corruption or incompatibility
-        raise IndexStateError(f"index in {index_dir}/ is corrupt ({_one_line(exc)}); run `qa index` to rebuild it") from None
+        raise IndexStateError(f"index in {index_dir}/ is corrupt ({one_line(exc)}); run `qa index` to rebuild it") from None
     if not (len(passages) == dense.ntotal == embeddings.shape[0] == manifest.get("n_passages")) or any(p.id != i for i, p in enumerate(passages)):
         raise IndexStateError(f"index in {index_dir}/ is inconsistent (passage and vector counts differ); run `qa index` to rebuild it")
     if len(articles) != manifest.get("n_articles"):

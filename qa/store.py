@@ -209,7 +209,8 @@ class EmbeddedStore:
         from dataclasses import replace
 
         from .errors import CorpusError
-        from .index import load_index, write_index, writer_lock
+        from .generation import writer_lock
+        from .index import load_index, write_index
 
         with writer_lock(self.settings.index_dir):
             index = load_index(self.settings.index_dir, self.settings)

@@ -14,7 +14,8 @@ import pytest
 from conftest import FAKE_MODEL, run_qa
 from qa import index as index_module
 from qa.errors import IndexStateError, InputError
-from qa.index import MANIFEST, build_dense, build_index, dense_kind, index_problem, load_index
+from qa.generation import MANIFEST
+from qa.index import build_dense, build_index, dense_kind, index_problem, load_index
 from qa.settings import Settings
 
 

@@ -11,9 +11,8 @@ import pytest
 from conftest import FAKE_MODEL, FakeEmbedder, make_settings
 from qa import index as index_module
 from qa.errors import CorpusError, IndexStateError, QAError
-from qa.index import (
-    MANIFEST, add_articles, build_index, ensure_index, index_problem, load_index, verify_index,
-)
+from qa.generation import MANIFEST, REQUIRED_FILES, verify_index
+from qa.index import add_articles, build_index, ensure_index, index_problem, load_index
 
 NEW_ARTICLE = """# Marseille ouvre une ligne de tramway
 
@@ -46,7 +45,7 @@ def leftovers(folder) -> list[str]:
 def test_build_writes_every_file_with_its_checksum(settings, built):
     files = sorted(p.relative_to(settings.index_dir).as_posix() for p in settings.index_dir.rglob("*") if p.is_file())
     assert MANIFEST in files
-    for expected in index_module.REQUIRED_FILES:
+    for expected in REQUIRED_FILES:
         assert expected in files
     assert not any(f.startswith("lexicon.") for f in files)  # format 4: no embedded corpus words
     assert any(f.startswith("bm25/") for f in files)

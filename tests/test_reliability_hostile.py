@@ -20,7 +20,7 @@ from conftest import FAKE_MODEL, clean_env, make_settings, read_jsonl, run_qa, w
 
 from qa.cli import main
 from qa.errors import InputError
-from qa.index import MANIFEST
+from qa.generation import MANIFEST
 
 GOOD_EXTRA = "Le conseil municipal de Nantes a adopté mardi un budget de 12 millions d’euros pour rénover la piscine Léo-Lagrange.\n"
 OTHER_EXTRA = "La ville de Rennes a inauguré samedi une médiathèque de quatre étages, ouverte le dimanche.\n"

@@ -87,7 +87,7 @@ def test_sentence_files_that_disagree_are_corruption(settings, qa):
     np.save(path, spans[:-1])
     import json
 
-    from qa.index import MANIFEST
+    from qa.generation import MANIFEST
     from qa.load import file_digest
 
     manifest = json.loads((settings.index_dir / MANIFEST).read_text(encoding="utf-8"))
