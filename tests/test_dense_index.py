@@ -14,8 +14,9 @@ import pytest
 from conftest import FAKE_MODEL, run_qa
 from qa import index as index_module
 from qa.errors import IndexStateError, InputError
+from qa.dense import build_dense, dense_kind
 from qa.generation import MANIFEST
-from qa.index import build_dense, build_index, dense_kind, index_problem, load_index
+from qa.index import build_index, index_problem, load_index
 from qa.settings import Settings
 
 
