@@ -237,7 +237,7 @@ def migrate(url: str, dim: int | None = None, model: str | None = None, params: 
 
 def _lexical_text(article: Article, passage: Passage, context: str) -> str:
     """What BM25 indexes for a passage: exactly what the embedded store indexes (`index.embedding_text`)."""
-    from .index import embedding_text
+    from .ingest import embedding_text
 
     return embedding_text(article, passage, context)
 
@@ -517,7 +517,7 @@ class PgStore:
 
         Web pages and http(s) addresses go in as their extracted articles (qa.pages); `metadata` is
         written as front matter of the one file given."""
-        from .index import corpus_copies
+        from .ingest import corpus_copies
         from .pages import staged_inputs
 
         corpus = self.settings.corpus_dir
@@ -529,7 +529,7 @@ class PgStore:
         return self.stats()
 
     def _plan(self, files: list, replace: bool = False) -> list[tuple[Path, Path, Article, str]]:
-        from .index import plan_additions
+        from .ingest import plan_additions
 
         with contextlib.closing(connect(self.url)) as conn:
             def stored_docs(digest: str) -> set[str]:
@@ -539,7 +539,7 @@ class PgStore:
 
     def prepare(self, items: list[tuple[Article, str]], embedder, progress: Progress = _quiet) -> list[dict]:
         """Chunk and embed articles (passages and their sentences), ready for `write`."""
-        from .index import embedding_text
+        from .ingest import embedding_text
 
         out, texts = [], []
         for article, digest in items:

@@ -15,7 +15,7 @@ LAYERS = [
     {"errors", "records", "text", "urls", "glossary", "convert", "report"},
     {"settings", "answer_types", "lang", "dates", "frontmatter", "chunk", "evaluate"},
     {"load", "clean", "pages", "sentences", "embed"},
-    {"dense", "generation", "index", "store", "pgstore"},  # storage: the index folder and PostgreSQL
+    {"ingest", "dense", "generation", "index", "store", "pgstore"},  # storage: the index folder and PostgreSQL
     {"query"},                                         # a question becomes a Query
     {"rank"},                                          # candidates, features, the learned ranker
     {"abstain"},                                       # the answerability probability
