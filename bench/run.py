@@ -731,7 +731,7 @@ def synthetic_embeddings(n: int = 256) -> np.ndarray:
 
 
 def section_ingest(args) -> dict:
-    from qa.index import build_index
+    from qa.build import build_index
 
     qa = get_qa()
     s = sentences()
@@ -1159,7 +1159,8 @@ class SyntheticDocumentEmbedder:
 
 def section_pipeline(args) -> dict:
     """build_index and QA.ask on a synthetic corpus of args.pipeline passages (recombined seed sentences)."""
-    from qa.index import build_index, load_index
+    from qa.build import build_index
+    from qa.index import load_index
     from qa.service import QA
     from qa.store import view_of
 

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from conftest import FAKE_MODEL, FakeEmbedder, make_settings
-from qa import index as index_module
+from qa import build as build_module
 from qa.errors import CorpusError, IndexStateError, QAError
 from qa.generation import MANIFEST, REQUIRED_FILES, verify_index
-from qa.index import add_articles, build_index, ensure_index, index_problem, load_index
+from qa.build import add_articles, build_index, ensure_index
+from qa.index import FORMAT_VERSION, index_problem, load_index
 
 NEW_ARTICLE = """# Marseille ouvre une ligne de tramway
 
@@ -229,7 +230,7 @@ def test_failed_build_keeps_the_old_index_and_no_temporary_folder(settings, buil
     def broken(*_args):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(index_module, "_bm25_index", broken)
+    monkeypatch.setattr(build_module, "_bm25_index", broken)
     (settings.corpus_dir / "nouveau.txt").write_text(NEW_ARTICLE, encoding="utf-8")
     with pytest.raises(RuntimeError, match="disk full"):
         build_index(settings, fake_embedder)
@@ -294,7 +295,7 @@ def test_ensure_index_rebuilds_an_index_of_format_3(settings, built):
     messages: list[str] = []
     index = ensure_index(settings, FakeEmbedder(), messages.append)
     assert any(m.startswith("Building the index") and "v3" in m for m in messages)
-    assert index.manifest["format_version"] == index_module.FORMAT_VERSION == 4
+    assert index.manifest["format_version"] == FORMAT_VERSION == 4
     assert not any(settings.index_dir.glob("lexicon.*"))
     assert index_problem(settings.index_dir, settings, FAKE_MODEL) is None
     assert index.passages == built.passages

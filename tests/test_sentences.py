@@ -7,7 +7,8 @@ import pytest
 
 from conftest import FakeEmbedder
 from qa.errors import IndexStateError
-from qa.index import add_articles, load_index
+from qa.build import add_articles
+from qa.index import load_index
 from qa.records import Passage
 from qa.sentences import Sentences, hubness, sentence_table
 
