@@ -192,7 +192,7 @@ def write_index(settings: Settings, embedder: Embedder, articles: list[Article],
                 embeddings: np.ndarray, sources: dict[str, str], skipped: dict[str, str], sentences: Sentences,
                 progress: Progress = _quiet) -> Index:
     """Write every file of a new generation (qa.generation: a temporary sibling folder, fsynced, manifest
-    last, swapped into place under the writer lock) and return it loaded."""
+    last, swapped into place under the writer lock); the `Index` it holds."""
     import faiss
 
     dest = settings.index_dir
