@@ -253,7 +253,7 @@ class Writer:
     """Adds articles while the clients ask, and records each generation written.
 
     By default with `qa add` in separate processes (the real CLI, which loads the model each time); given an
-    `embedder`, with `qa.index.add_articles` in this process (the service API: the same writer, minus the
+    `embedder`, with `qa.build.add_articles` in this process (the service API: the same writer, minus the
     model load, so the test suite stays short). Either way the server sees the index change on disk.
     It starts `start_after` seconds after `ready` is set (by ask_all, once every client has had an answer).
     """
@@ -286,7 +286,7 @@ class Writer:
                                  text=True, timeout=400, stdin=subprocess.DEVNULL)
             rc, error = run.returncode, run.stderr.strip().splitlines()[-1:] if run.returncode else []
         else:
-            from qa.index import add_articles
+            from qa.build import add_articles
             from qa.settings import Settings
 
             settings = Settings(corpus_dir=self.server.corpus, index_dir=self.server.index, model=self.embedder.name)

@@ -696,7 +696,7 @@ def section_throughput(args) -> dict:
             out["gradio"] = {"skipped": f"{exc.__class__.__name__}: {exc}"[:300]}
             log(f"throughput gradio skipped: {out['gradio']['skipped']}")
     out["note"] = ("the embedder serializes encode calls with a lock and Python code holds the GIL, so threads add "
-                   "little on 2 cores. torch's thread count is per calling thread: qa.index sets faiss (and so torch, "
+                   "little on 2 cores. torch's thread count is per calling thread: qa.dense sets faiss (and so torch, "
                    "same libgomp) to 1 thread in the thread that loads the index; new threads (ThreadPoolExecutor, "
                    "gradio workers) start with the default (all cores), see torch_threads_*")
     return out
@@ -731,7 +731,7 @@ def synthetic_embeddings(n: int = 256) -> np.ndarray:
 
 
 def section_ingest(args) -> dict:
-    from qa.index import build_index
+    from qa.build import build_index
 
     qa = get_qa()
     s = sentences()
@@ -1018,16 +1018,16 @@ def section_scale(args, previous: dict | None) -> dict:
     return out
 
 
-# ---------------------------------------------------------------- the automatic index choice (qa.index.build_dense)
+# ---------------------------------------------------------------- the automatic index choice (qa.dense.build_dense)
 
 def section_dense(args) -> dict:
-    """qa.index.build_dense as qa runs it (auto, and IVF forced), on clustered vectors, checked with real questions."""
+    """qa.dense.build_dense as qa runs it (auto, and IVF forced), on clustered vectors, checked with real questions."""
     import faiss
 
-    from qa.index import build_dense
+    from qa.dense import build_dense
     from qa.settings import Settings
 
-    out: dict = {"note": "qa.index.build_dense on 'clustered' vectors (see scale). The build tunes nprobe on 200 "
+    out: dict = {"note": "qa.dense.build_dense on 'clustered' vectors (see scale). The build tunes nprobe on 200 "
                          "query-side sentence vectors (as write_index does with the passages' sentences; here the seeds' "
                          "sentences, embedded by the real model); recall_at_10_dev_questions re-measures it with the 113 "
                          "dev questions embedded by the real model (a different distribution: questions, query prompt) "
@@ -1111,7 +1111,7 @@ def section_memory(args) -> dict:
     out: dict = {"note": "a fresh process per row: faiss.read_index of the file, then the dev questions searched one at a "
                          "time (1 thread). RssAnon = private memory (a read copy); RssFile = file pages mapped from the "
                          "OS page cache (shared by every process mapping the file, evictable). Flags: "
-                         "IO_FLAG_MMAP_IFC | IO_FLAG_READ_ONLY, as qa.index loads it (Settings.index_mmap).",
+                         "IO_FLAG_MMAP_IFC | IO_FLAG_READ_ONLY, as qa.dense opens it (Settings.index_mmap).",
                  "rows": []}
     for path in files:
         for mmap in (False, True):
@@ -1159,7 +1159,8 @@ class SyntheticDocumentEmbedder:
 
 def section_pipeline(args) -> dict:
     """build_index and QA.ask on a synthetic corpus of args.pipeline passages (recombined seed sentences)."""
-    from qa.index import build_index, load_index
+    from qa.build import build_index
+    from qa.index import load_index
     from qa.service import QA
     from qa.store import EmbeddedView
 

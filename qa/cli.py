@@ -108,7 +108,9 @@ def main():
 @reports_errors
 def index_command(corpus_dir, index_dir, store, model, force, check, index_type):
     """Build (or rebuild) the index of the corpus; progress on stderr."""
-    from .index import build_index, index_problem, load_index, verify_index
+    from .generation import verify_index
+    from .build import build_index
+    from .index import index_problem, load_index
     from .store import is_database_url
 
     settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, store=store, index_type=index_type)
@@ -187,7 +189,7 @@ def add_command(files, title, author, date, url, lang, replace, corpus_dir, inde
     lets a file replace a different corpus article of the same name."""
     from .embed import load_embedder
     from .frontmatter import check_fields
-    from .index import add_articles, check_additions, ensure_index
+    from .build import add_articles, check_additions, ensure_index
     from .store import is_database_url
 
     metadata = check_fields({"title": title, "author": author, "date": date, "url": url, "lang": lang})
@@ -296,7 +298,7 @@ def articles_command(as_json, corpus_dir, index_dir, store, model):
             index = load_index(settings.index_dir, settings)
         else:
             from .embed import load_embedder
-            from .index import ensure_index
+            from .build import ensure_index
 
             index = ensure_index(settings, load_embedder(settings.model, settings.torch_threads), _stderr)
         rows = EmbeddedStore(settings, index).catalog()

@@ -37,3 +37,9 @@ class PageError(CorpusError):
 
 class FetchError(QAError):
     """A web page could not be fetched: the server did not answer in time, could not be reached, or answered an HTTP error."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as a short single line (library messages can span lines)."""
+    text = " ".join(str(exc).split())
+    return f"{exc.__class__.__name__}: {text[:200]}" if text else exc.__class__.__name__

@@ -1,4 +1,4 @@
-"""The index on disk: a folder of plain files, written atomically, checked on load.
+"""The index on disk as read: a folder of plain files, checked on load into an `Index`, and whether it is current.
 
 Layout (txtai/bm25s style: FAISS row i is passage i, documents beside the vectors)::
 
@@ -12,44 +12,28 @@ Layout (txtai/bm25s style: FAISS row i is passage i, documents beside the vector
     dense.faiss        FAISS inner-product index over the unit vectors
     bm25/              bm25s index over accent-folded terms, stemmed in each article's language
 
-Crash safety (tested by killing writers at random, tests/test_reliability_crash.py): a generation is
-written into `.NAME.tmp-PID-NS` beside the index, fsynced, manifest last, then swapped in by two renames
-(the old one becomes `.NAME.old-PID-NS`, removed once the new one is in place). One writer at a time
-(`writer_lock`, an flock the system drops if the writer dies); each write first restores a generation
-left half-swapped and deletes what dead writers left. Readers take no lock: they verify every checksum,
-re-read if a swap happened meanwhile, and restore a half-swapped index themselves (like SQLite's hot
-journal rollback), so a torn index is never loaded.
+Written by qa.build, one whole generation at a time, swapped in atomically (qa.generation).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import re
-import shutil
-import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, replace as replace_fields
+from dataclasses import dataclass
 from functools import cached_property
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from .chunk import chunk_article
-from .clean import clean_article
-from .embed import Embedder
-from .errors import CorpusError, IndexStateError
-from .load import (ARTICLE_SUFFIXES, PAGE_SUFFIXES, CorpusScan, doc_name, file_digest, name_problem, read_article,
-                   scan_corpus)
-from .pages import Staged, convert_corpus_pages, is_address, is_page, staged_inputs
+from .dense import dense_problem, limit_threads, open_vectors
+from .errors import IndexStateError, one_line
+from .generation import MANIFEST, read_manifest, verify_index
+from .ingest import corpus_sources, sources_hash
 from .records import Article, Passage, Span
 from .sentences import Sentences
 from .settings import Settings
-from .text import NORMALIZATION_VERSION, clean_input, terms, visible
+from .text import NORMALIZATION_VERSION
 
 FORMAT = "qa-index"
 # 2: articles carry their language and whether their date and title were inferred (issue 17's metadata);
@@ -59,17 +43,6 @@ FORMAT = "qa-index"
 # 4: no lexicon.json/lexicon.npy (the corpus's words embedded, read only by a retrieval since removed);
 # an approximate dense index's search breadth is tuned on the passages' sentences instead.
 FORMAT_VERSION = 4
-MANIFEST = "manifest.json"
-# Files every generation has (plus bm25/…); a manifest that does not list them all is not trusted.
-REQUIRED_FILES = ("articles.jsonl", "passages.jsonl", "embeddings.npy", "dense.faiss", "sentences.npy",
-                  "sentence_spans.npy", "hubness.npy")
-
-Progress = Callable[[str], None]
-_PARTIAL_COPY = re.compile(r"\..+\.tmp-\d+-\d+")
-
-
-def _quiet(_message: str) -> None:
-    pass
 
 
 @dataclass
@@ -91,767 +64,9 @@ class Index:
         return np.diff(self.bm25.scores["indptr"])
 
 
-def corpus_sources(corpus_dir: Path, scan: CorpusScan | None = None) -> dict[str, str]:
-    """{doc: sha256} of every article file of the corpus (unreadable ones included, so they count too) and of
-    its saved web pages (a new or changed page makes the index stale: its article is extracted then), and
-    {name: "skipped: why"} of what `scan_corpus` leaves out with a reason (links out of the corpus, aliases,
-    bad names): adding or removing one of those changes the corpus state, so it is reported at the next build.
-    """
-    scan = scan or scan_corpus(corpus_dir)
-    sources = {}
-    for doc, path in (*scan.articles, *scan.pages):
-        try:
-            sources[doc] = file_digest(path)
-        except OSError as exc:  # no permission, or deleted meanwhile: read_article will say so when indexing
-            sources[doc] = f"unreadable: {exc.__class__.__name__}"
-    for name, reason in scan.skipped.items():
-        sources.setdefault(name, f"skipped: {reason}")
-    return sources
-
-
-def sources_hash(sources: dict[str, str]) -> str:
-    """One digest of a corpus state; equal digests mean the same files with the same bytes."""
-    h = hashlib.sha256()
-    for doc in sorted(sources):
-        h.update(f"{doc}\0{sources[doc]}\n".encode())
-    return h.hexdigest()
-
-
-def embedding_text(article: Article, passage: Passage, context: str = "none") -> str:
-    """What the model embeds (and BM25 indexes) for a passage: the passage, with optional context.
-
-    A byline ("écrit par Monique B | 18 février 2024") only means something next to its article's
-    title, so bylines always carry it; prose may carry the title and heading too (`embed_context`,
-    off by default: it lowered MRR on the dev set). The quote shown is always exactly the passage.
-    """
-    parts = []
-    if (context in ("title", "title+heading") or passage.kind == "byline") and article.title:
-        parts.append(article.title)
-    if context == "title+heading" and passage.heading:
-        parts.append(passage.heading)
-    parts.append(passage.text)
-    # The same normalization as questions get (qa.text.clean_input): no invisible characters, NFKC.
-    return clean_input(" — ".join(parts))
-
-
 def index_params(settings: Settings, model: str) -> dict:
     """What shapes the stored index (model, chunking, text normalization): recorded, and compared on load."""
     return settings.index_params() | {"model": model, "normalization": NORMALIZATION_VERSION}
-
-
-# ---------------------------------------------------------------- building
-
-def build_index(settings: Settings, embedder: Embedder, progress: Progress = _quiet) -> Index:
-    """Read, clean, chunk and embed the whole corpus, then write a new index generation atomically.
-
-    Unreadable files (not UTF-8, binary, empty, too big, an HTML page) and what the corpus rule leaves out
-    (`qa.load.scan_corpus`: links out of the corpus, aliases, bad names) are skipped with a warning naming
-    them; they are recorded in the manifest's `skipped` and `sources`, so they do not make the index look
-    stale, while adding or removing one does.
-    A duplicate (the same bytes as another article, under another name) gets a warning naming both but
-    is indexed: the corpus folder is the source of truth, and the answer quotes a fact found in two
-    articles once, citing both (`qa add` refuses a duplicate instead: there the user can act on it).
-    """
-    started = time.perf_counter()
-    corpus_dir = settings.corpus_dir
-    # Saved web pages first: each one's article is written beside it as Markdown, then indexed as such.
-    page_problems = convert_corpus_pages(corpus_dir, progress) if corpus_dir.is_dir() else {}
-    scan = scan_corpus(corpus_dir)
-    sources = corpus_sources(corpus_dir, scan)
-    if not any(Path(doc).suffix.lower() in ARTICLE_SUFFIXES for doc in sources):
-        raise CorpusError(f"no article (.txt, .md or a web page) in {visible(str(corpus_dir))}")
-    progress(f"Reading {len(scan.articles)} article file(s) from {visible(str(corpus_dir))}/")
-    if scan.ignored:
-        names = ", ".join(scan.ignored[:5]) + (f" and {len(scan.ignored) - 5} more" if len(scan.ignored) > 5 else "")
-        progress(f"warning: ignored {names}: not article files ({', '.join((*ARTICLE_SUFFIXES, *PAGE_SUFFIXES))})")
-    articles, skipped = [], dict(page_problems)
-    for name, reason in scan.skipped.items():
-        skipped[name] = reason
-        progress(f"warning: skipped {visible(str(corpus_dir / name))}: {reason}")
-    first_with: dict[str, str] = {}  # content digest → the first doc that has it
-    for doc, path in scan.articles:
-        try:
-            article = clean_article(read_article(path, corpus_dir, doc))
-        except CorpusError as exc:
-            skipped[doc] = str(exc)
-            progress(f"warning: skipped {exc}")
-            continue
-        digest = sources.get(doc)
-        if digest in first_with:
-            progress(f"warning: {visible(str(path))}: same content as {first_with[digest]} (a duplicate); both are indexed and cited together")
-        elif digest is not None:
-            first_with[digest] = doc
-        articles.append(article)
-    if not articles:
-        raise CorpusError(f"no readable article in {visible(str(corpus_dir))} ({len(skipped)} skipped)")
-    passages = _chunk(articles, settings)
-    progress(f"Embedding {len(passages)} passages from {len(articles)} articles with {embedder.name}")
-    embeddings = embedder.encode_documents(
-        _embedding_texts(articles, passages, settings), progress=len(passages) > 64)
-    progress("Embedding the passages' sentences")
-    sentences = Sentences.build(embedder, {a.doc: a.text for a in articles}, passages, embeddings)
-    index = write_index(settings, embedder, articles, passages, embeddings, sources, skipped, sentences, progress)
-    progress(f"Index written to {settings.index_dir}/ ({len(passages)} passages, {len(articles)} articles) "
-             f"in {time.perf_counter() - started:.1f} s")
-    return index
-
-
-def add_articles(files: list, settings: Settings, embedder: Embedder, progress: Progress = _quiet,
-                 metadata: dict[str, str] | None = None, replace: bool = False) -> Index:
-    """Add or replace articles in an existing index, embedding only their passages.
-
-    Files outside the corpus folder are copied into it, so the corpus stays the source of truth and the
-    index is not judged stale afterwards. A web page (a saved .html file, or an http(s) address, fetched)
-    goes in as its extracted article, a Markdown file with front matter (qa.pages); `metadata` (from
-    `qa add --title …`) is written as front matter. All files are checked before anything changes: one
-    bad file (unreadable, badly named, a link the corpus rule skips, no prose, a duplicate of an indexed
-    article, unchanged, given twice, or another file under the name of one in the corpus without
-    `replace`) refuses the whole command with a CorpusError naming it. The files are copied only once
-    their passages are embedded, and put back as they were if the index cannot be written, so a failed
-    command leaves the corpus and the index as they were.
-    One writer at a time (see `writer_lock`), so two concurrent additions never lose one another.
-    """
-    corpus_dir = settings.corpus_dir
-    with staged_inputs(list(files), corpus_dir, metadata, progress) as staged, writer_lock(settings.index_dir):
-        index = load_index(settings.index_dir, settings, embedder_name=embedder.name)
-        by_digest: dict[str, set[str]] = {}
-        for doc, digest in index.manifest.get("sources", {}).items():
-            if doc in index.articles:
-                by_digest.setdefault(digest, set()).add(doc)
-        planned = plan_additions(staged, settings, lambda digest: by_digest.get(digest, set()), "the index", replace)
-        new_articles = [article for _source, _target, article, _digest in planned]
-        for article in new_articles:
-            progress(f"{'Replacing' if article.doc in index.articles else 'Adding'} {article.doc}")
-        replaced = {a.doc for a in new_articles}
-        kept_rows = [i for i, p in enumerate(index.passages) if p.doc not in replaced]
-        articles = [a for doc, a in index.articles.items() if doc not in replaced] + new_articles
-        kept = [index.passages[i] for i in kept_rows]
-        fresh = _chunk(new_articles, settings, first_id=len(kept))
-        progress(f"Embedding {len(fresh)} new passages ({len(kept)} kept as they were)")
-        vectors = embedder.encode_documents(_embedding_texts(new_articles, fresh, settings), progress=len(fresh) > 64)
-        passages = [Passage(**{**asdict(p), "id": i}) for i, p in enumerate(kept)] + fresh
-        embeddings = np.vstack([index.embeddings[kept_rows], vectors]).astype(np.float32)
-        sources = dict(index.manifest["sources"])
-        skipped = dict(index.manifest.get("skipped", {}))
-        for _source, _target, article, digest in planned:
-            sources[article.doc] = digest  # the copy into the corpus is byte for byte
-            skipped.pop(article.doc, None)
-        for page in pages_in_corpus(staged, corpus_dir):  # a page kept in the corpus counts as a source too
-            sources[doc_name(page, corpus_dir)] = file_digest(page)
-            skipped.pop(doc_name(page, corpus_dir), None)
-        sentences = Sentences.build(embedder, {a.doc: a.text for a in articles}, passages, embeddings,
-                                    known=index.sentences, kept_rows=kept_rows)
-        with corpus_copies(planned, corpus_dir, progress):
-            return write_index(settings, embedder, articles, passages, embeddings, sources, skipped, sentences, progress)
-
-
-def pages_in_corpus(staged: list[Staged], corpus_dir: Path) -> list[Path]:
-    """The saved pages among `qa add`'s inputs that lie in the corpus folder (kept there beside their article)."""
-    out = []
-    for item in staged:
-        page = Path(item.shown)
-        if item.target is not None and is_page(page) and page.is_file():
-            try:
-                doc_name(page, corpus_dir)
-            except ValueError:
-                continue
-            out.append(page)
-    return out
-
-
-def check_additions(files: list, settings: Settings, replace: bool = False,
-                    metadata: dict[str, str] | None = None) -> None:
-    """The checks of `qa add` that need neither the model nor the writer lock, run before the model loads
-    (seconds) so that a bad file is refused at once; the store checks them all again when it adds.
-
-    Saved pages are extracted and `metadata` written as front matter, as the addition will (in temporary
-    files); addresses are left to the addition, so that a page is fetched once. Duplicates and unchanged
-    files are found from the index's manifest (the embedded store) or not at all here (a database: that
-    needs a connection, made once the model is loaded).
-    """
-    from .urls import is_database_url
-
-    local = [f for f in files if not is_address(str(f))]
-    if not local:
-        return
-    by_digest: dict[str, set[str]] = {}
-    if not is_database_url(settings.store):
-        try:
-            manifest = _read_manifest(settings.index_dir, recover=False)
-        except IndexStateError:
-            manifest = None
-        sources = manifest.get("sources") if isinstance(manifest, dict) else None
-        skipped = manifest.get("skipped") if isinstance(manifest, dict) else None
-        skipped = skipped if isinstance(skipped, dict) else {}
-        for doc, digest in (sources.items() if isinstance(sources, dict) else ()):
-            if doc not in skipped and isinstance(digest, str) and not digest.startswith(("skipped:", "unreadable:")):
-                by_digest.setdefault(digest, set()).add(doc)
-    where = "the database" if is_database_url(settings.store) else "the index"
-    with staged_inputs(local, settings.corpus_dir, metadata) as staged:
-        plan_additions(staged, settings, lambda digest: by_digest.get(digest, set()), where, replace)
-
-
-def plan_additions(files: list, settings: Settings, stored_docs: Callable[[str], set[str]],
-                   where: str, replace: bool = False) -> list[tuple[Path, Path, Article, str]]:
-    """(source, target in the corpus, cleaned article, SHA-256) for each file, or CorpusError naming the first bad one.
-
-    Shared by both stores' `add`: `stored_docs(digest)` names the articles already stored (in `where`,
-    "the index" or "the database") with that content, to refuse unchanged files and duplicates.
-    A file inside the corpus folder stays where it is, and must be one the corpus rule reads
-    (`qa.load.scan_corpus`: not a link out of the corpus nor an alias); one outside is copied to the
-    corpus folder under its name (read through a link if it is one: the copy is a plain file), which
-    must not be taken by another file unless `replace`. A `qa.pages.Staged` input (an extracted page, a
-    file given front matter) goes to its own target and is named in messages as the user gave it; a
-    corpus file given front matter, or a page of the corpus whose article is written beside it, needs
-    no `replace`.
-    """
-    corpus_dir = settings.corpus_dir
-    scan: CorpusScan | None = None  # the corpus as every reader sees it, scanned once if a file lies in it
-    planned: list[tuple[Path, Path, Article, str]] = []
-    batch_docs: dict[str, str] = {}
-    batch_digests: dict[str, str] = {}
-    for item in files:
-        staged = item if isinstance(item, Staged) else Staged(Path(item), None, str(item))
-        path, shown = staged.path, visible(staged.shown)
-        destination = staged.target or path
-        problem = name_problem(destination.name) or name_problem(path.name)
-        if problem:
-            raise CorpusError(f"{shown}: {problem}")
-        if staged.target is None and is_page(path):
-            raise CorpusError(f"{shown}: a web page; `qa add` takes it in as its extracted article")
-        if path.suffix.lower() not in ARTICLE_SUFFIXES or path.name.startswith("."):
-            raise CorpusError(f"{shown}: not an article file (expected a visible {', '.join((*ARTICLE_SUFFIXES, *PAGE_SUFFIXES))} "
-                              "file or an http(s) address)")
-        # The file the user gave (a page or a file given front matter, when staged) and where its article goes:
-        # each one that lies in the corpus must be one the corpus rule reads.
-        given = None if is_address(staged.shown) else Path(staged.shown)
-        mine = False  # whether the user gave a file of the corpus itself: its article stays or goes beside it
-        for checked in dict.fromkeys(p for p in (given, destination) if p is not None):
-            try:
-                checked_doc = doc_name(checked, corpus_dir)
-            except (ValueError, OSError):
-                continue
-            mine = mine or checked == given
-            scan = _check_in_corpus(checked_doc, shown, corpus_dir, scan)
-        try:
-            doc, inside = doc_name(destination, corpus_dir), True
-        except (ValueError, OSError):
-            doc, inside = destination.name, False
-        target = corpus_dir / doc
-        if not inside and target.is_dir():
-            raise CorpusError(f"{shown}: the corpus folder has a folder named {visible(doc)}; rename the file")
-        try:
-            article = read_article(path, path.parent)  # validates before anything is copied into the corpus
-        except CorpusError as exc:
-            raise CorpusError(str(exc).replace(visible(str(path)), shown, 1)) from None
-        digest = file_digest(path)
-        if doc in batch_docs:
-            raise CorpusError(f"{shown}: given twice (as {batch_docs[doc]} too); each article once, please")
-        if digest in batch_digests:
-            raise CorpusError(f"{shown}: same content as {batch_digests[digest]} in this command (a duplicate)")
-        stored = stored_docs(digest)
-        if doc in stored:
-            raise CorpusError(f"{shown}: already in {where} as {doc}, unchanged; nothing to add")
-        if stored:
-            raise CorpusError(f"{shown}: same content as {min(stored)}, already in {where} (a duplicate)")
-        if (not mine and not replace and not _in_place(path, target) and (target.exists() or target.is_symlink())
-                and not _same_bytes(target, digest) and not (staged.target is not None and _same_address(target, article))):
-            raise CorpusError(f"{shown}: the corpus already has a different {visible(doc)}; add --replace to replace it "
-                              "with this file")
-        article = clean_article(replace_fields(article, doc=doc))
-        if not chunk_article(article, settings.passage_max_chars):
-            raise CorpusError(f"{shown}: no prose to index (only headings or page furniture)")
-        batch_docs[doc], batch_digests[digest] = shown, shown
-        planned.append((path, target, article, digest))
-    return planned
-
-
-def _check_in_corpus(doc: str, shown: str, corpus_dir: Path, scan: CorpusScan | None) -> CorpusScan | None:
-    """Refuse a file of the corpus that its readers would not read (in a hidden or badly named folder, or
-    left out by `scan_corpus`); returns the scan, made once per planning."""
-    if any(part.startswith(".") for part in doc.split("/")):
-        raise CorpusError(f"{shown}: in a hidden folder of the corpus, which is not indexed")
-    problem = next((name_problem(part) for part in doc.split("/")[:-1] if name_problem(part)), None)
-    if problem:
-        raise CorpusError(f"{shown}: in a folder of the corpus whose name cannot be used: {problem.replace('file', 'folder')}")
-    if scan is None and corpus_dir.is_dir():
-        scan = scan_corpus(corpus_dir)
-    if scan is not None and doc in scan.skipped:
-        raise CorpusError(f"{shown}: {scan.skipped[doc]}")
-    return scan
-
-
-def _same_address(target: Path, article: Article) -> bool:
-    """Whether the corpus file `target` and an extracted page's article have the same `url` in their front
-    matter: the same article fetched or saved again (updated), which needs no `--replace`."""
-    from .frontmatter import read_front_matter
-
-    url = read_front_matter(article.text).fields.get("url")
-    try:
-        return bool(url) and not target.is_symlink() and read_front_matter(
-            target.read_text(encoding="utf-8")).fields.get("url") == url
-    except (OSError, UnicodeDecodeError):
-        return False
-
-
-def _same_bytes(path: Path, digest: str) -> bool:
-    try:
-        return path.is_file() and not path.is_symlink() and file_digest(path) == digest
-    except OSError:
-        return False
-
-
-def _in_place(source: Path, target: Path) -> bool:
-    """Whether `source` is the corpus file `target` itself (its folder resolved, not its name: a link is itself)."""
-    return source.parent.resolve() / source.name == target.parent.resolve() / target.name
-
-
-@contextlib.contextmanager
-def corpus_copies(planned: list[tuple[Path, Path, Article, str]], corpus_dir: Path, progress: Progress = _quiet) -> Iterator[None]:
-    """Copy the planned files from outside into the corpus folder (each atomically); if the block then
-    fails, put back what each copy replaced, so that a failed `qa add` leaves the corpus as it was."""
-    corpus_dir.mkdir(parents=True, exist_ok=True)
-    for partial in corpus_dir.glob(".*.tmp-*"):  # copies a killed `qa add` left half-done (see _copy_atomically)
-        if partial.is_file() and _PARTIAL_COPY.fullmatch(partial.name):
-            partial.unlink(missing_ok=True)
-    undo: list[tuple[Path, tuple[str, object] | None]] = []
-    try:
-        for source, target, _article, _digest in planned:
-            if _in_place(source, target):
-                continue
-            before = _saved(target)
-            if before is not None:
-                progress(f"Replacing {visible(target.name)} in {visible(str(corpus_dir))}/")
-            _copy_atomically(source, target)
-            undo.append((target, before))
-        yield
-    except BaseException:
-        for target, before in reversed(undo):
-            with contextlib.suppress(OSError):
-                _restore(target, before)
-        raise
-
-
-def _saved(path: Path) -> tuple[str, object] | None:
-    """What a corpus entry is before a copy replaces it: ("link", target), ("file", bytes), or None if absent."""
-    if path.is_symlink():
-        return "link", os.readlink(path)
-    if path.is_file():
-        return "file", path.read_bytes()
-    return None
-
-
-def _restore(path: Path, saved: tuple[str, object] | None) -> None:
-    if saved is None:
-        path.unlink(missing_ok=True)
-        return
-    kind, value = saved
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{time.time_ns()}")
-    if kind == "link":
-        os.symlink(value, tmp)  # type: ignore[arg-type]
-    else:
-        tmp.write_bytes(value)  # type: ignore[arg-type]
-    os.replace(tmp, path)
-
-
-def _copy_atomically(source: Path, target: Path) -> None:
-    """Copy a file into the corpus through a hidden temporary name, so a crash never leaves half an article."""
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}-{time.time_ns()}")
-    try:
-        shutil.copyfile(source, tmp)
-        with tmp.open("rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _chunk(articles: list[Article], settings: Settings, first_id: int = 0) -> list[Passage]:
-    passages: list[Passage] = []
-    for article in articles:
-        passages.extend(chunk_article(article, settings.passage_max_chars, first_id=first_id + len(passages)))
-    if not passages:
-        raise CorpusError("the articles contain no prose to index (only headings or page furniture)")
-    return passages
-
-
-def _embedding_texts(articles: list[Article], passages: list[Passage], settings: Settings) -> list[str]:
-    """`embedding_text` of each passage (what is embedded and what BM25 indexes), in passage order."""
-    by_doc = _by_doc(articles)
-    return [embedding_text(by_doc[p.doc], p, settings.embed_context) for p in passages]
-
-
-def _by_doc(articles: list[Article]) -> dict[str, Article]:
-    return {a.doc: a for a in articles}
-
-
-# ---------------------------------------------------------------- writing: one writer, atomic generations
-
-_held_locks = threading.local()
-
-
-@contextlib.contextmanager
-def writer_lock(index_dir: Path) -> Iterator[None]:
-    """Hold the index's writer lock: one writer at a time, across processes and threads.
-
-    An advisory `flock` on the index's parent folder (no lock file to leave behind); the system drops it
-    when the holder dies, even by kill -9. Re-entrant within a thread. Readers never take it, except to
-    recover a generation a dead writer left half-swapped (see `recover_index`).
-    """
-    parent = Path(os.path.abspath(index_dir)).parent
-    parent.mkdir(parents=True, exist_ok=True)
-    key = str(parent)
-    held = getattr(_held_locks, "counts", None)
-    if held is None:
-        held = _held_locks.counts = {}
-    if held.get(key):
-        held[key] += 1
-        try:
-            yield
-        finally:
-            held[key] -= 1
-        return
-    try:
-        fd = os.open(parent, os.O_RDONLY)
-    except OSError:  # a platform without directory file descriptors: no inter-process lock
-        fd = None
-    try:
-        if fd is not None:
-            try:
-                import fcntl
-
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            except (ImportError, OSError):
-                pass
-        held[key] = 1
-        try:
-            yield
-        finally:
-            held.pop(key, None)
-    finally:
-        if fd is not None:
-            os.close(fd)  # releases the flock
-
-
-def _sibling_prefixes(dest: Path) -> tuple[str, str]:
-    return f".{dest.name}.tmp-", f".{dest.name}.old-"
-
-
-def leftovers(dest: Path) -> list[Path]:
-    """Temporary (`.NAME.tmp-*`) and previous (`.NAME.old-*`) generations lying next to the index."""
-    if not dest.parent.is_dir():
-        return []
-    return sorted(p for p in dest.parent.iterdir() if p.name.startswith(_sibling_prefixes(dest)))
-
-
-def remove_leftovers(dest: Path, progress: Progress = _quiet) -> list[str]:
-    """Delete what writers that died left next to the index; only call it holding the writer lock."""
-    removed = []
-    for path in leftovers(dest):
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-        removed.append(path.name)
-    if removed:
-        progress(f"Removed {len(removed)} unfinished index generation(s) left by an interrupted run: {', '.join(removed)}")
-    return removed
-
-
-def recover_index(dest: Path, progress: Progress = _quiet) -> bool:
-    """Put the previous generation back if a writer died between the two renames of `_swap`.
-
-    Then the index folder is missing while `.NAME.old-*` holds the last complete generation (like a
-    hot journal in SQLite, any reader rolls it back). Done under the writer lock, so a live writer's
-    swap is never undone. True if a generation was restored.
-    """
-    if dest.exists() or not any(p.name.startswith(_sibling_prefixes(dest)[1]) for p in leftovers(dest)):
-        return False
-    with writer_lock(dest):
-        if dest.exists():  # a live writer finished its swap meanwhile
-            return False
-        olds = [p for p in leftovers(dest) if p.name.startswith(_sibling_prefixes(dest)[1]) and p.is_dir()]
-        for old in sorted(olds, key=lambda p: p.stat().st_mtime_ns, reverse=True):
-            try:
-                _verify(old, recover=False)
-            except IndexStateError:
-                continue
-            os.replace(old, dest)
-            _fsync_dir(dest.parent)
-            progress(f"Restored the index in {dest}/ from {old.name} (a write was interrupted mid-swap)")
-            return True
-    return False
-
-
-def write_index(settings: Settings, embedder: Embedder, articles: list[Article], passages: list[Passage],
-                embeddings: np.ndarray, sources: dict[str, str], skipped: dict[str, str], sentences: Sentences,
-                progress: Progress = _quiet) -> Index:
-    """Write every file into a temporary sibling folder, fsync, then swap it into place; manifest last.
-
-    Holding the writer lock, it first restores a half-swapped previous generation and removes what
-    crashed writers left (`.NAME.tmp-*`, `.NAME.old-*`), so leftovers never pile up.
-    """
-    import faiss
-
-    dest = settings.index_dir
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with writer_lock(dest):
-        recover_index(dest)
-        remove_leftovers(dest)
-        tmp = dest.with_name(f"{_sibling_prefixes(dest)[0]}{os.getpid()}-{time.time_ns()}")
-        tmp.mkdir()
-        try:
-            _write_jsonl(tmp / "articles.jsonl", (_article_record(a) for a in articles))
-            _write_jsonl(tmp / "passages.jsonl", (_passage_record(p) for p in passages))
-            np.save(tmp / "embeddings.npy", embeddings)
-            dense, dense_info = build_dense(embeddings, settings, progress, queries=sentences.vectors)
-            faiss.write_index(dense, str(tmp / "dense.faiss"))
-            by_doc = _by_doc(articles)
-            bm25 = _bm25_index(_embedding_texts(articles, passages, settings), [by_doc[p.doc].lang for p in passages])
-            bm25.save(str(tmp / "bm25"), show_progress=False)
-            np.save(tmp / "sentences.npy", sentences.vectors)
-            np.save(tmp / "sentence_spans.npy", np.stack([sentences.owner, sentences.starts, sentences.ends], axis=1))
-            np.save(tmp / "hubness.npy", sentences.hubness)
-            manifest = {
-                "format": FORMAT,
-                "format_version": FORMAT_VERSION,
-                "model": embedder.name,
-                "dim": int(embeddings.shape[1]),
-                "params": index_params(settings, embedder.name),
-                "corpus_hash": sources_hash(sources),
-                "sources": sources,
-                "skipped": skipped,
-                "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "generation": f"{time.time_ns()}-{os.getpid()}",
-                "n_articles": len(articles),
-                "n_passages": len(passages),
-                "dense": dense_info,
-                "files": {rel: file_digest(tmp / rel) for rel in _data_files(tmp)},
-            }
-            _fsync_tree(tmp)  # every data file is on disk before the manifest that vouches for them
-            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-            _fsync_tree(tmp)
-            _swap(tmp, dest)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-    return Index(dest, manifest, _by_doc(articles), passages, embeddings, dense, bm25, sentences)
-
-
-def dense_kind(settings: Settings, n_passages: int) -> str:
-    """The dense structure the settings ask for at this corpus size: the override, or by size for "auto".
-
-    Exact search up to `flat_max_passages` (250k: where Flat's linear cost nears the query budget,
-    bench/README.md), IVF above: on 1M e5-like vectors, as built here, it answered the dev questions
-    with recall@10 0.994 in 6.6 ms, against 113 ms for Flat. HNSW is there to be chosen by hand; it
-    lost to IVF on every measured size here.
-    """
-    if settings.index_type != "auto":
-        return settings.index_type
-    return "flat" if n_passages <= settings.flat_max_passages else "ivf"
-
-
-def build_dense(embeddings: np.ndarray, settings: Settings, progress: Progress = _quiet, seed: int = 0,
-                queries: np.ndarray | None = None):
-    """(FAISS index, description for the manifest) over unit vectors, inner product.
-
-    An approximate index is tuned at build time on the corpus's own vectors: its search breadth
-    (IVF nprobe, HNSW efSearch) is the smallest in a x1.5 sweep whose recall@10 against exact search
-    reaches `index_target_recall` on up to 200 probe queries. The probes are `queries` when given —
-    write_index passes the passages' sentences embedded as queries (qa.sentences), question-like
-    text — else passages (each one's own row left out). Passages are too easy: on e5-like vectors
-    they reached recall 0.998 at an nprobe where the dev questions got 0.82 (bench/README.md; the
-    corpus's single words, the probes before index format 4, were harder than questions). When no
-    breadth gets there below a quarter of the lists, IVF saves nothing over exact search: exact
-    search is built instead and the manifest says why.
-    """
-    import faiss
-
-    vectors = np.ascontiguousarray(embeddings, dtype=np.float32)
-    n, dim = vectors.shape
-    wanted = dense_kind(settings, n)
-    info: dict = {"type": "flat", "requested": settings.index_type, "flat_max_passages": settings.flat_max_passages}
-    if wanted == "flat" or n < 2:
-        dense = faiss.IndexFlatIP(dim)
-        dense.add(vectors)
-        return dense, info
-    started = time.perf_counter()
-    rng = np.random.default_rng(seed)
-    if queries is not None and len(queries) >= 20:
-        probe_vectors = np.ascontiguousarray(queries[rng.choice(len(queries), size=min(200, len(queries)), replace=False)], dtype=np.float32)
-        own = np.full(len(probe_vectors), -2)  # no probe is a row of the index
-        probe_kind = "passage sentences (query side)"
-    else:
-        own = rng.choice(n, size=min(200, n), replace=False)
-        probe_vectors = vectors[own]
-        probe_kind = "passages"
-    truth = _exact_neighbours(vectors, probe_vectors, own, 10)
-    if wanted == "ivf":
-        # nlist = 4·sqrt(N) (bench/README.md), but at least 39 training points per list, as k-means needs.
-        nlist = max(1, min(round(4 * n ** 0.5), n // 39))
-        sample = vectors[rng.choice(n, size=min(n, 40 * nlist), replace=False)] if n > 40 * nlist else vectors
-        progress(f"Training an IVF index ({nlist} lists) on {len(sample):,} of {n:,} vectors")
-        dense = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        dense.cp.niter = 20
-        dense.cp.seed = seed
-        dense.cp.min_points_per_centroid = min(39, len(sample) // nlist)  # no warning for a tiny forced IVF
-        dense.train(sample)
-        dense.add(vectors)
-        knob, limit = "nprobe", max(1, nlist // 4)
-        values = _sweep(max(1, min(16, nlist // 32)), limit)  # beyond a quarter of the lists, exact search wins
-        info.update(nlist=nlist)
-    else:
-        dense = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        dense.hnsw.efConstruction = 80
-        progress(f"Building an HNSW graph over {n:,} vectors")
-        dense.add(vectors)
-        values = _sweep(16, max(16, min(4096, n)))
-        knob, limit = "efSearch", max(16, min(4096, n))
-        info.update(M=32)
-    chosen = None
-    for value in values:
-        _set_breadth(dense, knob, value)
-        recall = _recall(dense, probe_vectors, own, truth, 10)
-        if recall >= settings.index_target_recall:
-            chosen = (value, recall)
-            break
-    if chosen is None or chosen[0] > limit:
-        progress(f"warning: {wanted.upper()} does not reach recall@10 {settings.index_target_recall} on these vectors "
-                 f"without searching most of them; using exact search")
-        flat = faiss.IndexFlatIP(dim)
-        flat.add(vectors)
-        info.update(type="flat", fallback=f"{wanted} recall@10 below {settings.index_target_recall} at {knob} <= {limit}")
-        for key in ("nlist", "M"):
-            info.pop(key, None)
-        return flat, info
-    _set_breadth(dense, knob, chosen[0])
-    info.update(type=wanted, **{knob: chosen[0]}, recall_at_10=round(chosen[1], 4), recall_queries=len(own), recall_probes=probe_kind,
-                build_seconds=round(time.perf_counter() - started, 2))
-    progress(f"{wanted.upper()} index: {knob} {chosen[0]}, measured recall@10 {chosen[1]:.3f} against exact search")
-    return dense, info
-
-
-def _sweep(first: int, last: int) -> list[int]:
-    """first, then x1.5 steps (rounded up), up to and including last."""
-    values, value = [], max(1, first)
-    while value < last:
-        values.append(value)
-        value = max(value + 1, int(np.ceil(value * 1.5)))
-    return values + [last]
-
-
-def _set_breadth(dense, knob: str, value: int) -> None:
-    if knob == "nprobe":
-        dense.nprobe = int(value)
-    else:
-        dense.hnsw.efSearch = int(value)
-
-
-def _exact_neighbours(vectors: np.ndarray, queries: np.ndarray, own: np.ndarray, k: int) -> list[set[int]]:
-    """The k nearest rows of each query by exact inner product, its own row (if it is one) left out."""
-    import faiss
-
-    found = np.full((len(queries), k + 1), -1, dtype=np.int64)
-    scores = np.full((len(queries), k + 1), -np.inf, dtype=np.float32)
-    step = 65_536  # blocks, so the score matrix stays small at a million rows
-    for start in range(0, len(vectors), step):
-        block = vectors[start:start + step]
-        s, i = faiss.knn(queries, block, min(k + 1, len(block)), metric=faiss.METRIC_INNER_PRODUCT)
-        merged_s = np.hstack([scores, s])
-        merged_i = np.hstack([found, i + start])
-        top = np.argsort(-merged_s, axis=1, kind="stable")[:, :k + 1]
-        scores = np.take_along_axis(merged_s, top, 1)
-        found = np.take_along_axis(merged_i, top, 1)
-    return [_first_k(row, p, k) for row, p in zip(found, own)]
-
-
-def _first_k(row, own: int, k: int) -> set[int]:
-    """The first k ids of a ranking, without `own` (a probe is its own nearest passage) or FAISS's -1 fillers."""
-    return set([int(j) for j in row if j != own and j >= 0][:k])
-
-
-def _recall(dense, queries: np.ndarray, own: np.ndarray, truth: list[set[int]], k: int) -> float:
-    _, found = dense.search(queries, k + 1)
-    hits = sum(len(_first_k(row, p, k) & t) for row, p, t in zip(found, own, truth))
-    return hits / max(1, sum(len(t) for t in truth))
-
-
-def _bm25_index(texts: list[str], languages: list[str | None]):
-    """BM25 over each passage's terms, stemmed in its article's language (French and English Snowball)."""
-    import bm25s
-
-    bm25 = bm25s.BM25()
-    bm25.index([terms(text, lang or "fr") or [""] for text, lang in zip(texts, languages)], show_progress=False)
-    return bm25
-
-
-def _swap(tmp: Path, dest: Path) -> None:
-    """Replace `dest` by `tmp` with renames; the old generation is removed only once the new one is in place.
-
-    A crash between the two renames leaves no `dest` but a complete `.NAME.old-*`: `recover_index` puts it back.
-    """
-    old = None
-    if dest.exists():
-        old = dest.with_name(f"{_sibling_prefixes(dest)[1]}{os.getpid()}-{time.time_ns()}")
-        os.replace(dest, old)
-    os.replace(tmp, dest)
-    _fsync_dir(dest.parent)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _data_files(folder: Path) -> list[str]:
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
-
-
-def _fsync_tree(folder: Path) -> None:
-    for path in folder.rglob("*"):
-        if path.is_file():
-            with path.open("rb") as f:
-                os.fsync(f.fileno())
-    for path in [*(p for p in folder.rglob("*") if p.is_dir()), folder]:
-        _fsync_dir(path)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make renames and new entries in a folder durable (a no-op where folders cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_jsonl(path: Path, records) -> None:
-    with path.open("w", encoding="utf-8") as f:
-        for record in records:
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
-
-
-def _article_record(a: Article) -> dict:
-    return {"doc": a.doc, "title": a.title, "author": a.author, "date": a.date, "url": a.url, "lang": a.lang,
-            "date_inferred": a.date_inferred, "title_inferred": a.title_inferred, "year_hint": a.year_hint, "text": a.text,
-            "paragraphs": [[s.start, s.end] for s in a.paragraphs], "headings": [[s.start, s.end] for s in a.headings],
-            "bylines": [[s.start, s.end] for s in a.bylines]}
-
-
-def _passage_record(p: Passage) -> dict:
-    return {"id": p.id, "doc": p.doc, "start": p.start, "end": p.end, "para_start": p.para_start,
-            "para_end": p.para_end, "heading": p.heading, "kind": p.kind}
-
-
-# ---------------------------------------------------------------- loading
-
-def _one_line(exc: BaseException) -> str:
-    """An exception as a short single line (library messages can span lines)."""
-    text = " ".join(str(exc).split())
-    return f"{exc.__class__.__name__}: {text[:200]}" if text else exc.__class__.__name__
 
 
 def index_problem(index_dir: Path, settings: Settings, embedder_name: str | None = None) -> str | None:
@@ -860,7 +75,7 @@ def index_problem(index_dir: Path, settings: Settings, embedder_name: str | None
     Cheap: reads only the manifest and hashes the corpus files, so `qa ask` can decide to rebuild.
     """
     try:
-        manifest = _read_manifest(index_dir)
+        manifest = read_manifest(index_dir)
     except IndexStateError as exc:
         return str(exc).split(";")[0]
     if manifest is None:
@@ -881,32 +96,14 @@ def index_problem(index_dir: Path, settings: Settings, embedder_name: str | None
                 f"(this qa uses v{wanted['normalization']})")
     if {k: v for k, v in params.items() if k != "model"} != {k: v for k, v in wanted.items() if k != "model"}:
         return f"index in {index_dir}/ was built with other chunking settings"
-    dense_problem = _dense_problem(manifest, settings)
-    if dense_problem:
-        return f"index in {index_dir}/ {dense_problem}"
+    unlike = dense_problem(manifest, settings)
+    if unlike:
+        return f"index in {index_dir}/ {unlike}"
     if settings.corpus_dir.is_dir():
         current = corpus_sources(settings.corpus_dir)
         if sources_hash(current) != manifest.get("corpus_hash"):
             return f"the corpus in {settings.corpus_dir}/ changed since the index was built ({_describe_change(sources, current)})"
     return None
-
-
-def _dense_problem(manifest: dict, settings: Settings) -> str | None:
-    """Why the stored dense structure is not what the settings ask for at its size (None when it is).
-
-    An index written before the structure was recorded holds exact search. A build that fell back
-    to exact search because the approximate one missed the recall target counts as what was asked.
-    """
-    dense = manifest.get("dense", {"type": "flat"})
-    n = manifest.get("n_passages")
-    if not isinstance(dense, dict) or not isinstance(n, int):
-        return "is corrupt: its manifest lacks its dense index description"
-    wanted = dense_kind(settings, n)
-    built = dense.get("type")
-    if wanted == built or str(dense.get("fallback", "")).split(" ")[0] == wanted:
-        return None
-    return (f"holds a {built} dense index, but index_type={settings.index_type} asks for {wanted} at "
-            f"{n:,} passages (exact search up to {settings.flat_max_passages:,})")
 
 
 def _describe_change(old: dict[str, str], new: dict[str, str]) -> str:
@@ -915,64 +112,6 @@ def _describe_change(old: dict[str, str], new: dict[str, str]) -> str:
     changed = sum(1 for d in new.keys() & old.keys() if new[d] != old[d])
     parts = [f"{n} {what}" for n, what in ((added, "added"), (removed, "removed"), (changed, "changed")) if n]
     return ", ".join(parts) or "files differ"
-
-
-def _read_manifest(index_dir: Path, recover: bool = True) -> dict | None:
-    path = index_dir / MANIFEST
-    if not path.is_file() and recover and recover_index(index_dir):
-        pass  # a half-swapped generation was put back: read it
-    if not path.is_file():
-        return None
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise IndexStateError(f"index in {index_dir}/ is corrupt: unreadable {MANIFEST} ({exc.__class__.__name__}); run `qa index` to rebuild it") from None
-    if not isinstance(manifest, dict):
-        raise IndexStateError(f"index in {index_dir}/ is corrupt: {MANIFEST} is not an object; run `qa index` to rebuild it")
-    return manifest
-
-
-def verify_index(index_dir: Path) -> dict:
-    """Check the manifest and every file's checksum; the manifest, or IndexStateError naming the broken file."""
-    return _verify(index_dir, recover=True)
-
-
-def _verify(index_dir: Path, recover: bool) -> dict:
-    try:
-        return _verify_files(index_dir, recover)
-    except OSError as exc:  # a file vanished or cannot be read (e.g. a writer swapped the folder meanwhile)
-        raise IndexStateError(f"index in {index_dir}/ cannot be read ({_one_line(exc)}); run `qa index` to rebuild it") from None
-
-
-def _verify_files(index_dir: Path, recover: bool) -> dict:
-    manifest = _read_manifest(index_dir, recover=recover)
-    if manifest is None:
-        raise IndexStateError(f"no index in {index_dir}/; run `qa index` to build it")
-    files = manifest.get("files")
-    if not isinstance(files, dict) or not files:
-        raise IndexStateError(f"index in {index_dir}/ is corrupt: its manifest lists no files; run `qa index` to rebuild it")
-    for rel in REQUIRED_FILES:
-        if rel not in files:
-            raise IndexStateError(f"index in {index_dir}/ is corrupt: its manifest does not vouch for {rel}; run `qa index` to rebuild it")
-    bm25_dir = index_dir / "bm25"
-    on_disk = {p.relative_to(index_dir).as_posix() for p in bm25_dir.rglob("*") if p.is_file()} if bm25_dir.is_dir() else set()
-    unlisted = sorted(on_disk - files.keys())
-    if unlisted or not any(rel.startswith("bm25/") for rel in files):
-        raise IndexStateError(f"index in {index_dir}/ is corrupt: {unlisted[0] if unlisted else 'bm25/'} is not in its manifest; run `qa index` to rebuild it")
-    for rel, digest in files.items():
-        parts = rel.split("/") if isinstance(rel, str) else [""]
-        if not isinstance(digest, str) or any(part in ("", ".", "..") for part in parts) or rel.startswith("/") or "\\" in rel:
-            raise IndexStateError(f"index in {index_dir}/ is corrupt: its manifest lists a bad file entry {str(rel)[:80]!r}; run `qa index` to rebuild it")
-        path = index_dir / rel
-        if not path.is_file():
-            raise IndexStateError(f"index in {index_dir}/ is corrupt: {rel} is missing; run `qa index` to rebuild it")
-        try:
-            actual = file_digest(path)
-        except OSError as exc:
-            raise IndexStateError(f"index in {index_dir}/ is corrupt: {rel} cannot be read ({exc.__class__.__name__}); run `qa index` to rebuild it") from None
-        if actual != digest:
-            raise IndexStateError(f"index in {index_dir}/ is corrupt: {rel} does not match its checksum; run `qa index` to rebuild it")
-    return manifest
 
 
 def _generation(index_dir: Path) -> tuple | None:
@@ -1052,7 +191,7 @@ def _load_once(index_dir: Path, embedder_name: str | None, settings: Settings) -
             _check_span(record["start"], record["end"], article)
             _check_span(record["para_start"], record["para_end"], article)
             passages.append(Passage(text=article.text[record["start"]:record["end"]], **record))
-        embeddings, dense = _open_vectors(index_dir, manifest, settings.index_mmap)
+        embeddings, dense = open_vectors(index_dir, manifest, settings.index_mmap)
         bm25 = bm25s.BM25.load(str(index_dir / "bm25"), show_progress=False)
         spans = np.load(index_dir / "sentence_spans.npy", allow_pickle=False)
         sentence_vectors = np.load(index_dir / "sentences.npy", allow_pickle=False, mmap_mode="r" if settings.index_mmap else None)
@@ -1070,55 +209,18 @@ def _load_once(index_dir: Path, embedder_name: str | None, settings: Settings) -
     except IndexStateError:
         raise
     except Exception as exc:  # checksums passed, so anything the files cannot give is corruption or incompatibility
-        raise IndexStateError(f"index in {index_dir}/ is corrupt ({_one_line(exc)}); run `qa index` to rebuild it") from None
+        raise IndexStateError(f"index in {index_dir}/ is corrupt ({one_line(exc)}); run `qa index` to rebuild it") from None
     if not (len(passages) == dense.ntotal == embeddings.shape[0] == manifest.get("n_passages")) or any(p.id != i for i, p in enumerate(passages)):
         raise IndexStateError(f"index in {index_dir}/ is inconsistent (passage and vector counts differ); run `qa index` to rebuild it")
     if len(articles) != manifest.get("n_articles"):
         raise IndexStateError(f"index in {index_dir}/ is inconsistent (it holds {len(articles)} articles, its manifest says {manifest.get('n_articles')}); run `qa index` to rebuild it")
-    _limit_threads(faiss, settings.search_threads)
+    limit_threads(faiss, settings.search_threads)
     return Index(index_dir, manifest, articles, passages, embeddings, dense, bm25, sentences)
 
 
 def _check_span(start, end, article: Article) -> None:
     if not (type(start) is int and type(end) is int and 0 <= start <= end <= len(article.text)):
         raise ValueError(f"span [{start!r}, {end!r}) outside {article.doc} ({len(article.text)} characters)")
-
-
-def _limit_threads(faiss, threads: int) -> None:
-    """FAISS threads per search (1 by default: requests run in parallel threads already, on a 2-core machine).
-
-    This sets OpenMP's count for the calling thread, which torch reads too; the embedder therefore
-    sets its own count before each forward pass (qa.embed._Threads).
-    """
-    if os.environ.get("OMP_NUM_THREADS") is None:
-        faiss.omp_set_num_threads(threads)
-
-
-def _open_vectors(index_dir: Path, manifest: dict, mmap: bool):
-    """embeddings.npy and dense.faiss, memory-mapped when asked, with the search breadth the build measured.
-
-    Memory-mapped, the vectors live once in the OS page cache (shared between processes serving the
-    same index, and evictable) instead of in each process's heap: FAISS maps Flat codes, IVF lists
-    and HNSW storage with IO_FLAG_MMAP_IFC (checked for faiss 1.15 in bench/run.py, `--only memory`),
-    and only the rows the answer step scores are read from embeddings.npy. The files are read-only
-    once written (a new generation is a new folder), and a mapping outlives the folder's swap.
-    """
-    import faiss
-
-    embeddings = np.load(index_dir / "embeddings.npy", allow_pickle=False, mmap_mode="r" if mmap else None)
-    flags = getattr(faiss, "IO_FLAG_MMAP_IFC", 0) | getattr(faiss, "IO_FLAG_READ_ONLY", 0) if mmap else 0
-    dense = faiss.read_index(str(index_dir / "dense.faiss"), flags)
-    info = manifest.get("dense", {"type": "flat"})
-    if not isinstance(info, dict):
-        raise ValueError("the manifest's dense index description is not an object")
-    expected = {"flat": "IndexFlat", "ivf": "IndexIVF", "hnsw": "IndexHNSW"}.get(info.get("type"))
-    if expected is None or not type(dense).__name__.startswith(expected):
-        raise ValueError(f"dense.faiss is a {type(dense).__name__}, the manifest says {str(info.get('type'))[:20]}")
-    if info.get("type") == "ivf" and isinstance(info.get("nprobe"), int):
-        dense.nprobe = info["nprobe"]
-    if info.get("type") == "hnsw" and isinstance(info.get("efSearch"), int):
-        dense.hnsw.efSearch = info["efSearch"]
-    return embeddings, dense
 
 
 def _read_jsonl(path: Path):
@@ -1134,18 +236,3 @@ def _read_jsonl(path: Path):
                 yield record
 
 
-def ensure_index(settings: Settings, embedder: Embedder, progress: Progress = _quiet) -> Index:
-    """The current index for the settings: loaded if up to date, else rebuilt with a message saying why."""
-    recover_index(settings.index_dir, progress)
-    problem = index_problem(settings.index_dir, settings, embedder.name)
-    if problem is None:
-        try:
-            return load_index(settings.index_dir, settings, embedder.name)
-        except IndexStateError as exc:
-            if not settings.corpus_dir.is_dir():
-                raise
-            problem = str(exc).split(";")[0]
-    if not settings.corpus_dir.is_dir():
-        raise CorpusError(f"{problem}, and the corpus folder {settings.corpus_dir}/ does not exist to build it from")
-    progress(f"Building the index: {problem}")
-    return build_index(settings, embedder, progress)

@@ -215,6 +215,6 @@ def migrate(url: str, dim: int | None = None, model: str | None = None, params: 
 
 def lexical_text(article: Article, passage: Passage, context: str) -> str:
     """What BM25 indexes for a passage: exactly what the embedded store indexes (`index.embedding_text`)."""
-    from .index import embedding_text
+    from .ingest import embedding_text
 
     return embedding_text(article, passage, context)

@@ -222,7 +222,7 @@ class PgStore:
 
         Web pages and http(s) addresses go in as their extracted articles (qa.pages); `metadata` is
         written as front matter of the one file given."""
-        from .index import corpus_copies
+        from .ingest import corpus_copies
         from .pages import staged_inputs
 
         corpus = self.settings.corpus_dir
@@ -234,7 +234,7 @@ class PgStore:
         return self.stats()
 
     def _plan(self, files: list, replace: bool = False) -> list[tuple[Path, Path, Article, str]]:
-        from .index import plan_additions
+        from .ingest import plan_additions
 
         with contextlib.closing(connect(self.url)) as conn:
             def stored_docs(digest: str) -> set[str]:

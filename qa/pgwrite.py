@@ -24,7 +24,7 @@ from .text import fold, terms
 def prepare_articles(items: list[tuple[Article, str]], settings: Settings, dim: int, embedder,
                      progress: Progress = quiet) -> list[dict]:
     """Chunk and embed articles (passages and their sentences), ready for `write_articles`."""
-    from .index import embedding_text
+    from .ingest import embedding_text
 
     out, texts = [], []
     for article, digest in items:

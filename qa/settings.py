@@ -11,7 +11,7 @@ from .urls import check_store
 
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 RETRIEVAL_MODES = ("hybrid", "dense", "lexical", "rrf")
-# How the dense vectors are searched (qa/index.py, `dense_kind`): "auto" picks exact search up to
+# How the dense vectors are searched (qa/dense.py, `dense_kind`): "auto" picks exact search up to
 # `flat_max_passages` and IVF above it; the others force one structure.
 INDEX_TYPES = ("auto", "flat", "ivf", "hnsw")
 # Two cores here: torch with 2 threads embeds a question in 12 ms, with 1 in 17-20 ms (bench/README.md).

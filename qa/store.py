@@ -147,7 +147,8 @@ class EmbeddedStore:
 
     @classmethod
     def open(cls, settings: Settings, embedder, progress: Progress = _quiet) -> "EmbeddedStore":
-        from .index import disk_generation_key, ensure_index
+        from .build import ensure_index
+        from .index import disk_generation_key
 
         disk_key = disk_generation_key(settings.index_dir)
         return cls(settings, ensure_index(settings, embedder, progress), disk_key)
@@ -192,7 +193,7 @@ class EmbeddedStore:
 
     def add(self, files: list, embedder, progress: Progress = _quiet, metadata: dict[str, str] | None = None,
             replace: bool = False) -> dict:
-        from .index import add_articles
+        from .build import add_articles
 
         self.index = add_articles(list(files), self.settings, embedder, progress, metadata=metadata, replace=replace)
         return self.stats()
@@ -202,7 +203,9 @@ class EmbeddedStore:
         from dataclasses import replace
 
         from .errors import CorpusError
-        from .index import load_index, write_index, writer_lock
+        from .build import write_index
+        from .generation import writer_lock
+        from .index import load_index
 
         with writer_lock(self.settings.index_dir):
             index = load_index(self.settings.index_dir, self.settings)

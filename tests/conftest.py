@@ -208,6 +208,14 @@ FAKE_ARTICLES = {
     "observatoire.txt": ARTICLE_OBSERVATOIRE,
 }
 
+# An article outside the made-up corpus: the one added, or that makes the index stale.
+ARTICLE_TRAMWAY = """# Marseille ouvre une ligne de tramway
+
+Par Paul Martin. Publié le 10 mai 2024
+
+La ligne T4 reliera le Vieux-Port aux quartiers nord dès l’automne, avec un tramway toutes les six minutes aux heures de pointe.
+"""
+
 # Lines that are page furniture in the made-up articles: never inside a paragraph.
 FAKE_BOILERPLATE = ["TEST 15 JOURS", "© AFP - JEAN MARTIN", "Réagir", "Votre email ne sera pas affiché publiquement",
                     "Tous les champs sont obligatoires", "Merci pour votre commentaire", "https://www.exemple.fr"]

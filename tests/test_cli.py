@@ -17,7 +17,7 @@ from conftest import (
     ANSWER_KEYS, CITATION_KEYS, FAKE_MODEL, NBSP, clean_env, read_jsonl, run_qa, write_corpus,
 )
 from qa.cli import main
-from qa.index import MANIFEST
+from qa.generation import MANIFEST
 
 NEW_ARTICLE = """# Marseille ouvre une ligne de tramway
 

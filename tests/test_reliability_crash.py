@@ -32,7 +32,7 @@ from conftest import FAKE_MODEL, FAKE_QA_BOOTSTRAP, clean_env, read_jsonl, write
 
 from qa.cli import main
 from qa.errors import IndexStateError
-from qa.index import MANIFEST, _verify, leftovers
+from qa.generation import MANIFEST, _verify, leftovers
 
 RUNS = int(os.environ.get("QA_CRASH_RUNS", "15"))
 SEED = int(os.environ.get("QA_CRASH_SEED", "4242"))

@@ -20,7 +20,7 @@ from conftest import FAKE_MODEL, clean_env, make_settings, read_jsonl, run_qa, w
 
 from qa.cli import main
 from qa.errors import InputError
-from qa.index import MANIFEST
+from qa.generation import MANIFEST
 
 GOOD_EXTRA = "Le conseil municipal de Nantes a adopté mardi un budget de 12 millions d’euros pour rénover la piscine Léo-Lagrange.\n"
 OTHER_EXTRA = "La ville de Rennes a inauguré samedi une médiathèque de quatre étages, ouverte le dimanche.\n"
@@ -313,13 +313,13 @@ def test_add_checks_the_files_before_loading_the_model(fake_cli, opts, tmp_path,
 
 
 def test_a_failed_add_leaves_the_corpus_as_it_was(fake_cli, corpus_dir, opts, tmp_path, built, monkeypatch):
-    import qa.index
+    import qa.build
     from qa.errors import IndexStateError
 
     def disk_full(*_args, **_kwargs):
         raise IndexStateError("cannot write the index: no space left on device")
 
-    monkeypatch.setattr(qa.index, "write_index", disk_full)
+    monkeypatch.setattr(qa.build, "write_index", disk_full)
     new = tmp_path / "nouveau.txt"
     new.write_text(GOOD_EXTRA, encoding="utf-8")
     other = tmp_path / "incoming" / "observatoire.txt"
@@ -668,13 +668,13 @@ def test_add_checks_pages_and_front_matter_before_loading_the_model(fake_cli, op
 
 
 def test_a_failed_add_of_a_page_leaves_the_corpus_as_it_was(fake_cli, corpus_dir, opts, tmp_path, built, monkeypatch):
-    import qa.index
+    import qa.build
     from qa.errors import IndexStateError
 
     def disk_full(*_args, **_kwargs):
         raise IndexStateError("cannot write the index: no space left on device")
 
-    monkeypatch.setattr(qa.index, "write_index", disk_full)
+    monkeypatch.setattr(qa.build, "write_index", disk_full)
     saved = tmp_path / FR_PAGE.name
     saved.write_bytes(FR_PAGE.read_bytes())
     with_title = tmp_path / "piscine.txt"

@@ -26,7 +26,7 @@ import load as harness  # noqa: E402  (bench/load.py: the load test's server, cl
 
 from qa import web  # noqa: E402
 from qa.errors import InputError  # noqa: E402
-from qa.index import add_articles  # noqa: E402
+from qa.build import add_articles  # noqa: E402
 from qa.service import QA  # noqa: E402
 
 CLIENTS = 8

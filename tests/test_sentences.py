@@ -7,7 +7,8 @@ import pytest
 
 from conftest import FakeEmbedder
 from qa.errors import IndexStateError
-from qa.index import add_articles, load_index
+from qa.build import add_articles
+from qa.index import load_index
 from qa.records import Passage
 from qa.sentences import Sentences, hubness, sentence_table
 
@@ -87,7 +88,7 @@ def test_sentence_files_that_disagree_are_corruption(settings, qa):
     np.save(path, spans[:-1])
     import json
 
-    from qa.index import MANIFEST
+    from qa.generation import MANIFEST
     from qa.load import file_digest
 
     manifest = json.loads((settings.index_dir / MANIFEST).read_text(encoding="utf-8"))
