@@ -29,6 +29,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
+from importlib.resources import files
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -655,194 +656,16 @@ def ask_json(qa: "QA", question: object, k: object = None, mode: object = None) 
 
 # ---------------------------------------------------------------- page assets
 
-CSS = """
-.gradio-container { max-width: 980px !important; margin: 0 auto !important; }
-.qa-header h1 { font-size: 1.6rem; line-height: 1.25; margin: 0.2em 0 0.3em; color: var(--body-text-color); }
-.qa-intro { margin: 0; color: var(--body-text-color); line-height: 1.45; }
-.qa-intro [lang="en"] { color: var(--body-text-color-subdued); font-size: 0.92em; }
-#qa-ask-row { align-items: flex-end; }
-#qa-ask-btn { min-width: 110px; }
-#qa-output { min-height: 2rem; }
-.qa-result { color: var(--body-text-color); line-height: 1.55; overflow-wrap: anywhere; }
-.qa-answer blockquote, .qa-context {
-  margin: 0.6em 0; padding: 0.55em 0.9em; border-left: 4px solid var(--color-accent);
-  background: var(--background-fill-secondary); border-radius: 0 var(--radius-md) var(--radius-md) 0;
-}
-.qa-answer p { margin: 0.4em 0; font-weight: 600; }
-.qa-not-found .qa-answer p { font-weight: 600; font-size: 1.05rem; }
-.qa-ref { text-decoration: none; font-weight: 600; color: var(--link-text-color); margin-left: 0.1em; }
-.qa-ref:hover { text-decoration: underline; }
-.qa-actions, .qa-card-actions { display: flex; flex-wrap: wrap; gap: 0.5em; align-items: center; margin: 0.6em 0; }
-.qa-btn {
-  font: inherit; font-size: 0.9rem; cursor: pointer; padding: 0.35em 0.85em; border-radius: var(--radius-md);
-  border: 1px solid var(--border-color-primary); background: var(--button-secondary-background-fill);
-  color: var(--button-secondary-text-color);
-}
-.qa-btn:hover { background: var(--button-secondary-background-fill-hover); }
-.qa-btn:focus-visible { outline: 2px solid var(--color-accent); outline-offset: 2px; }
-.qa-btn-small { font-size: 0.8rem; padding: 0.2em 0.6em; }
-.qa-sources-title { font-size: 1.05rem; margin: 1em 0 0.4em; color: var(--body-text-color); }
-.qa-cards { list-style: none; padding: 0; margin: 0; display: grid; gap: 0.8em; }
-.qa-card {
-  border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg); padding: 0.75em 0.95em;
-  background: var(--block-background-fill); transition: box-shadow 0.3s;
-}
-.qa-card-nearest { border-style: dashed; opacity: 0.92; }
-.qa-flash { box-shadow: 0 0 0 3px var(--color-accent); }
-.qa-card-head { display: flex; gap: 0.5em; align-items: baseline; }
-.qa-n { font-weight: 700; color: var(--link-text-color); }
-.qa-title { flex: 1; margin: 0; font-size: 1rem; font-weight: 600; line-height: 1.35; color: var(--body-text-color); }
-.qa-score { font-size: 0.8rem; white-space: nowrap; margin-left: auto; color: var(--body-text-color-subdued);
-  font-family: var(--font-mono); }
-.qa-badge { display: inline-block; margin-top: 0.3em; font-size: 0.75rem; padding: 0.05em 0.5em; border-radius: 999px;
-  border: 1px dashed var(--border-color-primary); color: var(--body-text-color-subdued); }
-.qa-meta { font-size: 0.85rem; color: var(--body-text-color-subdued); margin-top: 0.2em; }
-.qa-meta a { color: var(--link-text-color); }
-.qa-doc { font-family: var(--font-mono); font-size: 0.78rem; }
-.qa-context { font-size: 0.95rem; border-left-color: var(--border-color-primary); }
-.qa-result mark { background: #fde68a; color: #1f2937; padding: 0 0.1em; border-radius: 2px; }
-.dark .qa-result mark { background: #a16207; color: #fff7e6; }
-.qa-error p { margin: 0.4em 0; padding: 0.6em 0.9em; border-radius: var(--radius-md);
-  border: 1px solid var(--error-border-color, #f87171); background: var(--error-background-fill, #fef2f2);
-  color: var(--error-text-color, #b91c1c); }
-.qa-error p span { color: inherit; }
-.qa-busy { padding-top: 1.9rem; }  /* below Gradio's own "Error" badge */
-.qa-title-btn { all: unset; display: block; cursor: pointer; color: inherit; font: inherit; overflow-wrap: anywhere; }
-.qa-title-btn:hover { text-decoration: underline; color: var(--link-text-color); }
-.qa-title-btn:focus-visible { outline: 2px solid var(--color-accent); outline-offset: 2px; border-radius: 2px; }
-.qa-viewer {
-  width: min(860px, calc(100vw - 2rem)); max-width: none; height: fit-content; max-height: min(820px, calc(100dvh - 2rem));
-  margin: auto !important; padding: 0; border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg);
-  background: var(--background-fill-primary); color: var(--body-text-color); box-shadow: 0 10px 40px rgba(0, 0, 0, 0.35);
-}
-.qa-viewer::backdrop { background: rgba(15, 23, 42, 0.55); }
-.qa-viewer[open] { display: flex; flex-direction: column; }
-.qa-viewer-box { display: flex; flex-direction: column; flex: 1 1 auto; min-height: 0; }
-.qa-viewer-head { display: flex; gap: 0.6em; align-items: baseline; padding: 0.8em 1em 0.3em; }
-.qa-viewer-title { flex: 1; margin: 0; font-size: 1.1rem; line-height: 1.35; color: var(--body-text-color); }
-.qa-viewer-close { margin-left: auto; white-space: nowrap; }
-.qa-viewer-meta { padding: 0 1em 0.6em; border-bottom: 1px solid var(--border-color-primary); }
-.qa-viewer-meta .qa-meta { margin: 0; }
-.qa-viewer-body { flex: 1; min-height: 0; overflow: auto; padding: 1em 1.2em 2em; overscroll-behavior: contain; }
-.qa-article-text { white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.65; font-size: 1rem; max-width: 70ch; }
-.qa-article-text mark { padding: 0.12em 0.1em; border-radius: 3px; -webkit-box-decoration-break: clone;
-  box-decoration-break: clone; scroll-margin: 3rem; }
-.qa-article-text mark:focus { outline: none; }
-@media (max-width: 640px) {
-  .qa-viewer { width: calc(100vw - 1rem); max-height: calc(100dvh - 1rem); }
-  .qa-viewer-head { padding: 0.7em 0.75em 0.3em; }
-  .qa-viewer-meta { padding: 0 0.75em 0.5em; }
-  .qa-viewer-body { padding: 0.8em 0.85em 1.5em; }
-}
-@media (max-width: 640px) {
-  .qa-header h1 { font-size: 1.25rem; }
-  .qa-card-head { flex-wrap: wrap; }
-  .qa-score { order: 3; flex-basis: 100%; }
-  .qa-card { padding: 0.6em 0.7em; }
-  .qa-answer blockquote, .qa-context { padding: 0.45em 0.6em; }
-}
-"""
+def static_text(name: str) -> str:
+    """A file of qa/web_static/ (the page's CSS and JavaScript), as text."""
+    return files("qa").joinpath("web_static", name).read_text(encoding="utf-8")
 
-# Gradio scopes the CSS above to its content area; the page margins sit outside it, hence a raw <style>.
-HEAD = """<style>
-html:has(dialog.qa-viewer[open]) { overflow: hidden; }
-@media (max-width: 640px) { .gradio-container .main.app { padding-left: 12px !important; padding-right: 12px !important; } }
-</style>"""
 
-# Runs once when the answer component mounts; one delegated listener serves every answer shown later.
-# Copying is done in the browser: navigator.clipboard where allowed, else a hidden textarea + execCommand.
-COPY_JS = r"""
-const fallbackCopy = (text) => {
-  const area = document.createElement('textarea');
-  area.value = text;
-  area.setAttribute('readonly', '');
-  area.style.position = 'fixed'; area.style.top = '-1000px'; area.style.opacity = '0';
-  document.body.appendChild(area);
-  area.select();
-  let ok = false;
-  try { ok = document.execCommand('copy'); } catch (e) { ok = false; }
-  area.remove();
-  return ok;
-};
-const copyText = async (text) => {
-  if (navigator.clipboard && window.isSecureContext) {
-    try { await navigator.clipboard.writeText(text); return true; } catch (e) { /* fall back below */ }
-  }
-  return fallbackCopy(text);
-};
-const flash = (button, text) => {
-  if (!button.dataset.qaLabel) button.dataset.qaLabel = button.textContent;
-  button.textContent = text;
-  clearTimeout(button._qaTimer);
-  button._qaTimer = setTimeout(() => { button.textContent = button.dataset.qaLabel; }, 2000);
-};
-// The source viewer: the cited article's exact text (JSON in its hidden .qa-src) put in the dialog as
-// text nodes, the quote in a <mark> cut at the card's offsets (JavaScript string indices), then
-// scrolled into view. Nothing from the article is ever parsed as HTML here.
-const openSource = (card) => {
-  const result = card.closest('.qa-result');
-  const src = result && result.querySelector('.qa-src[data-qa-src-key="' + card.dataset.qaSrc + '"]');
-  const dialog = result && result.querySelector('dialog.qa-viewer');
-  if (!src || !dialog) return;
-  let text;
-  try { text = JSON.parse(src.dataset.qaText); } catch (e) { return; }
-  const from = Number(card.dataset.qaFrom), to = Number(card.dataset.qaTo);
-  if (!(0 <= from && from <= to && to <= text.length)) return;
-  dialog.querySelector('.qa-viewer-n').textContent = '[' + card.dataset.n + ']';
-  dialog.querySelector('.qa-viewer-title').textContent = src.querySelector('.qa-src-title').textContent;
-  const meta = src.querySelector('.qa-meta');
-  dialog.querySelector('.qa-viewer-meta').replaceChildren(...(meta ? [meta.cloneNode(true)] : []));
-  const mark = document.createElement('mark');
-  mark.id = 'qa-viewer-mark';
-  mark.tabIndex = -1;
-  mark.textContent = text.slice(from, to);
-  dialog.querySelector('.qa-article-text').replaceChildren(
-    document.createTextNode(text.slice(0, from)), mark, document.createTextNode(text.slice(to)));
-  if (!dialog.open) dialog.showModal();
-  mark.scrollIntoView({block: 'center', inline: 'nearest'});
-};
-element.setAttribute('aria-live', 'polite');
-element.addEventListener('click', async (event) => {
-  if (event.target.matches && event.target.matches('dialog.qa-viewer')) {  // a click on the backdrop
-    event.target.close();
-    return;
-  }
-  const ref = event.target.closest('[data-qa-cite]');
-  if (ref && element.contains(ref)) {
-    event.preventDefault();
-    const card = element.querySelector('#qa-cite-' + ref.dataset.qaCite);
-    if (card) {
-      card.scrollIntoView({behavior: 'smooth', block: 'center'});
-      card.classList.add('qa-flash');
-      setTimeout(() => card.classList.remove('qa-flash'), 1500);
-    }
-    return;
-  }
-  const button = event.target.closest('button[data-qa-action]');
-  if (!button || !element.contains(button)) return;
-  const markdown = button.dataset.qaMd || '';
-  if (button.dataset.qaAction === 'source') {
-    const card = button.closest('.qa-card');
-    if (card) openSource(card);
-  } else if (button.dataset.qaAction === 'close') {
-    const dialog = button.closest('dialog');
-    if (dialog) dialog.close();
-  } else if (button.dataset.qaAction === 'copy') {
-    const ok = await copyText(markdown);
-    flash(button, ok ? button.dataset.qaDone : button.dataset.qaFailed);
-  } else if (button.dataset.qaAction === 'download') {
-    const blob = new Blob([markdown], {type: 'text/markdown;charset=utf-8'});
-    const url = URL.createObjectURL(blob);
-    const link = document.createElement('a');
-    link.href = url;
-    link.download = button.dataset.qaFilename || 'answer.md';
-    document.body.appendChild(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 5000);
-  }
-});
-"""
+# The page's styles (Gradio scopes them to its content area), what goes in its <head> as is (outside that
+# area), and the answer area's script (gr.HTML's js_on_load).
+CSS = static_text("page.css")
+HEAD = "<style>\n" + static_text("head.css") + "</style>"
+ANSWER_JS = static_text("answer.js")
 
 
 def theme() -> "gr.themes.Base":
@@ -900,7 +723,7 @@ def build_app(qa: "QA") -> "gr.Blocks":
                 until = gr.Textbox(label="Jusqu'au · Until", placeholder="AAAA[-MM[-JJ]] · YYYY[-MM[-DD]]", max_lines=1,
                                    max_length=40, elem_id="qa-until",
                                    info="les articles non datés sont alors écartés · undated articles are then left out")
-        output = gr.HTML("", elem_id="qa-output", js_on_load=COPY_JS, min_height=40)
+        output = gr.HTML("", elem_id="qa-output", js_on_load=ANSWER_JS, min_height=40)
 
         common = dict(fn=page, inputs=[question, k, mode, language, since, until], outputs=output, api_visibility="private",
                       concurrency_limit=concurrency, concurrency_id="qa", show_progress_on=output)
