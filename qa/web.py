@@ -10,9 +10,7 @@ viewer (a <dialog>) shows the whole article with the quote in a <mark> without a
 interface language setting (auto / français / English) picks the page's own words, never the quotes'.
 
 `build_app` wires those functions to a Gradio Blocks page, and exposes the contract's JSON as the
-API endpoint `/ask` (what `qa ask --json` prints, for gradio_client users). `serve` loads the model
-and index once and starts the server: local only by default, no share link, no analytics, no
-external fonts or scripts.
+API endpoint `/ask` (what `qa ask --json` prints, for gradio_client users). qa.web_server starts it.
 """
 
 from __future__ import annotations
@@ -23,12 +21,8 @@ import logging
 import math
 import os
 import re
-import socket
-import sys
-import threading
-import time
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from importlib.resources import files
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -39,7 +33,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 from . import dates  # noqa: E402
 from .answer import MESSAGES  # noqa: E402
-from .errors import InputError, QAError  # noqa: E402
+from .errors import InputError  # noqa: E402
 from .records import Answer, Citation  # noqa: E402
 from .settings import RETRIEVAL_MODES  # noqa: E402
 from .store import view_of  # noqa: E402
@@ -49,21 +43,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .index import Index
     from .service import QA
-    from .settings import Settings
     from .store import StoreView
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 7860
 MAX_PASSAGES = 10
 # Questions answered at once (a 2-core machine) and waiting at most; beyond that Gradio refuses with "busy".
 # $QA_CONCURRENCY and $QA_QUEUE_SIZE override them when the page starts (a bigger machine, or a load test).
 CONCURRENCY = 2
 QUEUE_SIZE = 32
-# The page has no upload component, but Gradio's /gradio_api/upload route accepts files of any size into its
-# temporary folder all the same: a shared page could have its disk filled. Nothing of ours uploads, so 1 KiB.
-MAX_UPLOAD_BYTES = 1024
 
 GENERIC_ERROR = "Something went wrong while answering; please try again. / Une erreur est survenue ; réessayez."
 
@@ -668,14 +656,6 @@ HEAD = "<style>\n" + static_text("head.css") + "</style>"
 ANSWER_JS = static_text("answer.js")
 
 
-def theme() -> "gr.themes.Base":
-    """Gradio's default theme with system fonts only: nothing is fetched from a font CDN."""
-    import gradio as gr
-
-    return gr.themes.Default(font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
-                             font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"])
-
-
 def build_app(qa: "QA") -> "gr.Blocks":
     """The page: title, question box (Enter submits), examples, settings, the answer; plus the /ask API."""
     import gradio as gr
@@ -737,189 +717,4 @@ def build_app(qa: "QA") -> "gr.Blocks":
         examples.load_input_event.then(**common).failure(**failed)
         gr.api(ask, api_name="ask", concurrency_limit=concurrency, concurrency_id="qa")
     demo.queue(default_concurrency_limit=concurrency, max_size=queue_size)
-    return demo
-
-
-class LoginThrottle:
-    """Failed logins per client address, for `--auth`: the first FREE_FAILURES wrong passwords in a row are
-    answered at once; each further one locks the client out for a doubling time (FIRST_DELAY_S, twice that,
-    ... up to MAX_DELAY_S), during which its logins are refused without being checked. A good login clears
-    the count; a client without a failure for FORGET_AFTER_S starts afresh. At most MAX_CLIENTS are
-    remembered (the oldest forgotten first), so a flood of addresses cannot grow memory without bound.
-    """
-
-    FREE_FAILURES = 3
-    FIRST_DELAY_S = 1.0
-    MAX_DELAY_S = 300.0
-    FORGET_AFTER_S = 900.0
-    MAX_CLIENTS = 10_000
-
-    def __init__(self, free_failures: int = FREE_FAILURES, first_delay_s: float = FIRST_DELAY_S,
-                 max_delay_s: float = MAX_DELAY_S, forget_after_s: float = FORGET_AFTER_S,
-                 clock: Callable[[], float] = time.monotonic):
-        self.free_failures, self.first_delay_s, self.max_delay_s = free_failures, first_delay_s, max_delay_s
-        self.forget_after_s, self.clock = forget_after_s, clock
-        self._clients: dict[str, tuple[int, float, float]] = {}  # client → (failures in a row, locked until, last failure)
-        self._lock = threading.Lock()
-
-    def _state(self, client: str, now: float) -> tuple[int, float, float]:
-        state = self._clients.get(client)
-        if state is not None and now - state[2] > self.forget_after_s:
-            del self._clients[client]
-            return 0, 0.0, 0.0
-        return state or (0, 0.0, 0.0)
-
-    def attempt(self, client: str) -> float:
-        """Seconds the client must still wait before its next login is checked (0: it may try now)."""
-        with self._lock:
-            now = self.clock()
-            return max(0.0, self._state(client, now)[1] - now)
-
-    def failed(self, client: str) -> float:
-        """Record a wrong password; the lockout it starts, in seconds (0 within the free failures)."""
-        with self._lock:
-            now = self.clock()
-            failures = self._state(client, now)[0] + 1
-            over = failures - self.free_failures
-            delay = min(self.max_delay_s, self.first_delay_s * 2 ** (over - 1)) if over > 0 else 0.0
-            self._clients.pop(client, None)
-            self._clients[client] = (failures, now + delay, now)  # re-inserted: the dict stays oldest first
-            while len(self._clients) > self.MAX_CLIENTS:
-                del self._clients[next(iter(self._clients))]
-            return delay
-
-    def succeeded(self, client: str) -> None:
-        with self._lock:
-            self._clients.pop(client, None)
-
-    def failures(self, client: str) -> int:
-        with self._lock:
-            return self._state(client, self.clock())[0]
-
-
-class ThrottledLogin:
-    """ASGI middleware in front of Gradio's login route (POST …/login): a client locked out by the
-    `LoginThrottle` gets HTTP 429 with Retry-After, its password unchecked; Gradio's answer to the others
-    (200 logged in, 400 wrong credentials) updates the throttle, and each failure is logged (the client's
-    address, never what it typed). Logins are checked one at a time, so a burst of parallel guesses cannot
-    slip past the count. The address is the connection's peer: behind a reverse proxy, every client
-    shares the proxy's (X-Forwarded-For is not trusted, since any client can set it).
-    """
-
-    def __init__(self, app, throttle: LoginThrottle):
-        import asyncio
-
-        self.app, self.throttle = app, throttle
-        self._one_at_a_time = asyncio.Lock()
-
-    async def __call__(self, scope, receive, send):
-        if scope.get("type") != "http" or scope.get("method") != "POST" or not scope.get("path", "").rstrip("/").endswith("/login"):
-            await self.app(scope, receive, send)
-            return
-        client = str((scope.get("client") or ("unknown",))[0])
-        async with self._one_at_a_time:
-            wait = self.throttle.attempt(client)
-            if wait > 0:
-                from starlette.responses import JSONResponse
-
-                seconds = math.ceil(wait)
-                response = JSONResponse({"detail": f"Too many failed logins from this address; try again in {seconds} s."},
-                                        status_code=429, headers={"Retry-After": str(seconds)})
-                await response(scope, receive, send)
-                return
-            status: list[int] = []
-
-            async def watched(message):
-                if message.get("type") == "http.response.start":
-                    status.append(message.get("status", 0))
-                await send(message)
-
-            await self.app(scope, receive, watched)
-            if status and status[0] == 200:
-                self.throttle.succeeded(client)
-            elif status and status[0] in (400, 401, 403):
-                delay = self.throttle.failed(client)
-                log.warning("failed login from %s (%d in a row)%s", client, self.throttle.failures(client),
-                            f"; its logins are refused for the next {delay:g} s" if delay else "")
-
-
-def launch(demo: "gr.Blocks", host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-           auth: tuple[str, str] | None = None, block: bool = True, quiet: bool = True):
-    """Start the server (local only unless host says otherwise; never a share link). Returns (app, url, None)."""
-    from starlette.middleware import Middleware
-
-    # With a login, wrong passwords are throttled per client (LoginThrottle), and logged.
-    app_kwargs = {"middleware": [Middleware(ThrottledLogin, throttle=LoginThrottle())]} if auth else None
-    try:
-        return demo.launch(
-            server_name=host, server_port=port, auth=auth, share=False, prevent_thread_lock=not block, app_kwargs=app_kwargs,
-            quiet=quiet, show_error=False, inbrowser=False, ssr_mode=False, pwa=False, mcp_server=False,
-            max_file_size=MAX_UPLOAD_BYTES,
-            enable_monitoring=False, run_history=False, footer_links=["api"],
-            theme=theme(), css=CSS, head=HEAD, auth_message="qa — identifiez-vous · please log in" if auth else None,
-        )
-    except OSError as exc:
-        raise QAError(f"cannot listen on {host}:{port}: {exc}".splitlines()[0]) from None
-
-
-def check_port(host: str, port: int) -> None:
-    """QAError when the address cannot be listened on (port in use, unknown host), with what to do."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise QAError(f"cannot listen on {host}: {exc.strerror or exc}") from None
-    family, _type, _proto, _name, address = infos[0]
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does: TIME_WAIT is no conflict
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            raise QAError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); "
-                          "is the page already running? Choose another port with --port") from None
-
-
-def parse_auth(value: str | None) -> tuple[str, str] | None:
-    """'user:password' as a (user, password) pair; InputError when it is not of that form."""
-    if value is None or value == "":
-        return None
-    user, sep, password = value.partition(":")
-    if not sep or not user or not password:
-        raise InputError("--auth must be USER:PASSWORD, both non-empty")
-    return user, password
-
-
-def serve(settings: "Settings | None" = None, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-          auth: tuple[str, str] | None = None, progress: Callable[[str], None] | None = None,
-          block: bool = True, qa: "QA | None" = None) -> "gr.Blocks":
-    """Load the model and index once (building the index if it is missing or stale), then serve the page.
-
-    With block=False it returns the running Blocks at once (its `local_url`; `close()` stops it).
-    """
-    from .service import QA
-    from .settings import Settings
-
-    say = progress or (lambda message: print(message, file=sys.stderr, flush=True))
-    check_port(host, port)  # before the model loads: a busy port should not cost seconds to find out
-    queue_limits()  # likewise a bad $QA_QUEUE_SIZE / $QA_CONCURRENCY
-    if qa is None:
-        settings = settings or Settings.from_env()
-        from .pgstore import redact
-        from .store import is_database_url
-
-        where = f"the database {redact(settings.store)}" if is_database_url(settings.store) else f"the index ({settings.index_dir}/)"
-        say(f"Loading the model ({settings.model}) and {where}…")
-        qa = QA(settings, progress=say)
-    demo = build_app(qa)
-    launch(demo, host, port, auth, block=False)
-    shown_host = "localhost" if host in ("0.0.0.0", "::") else host
-    say(f"The page is on http://{shown_host}:{demo.server_port}/ (Ctrl-C stops it)"
-        + ("; login required" if auth else ""))
-    if block:
-        try:
-            while demo.is_running:
-                time.sleep(0.2)
-        except KeyboardInterrupt:
-            say("Stopping the page.")
-        finally:
-            demo.close()
     return demo

@@ -32,7 +32,7 @@ from test_web import CORPUS, ENGLISH, FRENCH, LIGHTHOUSE, TRAP, UNANSWERABLE, ma
 
 from test_web import free_port as test_web_free_port  # noqa: E402
 
-from qa import web  # noqa: E402
+from qa import web, web_server  # noqa: E402
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-output" / "screenshots"
 DESKTOP = {"width": 1280, "height": 900}
@@ -321,7 +321,7 @@ def test_full_queue_says_so(browser, tmp_path, monkeypatch):
     questions are already waiting, with no slow answers to arrange.
     """
     monkeypatch.setattr(web, "QUEUE_SIZE", 0)
-    demo = web.serve(qa=make_qa(tmp_path), port=test_web_free_port(), block=False, progress=lambda _m: None)
+    demo = web_server.serve(qa=make_qa(tmp_path), port=test_web_free_port(), block=False, progress=lambda _m: None)
     page = None
     try:
         assert demo._queue.max_size == 0
