@@ -1,6 +1,6 @@
 """The web page (qa/web.py): pure rendering functions, its handlers in process, and the /ask API and routes
 of a real running app called with gradio_client and httpx. `qa serve` and app.py are tested in
-test_web_server.py, the page in a browser in test_browser.py.
+test_web_server.py, its notes in test_web_notes.py, the page in a browser in test_browser.py.
 
 The app runs in this process on a free local port, over a tiny corpus written to a temporary folder
 and conftest's FakeEmbedder (hashing, no model load): a few seconds in all.
@@ -20,9 +20,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import FAKE_MODEL, ROOT, FakeEmbedder  # noqa: E402  (the suite's hashing stand-in for the model)
+from test_web_notes import citation  # noqa: E402  (a Citation with every field, to change one at a time)
 
-from qa import web, web_server  # noqa: E402
-from qa.records import Answer, Citation  # noqa: E402
+from qa import web, web_notes, web_server  # noqa: E402
+from qa.records import Answer  # noqa: E402
 
 CONTRACT_KEYS = ["question", "language", "found", "confidence", "answer", "citations"]
 CITATION_KEYS = ["n", "doc", "title", "url", "date", "start", "end", "quote", "score", "lang", "date_inferred"]
@@ -320,51 +321,6 @@ def test_page_errors_are_readable(app):
 
 # ---------------------------------------------------------------- pure functions
 
-def citation(**changes) -> Citation:
-    text = "Avant. La CNIL a accepté pour trois ans. Après."
-    fields = dict(n=1, doc="a.txt", title="Titre", author="Jeanne Martin", url="https://example.org/a",
-                  date="2024-02-18", start=107, end=140, quote=text[7:40], score=0.8312,
-                  context=text, context_start=100)
-    fields.update(changes)
-    return Citation(**fields)
-
-
-def test_source_line():
-    assert web.source_line(citation()) == "Titre, Jeanne Martin, 2024-02-18, https://example.org/a"
-    # Every citation says its date, or that it has none; an inferred date says so.
-    assert web.source_line(citation(title=None, author=None, url=None, date=None)) == "a.txt, non daté"
-    assert web.source_line(citation(url=None, date=None), "en") == "Titre, Jeanne Martin, undated"
-    assert web.source_line(citation(url=None, date="2020-10-08", date_inferred=True), "en") == (
-        "Titre, Jeanne Martin, 2020-10-08 (date inferred from the text)")
-
-
-def test_citation_markdown():
-    c = citation(quote="Première ligne\ndeuxième ligne")
-    assert web.citation_markdown(c) == (
-        "> Première ligne\n> deuxième ligne\n\n— Titre, Jeanne Martin, 2024-02-18, https://example.org/a\n")
-
-
-def test_notes_markdown_found():
-    c1 = citation()
-    c2 = citation(n=2, title=None, author=None, url=None, date=None, doc="b.txt", quote="Autre passage.")
-    answer = Answer("pourquoi la CNIL a-t-elle accepté ?", "fr", True,
-                    "D'après les articles :\n\n> La CNIL a accepté pour trois ans. [1]", (c1, c2))
-    assert web.notes_markdown(answer) == (
-        "**Question :** pourquoi la CNIL a-t-elle accepté ?\n\n"
-        "D'après les articles :\n\n> La CNIL a accepté pour trois ans. [1]\n\n"
-        "**Sources**\n\n"
-        "[1]\n> La CNIL a accepté pour trois ans.\n\n— Titre, Jeanne Martin, 2024-02-18, https://example.org/a\n\n"
-        "[2]\n> Autre passage.\n\n— b.txt, non daté\n")
-    assert web.notes_filename(answer) == "qa-pourquoi-la-cnil-a-t-elle-accepte.md"
-
-
-def test_notes_markdown_not_found():
-    answer = Answer("What is the weather?", "en", False, "The articles do not answer this question.", (citation(),))
-    notes = web.notes_markdown(answer)
-    assert notes.startswith("**Question:** What is the weather?\n\nThe articles do not answer this question.\n\n")
-    assert "**Nearest passages — they do not answer the question**" in notes
-    assert web.notes_filename(Answer("???", "en", False, "")) == "qa-answer.md"
-
 
 def test_answer_markdown_html():
     md = "D'après les articles :\n\n> Il a écrit <script>x</script> et [lien](javascript:alert(1)) *ici* [1][3]\n\n> Deux [2]"
@@ -412,20 +368,20 @@ def test_answer_html_states():
 def test_interface_language_overrides_the_page_words():
     c = citation(quote="La CNIL a accepté pour trois ans.")
     french = Answer(FRENCH, "fr", True, "D'après les articles :\n\n> La CNIL a accepté pour trois ans. [1]", (c,))
-    assert web.answer_text(french) == french.answer == web.answer_text(french, "fr")
-    assert web.answer_text(french, "en") == "According to the articles:\n\n> La CNIL a accepté pour trois ans. [1]"
+    assert web_notes.answer_text(french) == french.answer == web_notes.answer_text(french, "fr")
+    assert web_notes.answer_text(french, "en") == "According to the articles:\n\n> La CNIL a accepté pour trois ans. [1]"
     html = web.answer_html(french, language="en")
     assert 'lang="en"' in html and 'data-language="fr"' in html
     assert "<p>According to the articles:</p>" in html and "D&#x27;après" not in html
     assert ">Sources<" in html and "Copy for notes" in html and "18 February 2024" in html
     assert "La CNIL a accepté pour trois ans." in html  # the quote as written
-    assert web.notes_markdown(french, "en").startswith(f"**Question:** {FRENCH}\n\nAccording to the articles:")
+    assert web_notes.notes_markdown(french, "en").startswith(f"**Question:** {FRENCH}\n\nAccording to the articles:")
 
     missing = Answer("What is the weather?", "en", False, "The articles do not answer this question.", (c,))
     html = web.answer_html(missing, language="fr")
     assert "Les articles ne permettent pas de répondre à cette question." in html
     assert "Passages les plus proches" in html and "do not answer" not in html
-    assert web.answer_text(replace(missing, answer="Something else."), "fr") == "Something else."
+    assert web_notes.answer_text(replace(missing, answer="Something else."), "fr") == "Something else."
     assert web.ui_language(french, "auto") == "fr" and web.ui_language(french, "en") == "en"
     with pytest.raises(Exception, match="interface language"):
         web.ui_language(french, "de")
@@ -481,9 +437,9 @@ def test_source_viewer_data():
 
 
 def test_safe_url_and_dates():
-    assert web.safe_url("https://a.fr/x") == "https://a.fr/x"
+    assert web_notes.safe_url("https://a.fr/x") == "https://a.fr/x"
     for bad in ("javascript:alert(1)", "data:text/html,x", "//a.fr", "https://a.fr/x y", None, ""):
-        assert web.safe_url(bad) is None
+        assert web_notes.safe_url(bad) is None
     assert web.human_date("2024-03-01", "fr") == "1er mars 2024"
     assert web.human_date("2024-03-04", "en") == "4 March 2024"
     assert web.date_range(["2024-03-04", None, "2024-02-18"], "fr") == "18 février – 4 mars 2024"
@@ -530,7 +486,7 @@ def test_dates_on_cards_notes_and_answer():
     page = web.answer_html(answer)
     # The older quote is marked with its (inferred) year, the undated one says so, in the answer and notes.
     assert "Ancien. (~2020) " in page and "Sans date. (non daté) " in page
-    notes = web.notes_markdown(answer)
+    notes = web_notes.notes_markdown(answer)
     assert "> Ancien. (~2020) [2]" in notes and "> Récent. [1]" in notes
     assert "— Titre, Jeanne Martin, 2020-10-08 (date déduite du texte), https://example.org/a" in notes
     # Every card shows its date or 'undated'.
