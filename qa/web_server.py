@@ -12,7 +12,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .errors import InputError, QAError
-from .web import CSS, HEAD, build_app, queue_limits
+from .web import build_app, queue_limits
+from .web_html import CSS, HEAD
 from .web_login import LoginThrottle, ThrottledLogin
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -21,7 +21,7 @@ LAYERS = [
     {"abstain"},                                       # the answerability probability
     {"answer"},                                        # quoting and composing
     {"service", "suite", "train"},                     # the API, evaluation and training
-    {"web_notes", "web_login"},                        # the page's text and login throttling, without Gradio
+    {"web_notes", "web_html", "web_login"},            # the page's text, HTML and login throttling, without Gradio
     {"render", "web", "web_server", "cli", "__main__"},  # the shells
 ]
 LAYER = {name: i for i, layer in enumerate(LAYERS) for name in layer}

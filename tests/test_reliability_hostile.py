@@ -360,13 +360,13 @@ def test_text_output_neutralizes_control_characters_and_json_stays_exact(fake_cl
 @pytest.mark.parametrize("k", ["inf", "Infinity", "-inf", "nan", float("inf"), float("nan"), 1e309, 10 ** 400, True,
                                [], {}, [5], "3.5", 3.5, "cinq", 0, 11, -1, object()])
 def test_api_refuses_a_bad_number_of_passages(qa, k, caplog):
-    from qa import web
+    from qa import web, web_html
 
     with caplog.at_level(logging.WARNING):
         record = web.ask_json(qa, QUESTION, k, "hybrid")
         page = web.ask_page(qa, QUESTION, k, "hybrid")
     assert set(record) == {"question", "error"} and "number of passages" in record["error"]
-    assert "number of passages" in page and web.esc(web.GENERIC_ERROR) not in page
+    assert "number of passages" in page and web_html.esc(web.GENERIC_ERROR) not in page
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
@@ -697,13 +697,13 @@ def test_qa_articles_shows_control_characters_as_escapes(fake_cli, corpus_dir, o
 
 @pytest.mark.parametrize("since", [["2024"], {"y": 2024}, 2024, 2024.0, True, "0000", "9999-12", "2" * 10_000])
 def test_api_refuses_a_bad_date_bound(qa, since, caplog):
-    from qa import web
+    from qa import web, web_html
 
     with caplog.at_level(logging.WARNING):
         page = web.ask_page(qa, QUESTION, 3, "hybrid", "auto", since, None)
         until = web.ask_page(qa, QUESTION, 3, "hybrid", "auto", None, since)
     for shown in (page, until):
-        assert web.esc(web.GENERIC_ERROR) not in shown and len(shown) < 2_000
+        assert web_html.esc(web.GENERIC_ERROR) not in shown and len(shown) < 2_000
         assert "not a date" in shown or "year must be" in shown
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
