@@ -3,7 +3,7 @@
 
 The same as `qa serve` (same options, same messages and exit codes): the model and index load once,
 the index is built first when it is missing or stale, and the page is served on 127.0.0.1 only
-unless --host says otherwise. The page itself is built in qa/web.py.
+unless --host says otherwise. The page itself is built in qa/web.py (see docs/web.md).
 """
 
 import sys

@@ -566,12 +566,12 @@ def _gradio_throughput(qa, questions: list[str], levels: list[int], per_level_s:
     """Requests/s through the page's /ask API with 1..8 concurrent gradio_client clients (in-process server)."""
     from gradio_client import Client
 
-    from qa import web
+    from qa import web, web_server
 
     port = free_port()
     demo = web.build_app(qa)
     t = time.perf_counter()
-    web.launch(demo, "127.0.0.1", port, None, block=False)
+    web_server.launch(demo, "127.0.0.1", port, None, block=False)
     url = f"http://127.0.0.1:{port}/"
     out = {"url": "http://127.0.0.1:<free port>/", "server_start_s": round(time.perf_counter() - t, 2),
            "server_concurrency_limit": getattr(web, "CONCURRENCY", None), "queue_size": getattr(web, "QUEUE_SIZE", None),

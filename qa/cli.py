@@ -408,7 +408,7 @@ def train_command(suite, split, out, max_false_refusals, model):
 @reports_errors
 def serve_command(host, port, auth, corpus_dir, index_dir, store, model):
     """Start the web page (Gradio); the model and index load once, the index is built first if needed."""
-    from .web import parse_auth, serve
+    from .web_server import parse_auth, serve
 
     credentials = parse_auth(auth)
     serve(_settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, store=store), host=host, port=port,

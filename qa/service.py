@@ -106,12 +106,12 @@ class QA:
         return compose(view, query, ranking, self.settings, question, k)
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None,
-            index: StoreView | None = None, since: date | None = None, until: date | None = None) -> Answer:
-        """Answer one question (from `index`, by default a fresh snapshot); InputError if it is not a usable question.
+            view: StoreView | None = None, since: date | None = None, until: date | None = None) -> Answer:
+        """Answer one question (from `view`, by default a fresh snapshot); InputError if it is not a usable question.
 
         Pass a snapshot when the caller needs the articles of the very snapshot that answered (the page's source viewer)."""
         text = validate_question(question, self.settings)
-        return self.answer(self.prepare([text])[0], question, k, mode, index, since, until)
+        return self.answer(self.prepare([text])[0], question, k, mode, view, since, until)
 
     def ask_many(self, questions: Iterable[str], k: int | None = None, mode: str | None = None,
                  since: date | None = None, until: date | None = None) -> list[Answer | InputError]:

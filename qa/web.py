@@ -1,524 +1,51 @@
-"""The web page: a thin Gradio shell over `qa.service.QA` (see ../shared/CONTRACT.md).
+"""The page: a thin Gradio shell over `qa.service.QA` (see ../shared/CONTRACT.md).
 
-Everything that turns an Answer into what the page shows is a pure function here (HTML of the
-answer and its citation cards, Markdown for notes), so it is unit-tested without a server.
-Every piece of article or question text put into HTML goes through `html.escape`: the page renders
-that HTML as is (Gradio's gr.HTML does not sanitize), so nothing from a file or a user is markup.
-
-Each cited article's exact text travels once with the answer (JSON in an attribute), so the source
-viewer (a <dialog>) shows the whole article with the quote in a <mark> without another request; the
-interface language setting (auto / français / English) picks the page's own words, never the quotes'.
-
-`build_app` wires those functions to a Gradio Blocks page, and exposes the contract's JSON as the
-API endpoint `/ask` (what `qa ask --json` prints, for gradio_client users). `serve` loads the model
-and index once and starts the server: local only by default, no share link, no analytics, no
-external fonts or scripts.
+`build_app` lays out the Gradio Blocks page (title, question box, examples, settings, the answer area)
+and wires it to two handlers: `ask_page` (the page's answer as HTML, from qa.web_html) and `ask_json`
+(the contract's JSON, exposed as the API endpoint `/ask`: what `qa ask --json` prints, for
+gradio_client users). Both check what a caller sends (passages, mode, interface language, dates) and
+answer a mistake with one clear line, never a traceback. qa.web_server starts the server.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import math
 import os
-import re
-import socket
-import sys
-import threading
-import time
-import unicodedata
-from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 # Before Gradio is imported anywhere: no telemetry, no version check, no hub calls.
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 from . import dates  # noqa: E402
-from .answer import MESSAGES  # noqa: E402
-from .errors import InputError, QAError  # noqa: E402
-from .records import Answer, Citation  # noqa: E402
+from .errors import InputError  # noqa: E402
+from .records import Answer  # noqa: E402
 from .settings import RETRIEVAL_MODES  # noqa: E402
+from .web_html import ANSWER_JS, answer_html, busy_html, corpus_summary, error_html, header_html  # noqa: E402
+from .web_notes import UI_LANGUAGES  # noqa: E402
 
 if TYPE_CHECKING:  # pragma: no cover
     import gradio as gr
 
-    from .index import Index
     from .service import QA
-    from .settings import Settings
     from .store import StoreView
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 7860
 MAX_PASSAGES = 10
 # Questions answered at once (a 2-core machine) and waiting at most; beyond that Gradio refuses with "busy".
 # $QA_CONCURRENCY and $QA_QUEUE_SIZE override them when the page starts (a bigger machine, or a load test).
 CONCURRENCY = 2
 QUEUE_SIZE = 32
-# The page has no upload component, but Gradio's /gradio_api/upload route accepts files of any size into its
-# temporary folder all the same: a shared page could have its disk filled. Nothing of ours uploads, so 1 KiB.
-MAX_UPLOAD_BYTES = 1024
 
 GENERIC_ERROR = "Something went wrong while answering; please try again. / Une erreur est survenue ; réessayez."
-
-
-LABELS = {
-    "fr": {
-        "sources": "Sources",
-        "nearest": "Passages les plus proches — ils ne répondent pas à la question",
-        "nearest_badge": "proche, ne répond pas",
-        "copy_all": "Copier pour mes notes",
-        "copy_one": "Copier la citation",
-        "copied": "Copié ✓",
-        "copy_failed": "Échec de la copie",
-        "download": "Télécharger (.md)",
-        "open": "Lire l'article",
-        "score": "score",
-        "question": "Question",
-        "error": "Impossible de répondre",
-        "show_source": "Voir dans l'article",
-        "show_source_title": "Afficher l'article entier, passage surligné",
-        "close": "Fermer",
-    },
-    "en": {
-        "sources": "Sources",
-        "nearest": "Nearest passages — they do not answer the question",
-        "nearest_badge": "nearest, does not answer",
-        "copy_all": "Copy for notes",
-        "copy_one": "Copy quote",
-        "copied": "Copied ✓",
-        "copy_failed": "Copy failed",
-        "download": "Download (.md)",
-        "open": "Read the article",
-        "score": "score",
-        "question": "Question",
-        "error": "Cannot answer",
-        "show_source": "Show in article",
-        "show_source_title": "Show the whole article with the passage highlighted",
-        "close": "Close",
-    },
-}
-
-
-# The interface language setting: "auto" follows each question's language.
-UI_LANGUAGES = {"auto": "Auto (suit la question · follows the question)", "fr": "Français", "en": "English"}
-
-
-def labels(language: str) -> dict[str, str]:
-    """The page's words in the question's language (English for any language but French)."""
-    return LABELS.get(language, LABELS["en"])
 
 
 def ui_language(answer: Answer, language: object = None) -> str:
     """The language of the page's own words for this answer: the setting, or the question's with 'auto'."""
     return _language(language) or answer.language
-
-
-def answer_text(answer: Answer, language: str | None = None) -> str:
-    """The answer's Markdown with its own sentences (header, 'not found') in `language`; quotes untouched.
-
-    The answer is composed in the question's language (qa/answer.py); only the sentence that is
-    exactly one of its MESSAGES is swapped for the same message in the interface language.
-    """
-    language = language or answer.language
-    source, target = MESSAGES.get(answer.language), MESSAGES.get(language, MESSAGES["en"])
-    if not answer.found:
-        if language == answer.language or source is None:
-            return answer.answer
-        return target["not_found"] if answer.answer.strip() == source["not_found"] else answer.answer
-    text = answer.answer
-    if language != answer.language and source is not None:
-        first, newline, rest = text.partition("\n")
-        if first.strip() == source["header"]:
-            text = target["header"] + newline + rest
-    # Quotes from an older year than the latest cited are marked with it ("(2020)"), undated ones too.
-    return dates.mark_older_quotes(text, answer.citations, language)
-
-
-# ---------------------------------------------------------------- small helpers
-
-def esc(text: object) -> str:
-    """Text made inert for HTML (element content and quoted attribute values alike)."""
-    return html.escape("" if text is None else str(text), quote=True)
-
-
-def safe_url(url: str | None) -> str | None:
-    """The URL if it is an absolute http(s) link, else None (never a javascript: or data: link)."""
-    if not url:
-        return None
-    url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme.lower() in ("http", "https") and parts.netloc and not any(c.isspace() or ord(c) < 32 for c in url):
-        return url
-    return None
-
-
-def url_host(url: str) -> str:
-    """The host of a URL without 'www.', to name the link ('francesoir.fr')."""
-    host = urlsplit(url).hostname or url
-    return host[4:] if host.startswith("www.") else host
-
-
-def human_date(iso: str | None, language: str = "fr") -> str | None:
-    """'2024-02-18' as '18 février 2024' / '18 February 2024'; anything else as given (qa.dates)."""
-    return dates.human_date(iso, language)
-
-
-def date_range(dates: Iterable[str | None], language: str = "fr") -> str | None:
-    """The span of the ISO dates given ('18 février – 4 mars 2024'); None when there is none."""
-    known = sorted(d for d in dates if d and re.fullmatch(r"\d{4}-\d{2}-\d{2}", d))
-    if not known:
-        return None
-    first, last = known[0], known[-1]
-    if first == last:
-        return human_date(first, language)
-    a, b = human_date(first, language), human_date(last, language)
-    if first[:4] == last[:4]:
-        a = a.rsplit(" ", 1)[0]  # the year once, at the end
-    return f"{a} – {b}"
-
-
-def corpus_summary(index) -> dict:
-    """What the page's title says of the corpus (from an Index or a store): how many articles, the range of
-    their dates, how many are undated or dated by inference, their languages."""
-    if hasattr(index, "manifest"):
-        articles = list(index.articles.values())
-        found = [a.date for a in articles]
-        inferred = [a.date_inferred for a in articles]
-        langs = [a.lang for a in articles]
-    else:
-        stats = index.stats()
-        found = stats["dates"]
-        inferred = stats.get("dates_inferred") or [False] * len(found)
-        langs = stats.get("langs") or [None] * len(found)
-    return {
-        "n_articles": len(found),
-        "n_dated": sum(1 for d in found if d),
-        "n_undated": sum(1 for d in found if not d),
-        "n_inferred": sum(1 for d, i in zip(found, inferred) if d and i),
-        "langs": sorted({lang for lang in langs if lang}),
-        "range_fr": date_range(found, "fr"),
-        "range_en": date_range(found, "en"),
-    }
-
-
-def header_html(summary: dict) -> str:
-    """The page's title: what the corpus is (how many articles, from when, how many undated) and what the page does."""
-    n = summary["n_articles"]
-    french_only = summary.get("langs") == ["fr"]
-    fr_articles = f"{n} article{'s' if n != 1 else ''} de presse" + (" français" if french_only else "")
-    en_articles = f"{n}" + (" French" if french_only else "") + f" news article{'s' if n != 1 else ''}"
-    undated, inferred = summary.get("n_undated", 0), summary.get("n_inferred", 0)
-    fr_notes = [summary["range_fr"]] if summary.get("range_fr") else []
-    en_notes = [summary["range_en"]] if summary.get("range_en") else []
-    if inferred:
-        fr_notes.append(f"{inferred} daté{'s' if inferred > 1 else ''} d'après le texte")
-        en_notes.append(f"{inferred} dated from the text")
-    if undated:
-        fr_notes.append(f"{undated} non daté{'s' if undated > 1 else ''}" if undated < n else "aucun n'est daté")
-        en_notes.append(f"{undated} undated" if undated < n else "none dated")
-    fr_when = f" ({' ; '.join(fr_notes)})" if fr_notes else ""
-    en_when = f" ({'; '.join(en_notes)})" if en_notes else ""
-    return (
-        '<header class="qa-header">'
-        f'<h1>Questions sur {esc(fr_articles)}{esc(fr_when)}</h1>'
-        '<p class="qa-intro">Posez une question en français ou en anglais : la réponse cite les articles mot pour mot, avec leurs sources.'
-        f'<br><span lang="en">Ask about {esc(en_articles)}{esc(en_when)}, in French or English: '
-        'answers quote the articles verbatim, with their sources.</span></p>'
-        '</header>'
-    )
-
-
-# ---------------------------------------------------------------- Markdown for notes
-
-def one_line(text: str) -> str:
-    """Text on one line: runs of whitespace (newlines included) become one space."""
-    return " ".join(text.split())
-
-
-def notes_date(citation: Citation, language: str = "fr") -> str:
-    """The date as notes give it: ISO ('2024-02-18'), '2020-10-08 (date déduite du texte)', or 'non daté' / 'undated'."""
-    if not citation.date:
-        return dates.undated_label(citation.year_hint, language)
-    if citation.date_inferred:
-        return f"{citation.date} ({dates.INFERRED.get(language, dates.INFERRED['en'])})"
-    return citation.date
-
-
-def source_line(citation: Citation, language: str = "fr") -> str:
-    """'Title, author, date, URL' with what the article has (only http(s) URLs); its date always, or 'undated'."""
-    parts = [citation.title or citation.doc, citation.author, notes_date(citation, language), safe_url(citation.url)]
-    return ", ".join(one_line(p) for p in parts if p)
-
-
-def citation_markdown(citation: Citation, language: str = "fr") -> str:
-    """One citation for notes: the exact quote as a block quote, then '— Title, author, date, URL'."""
-    quote = "\n".join(f"> {line}".rstrip() for line in citation.quote.strip().splitlines())
-    return f"{quote}\n\n— {source_line(citation, language)}\n"
-
-
-def notes_markdown(answer: Answer, language: str | None = None) -> str:
-    """The whole answer for notes: the question, the answer's quoted sentences, then every source quoted.
-
-    Its own words are in `language` (the interface language; the question's by default)."""
-    language = language or answer.language
-    lab = labels(language)
-    parts = [f"**{lab['question']} :** {one_line(answer.question)}" if language == "fr"
-             else f"**{lab['question']}:** {one_line(answer.question)}",
-             answer_text(answer, language).strip()]
-    if answer.citations:
-        parts.append(f"**{lab['sources'] if answer.found else lab['nearest']}**")
-        for c in answer.citations:
-            parts.append(f"[{c.n}]\n{citation_markdown(c, language).rstrip()}")
-    return "\n\n".join(parts) + "\n"
-
-
-def notes_filename(answer: Answer) -> str:
-    """A file name for the downloaded notes, from the question ('qa-pourquoi-le-maire-a-t-il-demissionne.md')."""
-    folded = unicodedata.normalize("NFKD", answer.question).encode("ascii", "ignore").decode().lower()
-    slug = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")[:60].rstrip("-")
-    return f"qa-{slug or 'answer'}.md"
-
-
-# ---------------------------------------------------------------- HTML of an answer
-
-_MARKERS = re.compile(r"((?:\s*\[\d+\])+)\s*$")
-
-
-def _markers_html(markers: str, known: set[int]) -> str:
-    out = []
-    for n in (int(x) for x in re.findall(r"\[(\d+)\]", markers)):
-        if n in known:
-            out.append(f'<a class="qa-ref" href="#qa-cite-{n}" data-qa-cite="{n}" '
-                       f'aria-label="source {n}">[{n}]</a>')
-        else:
-            out.append(esc(f"[{n}]"))
-    return "".join(out)
-
-
-def answer_markdown_html(markdown: str, citation_numbers: Iterable[int] = ()) -> str:
-    """The answer's Markdown as HTML, safely: paragraphs and `>` block quotes, [n] markers as links.
-
-    Only that structure is interpreted; everything else in the text (HTML tags, Markdown links or
-    emphasis from the articles or the question) is escaped and shows as the characters it is.
-    """
-    known = set(citation_numbers)
-    blocks: list[list[str]] = [[]]
-    for line in markdown.strip().splitlines():
-        if line.strip():
-            blocks[-1].append(line)
-        elif blocks[-1]:
-            blocks.append([])
-    out = []
-    for block in (b for b in blocks if b):
-        if all(line.lstrip().startswith(">") for line in block):
-            lines = []
-            for line in block:
-                text = re.sub(r"^\s*>\s?", "", line)
-                m = _MARKERS.search(text)
-                body, markers = (text[:m.start()], m.group(1)) if m else (text, "")
-                lines.append(esc(body) + (" " + _markers_html(markers, known) if markers else ""))
-            out.append(f"<blockquote>{'<br>'.join(lines)}</blockquote>")
-        else:
-            out.append(f"<p>{'<br>'.join(esc(line) for line in block)}</p>")
-    return "\n".join(out)
-
-
-def highlighted_context(citation: Citation) -> str:
-    """The citation's paragraph as HTML, its quote in <mark>, located by offsets (never by searching)."""
-    context, quote = citation.context, citation.quote
-    start = citation.start - citation.context_start
-    end = citation.end - citation.context_start
-    if not context or not (0 <= start <= end <= len(context)) or context[start:end] != quote:
-        return f"<mark>{esc(quote)}</mark>"
-    return f"{esc(context[:start])}<mark>{esc(quote)}</mark>{esc(context[end:])}"
-
-
-def _copy_button(markdown: str, text: str, done: str, failed: str, extra_class: str = "") -> str:
-    """A button whose click copies `markdown` (held, escaped, in its data-qa-md attribute) in the browser."""
-    classes = f"qa-btn {extra_class}".strip()
-    return (f'<button type="button" class="{classes}" data-qa-action="copy" data-qa-md="{esc(markdown)}" '
-            f'data-qa-done="{esc(done)}" data-qa-failed="{esc(failed)}">{esc(text)}</button>')
-
-
-def utf16_offset(text: str, index: int) -> int:
-    """A code-point index into `text` as a JavaScript (UTF-16) string index: astral characters count 2."""
-    return index + sum(1 for ch in text[:index] if ord(ch) > 0xFFFF)
-
-
-def _meta_html(citation: Citation, language: str) -> list[str]:
-    """The card's metadata items: author, date, link to the original (http(s) only), doc name."""
-    lab = labels(language)
-    c = citation
-    url = safe_url(c.url)
-    meta = []
-    if c.author:
-        meta.append(f'<span class="qa-author">{esc(c.author)}</span>')
-    if c.date and c.date_inferred:
-        meta.append(f'<time class="qa-date qa-date-inferred" datetime="{esc(c.date)}">'
-                    f'{esc(dates.date_label(c.date, True, language))}</time>')
-    elif c.date:
-        meta.append(f'<time class="qa-date" datetime="{esc(c.date)}">{esc(human_date(c.date, language))}</time>')
-    else:
-        meta.append(f'<span class="qa-date qa-undated">{esc(dates.date_label(None, False, language, c.year_hint))}</span>')
-    if url:
-        meta.append(f'<a class="qa-link" href="{esc(url)}" target="_blank" rel="noopener noreferrer">'
-                    f'{esc(lab["open"])} ({esc(url_host(url))}) ↗</a>')
-    if c.title:  # without a title, the doc name is already the card's heading
-        meta.append(f'<span class="qa-doc">{esc(c.doc)}</span>')
-    return meta
-
-
-def card_html(citation: Citation, language: str = "fr", nearest: bool = False, source: tuple[int, str] | None = None) -> str:
-    """One source card: title (or doc name), author, date, link, the paragraph with the quote marked, score.
-
-    `source` is (key, article text) when the article's whole text is on the page (`source_html`): the
-    card's title and its "Show in article" button then open it, the quote highlighted. The card holds
-    the quote's offsets as JavaScript string indices; they are given only when the quote is exactly
-    that slice of the text, as the contract requires of every citation.
-    """
-    lab = labels(language)
-    c = citation
-    title = esc(c.title or c.doc)
-    meta = _meta_html(c, language)
-    viewable = source is not None and source[1][c.start:c.end] == c.quote and 0 <= c.start <= c.end
-    data = ""
-    if viewable:
-        key, text = source  # type: ignore[misc]
-        data = (f' data-qa-src="{key}" data-qa-from="{utf16_offset(text, c.start)}" '
-                f'data-qa-to="{utf16_offset(text, c.end)}"')
-        title = (f'<button type="button" class="qa-title-btn" data-qa-action="source" '
-                 f'title="{esc(lab["show_source_title"])}">{title}</button>')
-    parts = [
-        f'<li class="qa-card{" qa-card-nearest" if nearest else ""}" id="qa-cite-{c.n}" data-n="{c.n}"{data}>',
-        '<div class="qa-card-head">',
-        f'<span class="qa-n">[{c.n}]</span>',
-        f'<h3 class="qa-title" title="{esc(c.doc)}, {c.start}–{c.end}">{title}</h3>',
-        f'<span class="qa-score">{esc(lab["score"])} {c.score:.2f}</span>',
-        '</div>',
-    ]
-    if nearest:
-        parts.append(f'<span class="qa-badge">{esc(lab["nearest_badge"])}</span>')
-    if meta:
-        parts.append(f'<div class="qa-meta">{" · ".join(meta)}</div>')
-    parts += [
-        f'<blockquote class="qa-context">{highlighted_context(c)}</blockquote>',
-        '<div class="qa-card-actions">',
-    ]
-    if viewable:
-        parts.append(f'<button type="button" class="qa-btn qa-btn-small qa-show-source" data-qa-action="source" '
-                     f'title="{esc(lab["show_source_title"])}">{esc(lab["show_source"])}</button>')
-    parts += [
-        _copy_button(citation_markdown(c, language), lab["copy_one"], lab["copied"], lab["copy_failed"], "qa-btn-small"),
-        '</div>',
-        '</li>',
-    ]
-    return "".join(parts)
-
-
-def source_html(key: int, citation: Citation, text: str, language: str = "fr") -> str:
-    """One cited article's whole text, hidden until a card opens it in the viewer.
-
-    The text travels as a JSON string in an attribute (escaped like any attribute): JSON.parse gives the
-    browser the exact string, so the quote's offsets hold even where HTML parsing would change text
-    (carriage returns, NUL). The viewer puts it in the page as text nodes, never as markup.
-    """
-    meta = _meta_html(citation, language)
-    return (f'<div class="qa-src" data-qa-src-key="{key}" data-qa-doc="{esc(citation.doc)}" '
-            f'data-qa-text="{esc(json.dumps(text, ensure_ascii=False))}" hidden>'
-            f'<p class="qa-src-title">{esc(citation.title or citation.doc)}</p>'
-            + (f'<div class="qa-meta">{" · ".join(meta)}</div>' if meta else "")
-            + '</div>')
-
-
-def viewer_html(language: str = "fr") -> str:
-    """The (empty) dialog that shows a cited article; filled and opened in the browser (VIEWER_JS)."""
-    lab = labels(language)
-    return (
-        '<dialog class="qa-viewer" aria-labelledby="qa-viewer-title">'
-        '<div class="qa-viewer-box">'
-        '<div class="qa-viewer-head">'
-        '<span class="qa-n qa-viewer-n"></span>'
-        '<h2 class="qa-viewer-title" id="qa-viewer-title"></h2>'
-        f'<button type="button" class="qa-btn qa-btn-small qa-viewer-close" data-qa-action="close">'
-        f'{esc(lab["close"])} ✕</button>'
-        '</div>'
-        '<div class="qa-viewer-meta"></div>'
-        '<div class="qa-viewer-body"><div class="qa-article-text"></div></div>'
-        '</div>'
-        '</dialog>'
-    )
-
-
-def answer_html(answer: Answer, articles: Mapping[str, str] | None = None, language: str | None = None) -> str:
-    """The answer as the page shows it: quoted sentences with [n] links (or the plain 'not found' sentence,
-    then the nearest passages marked as such), copy/download buttons, one card per citation.
-
-    `articles` (doc -> exact text) puts each cited article's text on the page once, for the source
-    viewer; `language` is the interface language ('fr', 'en'; the question's when None): the page's own
-    words, the header and 'not found' sentence follow it, the quotes stay as they are.
-    """
-    language = language or answer.language
-    lab = labels(language)
-    notes = notes_markdown(answer, language)
-    numbers = [c.n for c in answer.citations] if answer.found else []
-    state = "found" if answer.found else "not-found"
-    sources: dict[str, int] = {}
-    source_parts = []
-    for c in answer.citations:
-        if articles and c.doc in articles and c.doc not in sources:
-            sources[c.doc] = len(sources)
-            source_parts.append(source_html(sources[c.doc], c, articles[c.doc], language))
-    parts = [
-        f'<section class="qa-result qa-{state}" lang="{esc(language)}" data-language="{esc(answer.language)}" '
-        f'data-found="{str(answer.found).lower()}" data-question="{esc(answer.question)}">',
-        f'<div class="qa-answer">{answer_markdown_html(answer_text(answer, language), numbers)}</div>',
-        '<div class="qa-actions">',
-        _copy_button(notes, lab["copy_all"], lab["copied"], lab["copy_failed"], "qa-copy-all"),
-        f'<button type="button" class="qa-btn qa-download" data-qa-action="download" data-qa-md="{esc(notes)}" '
-        f'data-qa-filename="{esc(notes_filename(answer))}">{esc(lab["download"])}</button>',
-        '</div>',
-    ]
-    if answer.citations:
-        heading = lab["sources"] if answer.found else lab["nearest"]
-        parts.append(f'<h2 class="qa-sources-title">{esc(heading)}</h2>')
-        parts.append('<ol class="qa-cards">')
-        parts.extend(card_html(c, language, nearest=not answer.found,
-                               source=(sources[c.doc], articles[c.doc]) if c.doc in sources else None)  # type: ignore[index]
-                     for c in answer.citations)
-        parts.append('</ol>')
-    if source_parts:
-        parts.append('<div class="qa-sources-data" hidden>' + "".join(source_parts) + '</div>')
-        parts.append(viewer_html(language))
-    parts.append('</section>')
-    return "\n".join(parts)
-
-
-BUSY_MESSAGE = {
-    "fr": "Le serveur est occupé (trop de questions attendent déjà leur réponse) ou injoignable : "
-          "votre question n'a pas été traitée. Réessayez dans un instant.",
-    "en": "The server is busy (too many questions are already waiting for an answer) or unreachable: "
-          "your question was not processed. Please try again in a moment.",
-}
-
-
-def busy_html() -> str:
-    """What the answer area shows when Gradio refuses a question (its queue is full) or cannot reach the server."""
-    return ('<section class="qa-result qa-error qa-busy" role="alert" data-question="">'
-            f'<p>⚠ {esc(BUSY_MESSAGE["fr"])}<br><span lang="en">{esc(BUSY_MESSAGE["en"])}</span></p></section>')
-
-
-def error_html(message: str, question: object = "", language: object = None) -> str:
-    """A readable error in place of the answer (no traceback, no internals), titled in the interface
-    language ('fr', 'en'; both when it follows the question, as the question may be what failed)."""
-    asked = esc(question if isinstance(question, str) else "")
-    title = LABELS[language]["error"] if isinstance(language, str) and language in LABELS else f'{LABELS["fr"]["error"]} · {LABELS["en"]["error"]}'
-    return (f'<section class="qa-result qa-error" role="alert" data-question="{asked}">'
-            f'<p><strong>⚠ {esc(title)}</strong><br>{esc(message)}</p></section>')
 
 
 # ---------------------------------------------------------------- the two handlers
@@ -603,13 +130,13 @@ def cited_articles(answer: Answer, view: "StoreView") -> dict[str, str]:
 
 
 def answer_for(qa: "QA", question: object, k: object = None, mode: object = None,
-               index: "StoreView | Index | None" = None, since: object = None, until: object = None) -> Answer:
+               view: "StoreView | None" = None, since: object = None, until: object = None) -> Answer:
     """QA.ask with the page's settings checked (passages 1–10, a known mode, dates as YYYY[-MM[-DD]]);
     InputError when invalid."""
     since_date = dates.parse_bound(_bound(since, "since"), option="since")
     until_date = dates.parse_bound(_bound(until, "until"), end=True, option="until")
     dates.check_range(since_date, until_date)
-    return qa.ask(question, k=_passages(k, min(qa.settings.top_k, MAX_PASSAGES)), mode=_mode(mode), index=index,  # type: ignore[arg-type]
+    return qa.ask(question, k=_passages(k, min(qa.settings.top_k, MAX_PASSAGES)), mode=_mode(mode), view=view,  # type: ignore[arg-type]
                   since=since_date, until=until_date)
 
 
@@ -640,10 +167,12 @@ def ask_page(qa: "QA", question: object, k: object = None, mode: object = None, 
         return error_html(GENERIC_ERROR, question, language)
 
 
-def ask_json(qa: "QA", question: object, k: object = None, mode: object = None) -> dict:
-    """The API handler: the contract's JSON object (`qa ask --json`), or {"question", "error"}."""
+def ask_json(qa: "QA", question: object, k: object = None, mode: object = None, since: object = None,
+             until: object = None) -> dict:
+    """The API handler: the contract's JSON object (`qa ask --json`), or {"question", "error"}; `since` /
+    `until` as on the page and the CLI."""
     try:
-        return answer_for(refreshed(qa), question, k, mode).to_json()
+        return answer_for(refreshed(qa), question, k, mode, None, since, until).to_json()
     except InputError as exc:
         return {"question": question, "error": str(exc)}
     except Exception:
@@ -651,205 +180,7 @@ def ask_json(qa: "QA", question: object, k: object = None, mode: object = None) 
         return {"question": question, "error": GENERIC_ERROR}
 
 
-# ---------------------------------------------------------------- page assets
-
-CSS = """
-.gradio-container { max-width: 980px !important; margin: 0 auto !important; }
-.qa-header h1 { font-size: 1.6rem; line-height: 1.25; margin: 0.2em 0 0.3em; color: var(--body-text-color); }
-.qa-intro { margin: 0; color: var(--body-text-color); line-height: 1.45; }
-.qa-intro [lang="en"] { color: var(--body-text-color-subdued); font-size: 0.92em; }
-#qa-ask-row { align-items: flex-end; }
-#qa-ask-btn { min-width: 110px; }
-#qa-output { min-height: 2rem; }
-.qa-result { color: var(--body-text-color); line-height: 1.55; overflow-wrap: anywhere; }
-.qa-answer blockquote, .qa-context {
-  margin: 0.6em 0; padding: 0.55em 0.9em; border-left: 4px solid var(--color-accent);
-  background: var(--background-fill-secondary); border-radius: 0 var(--radius-md) var(--radius-md) 0;
-}
-.qa-answer p { margin: 0.4em 0; font-weight: 600; }
-.qa-not-found .qa-answer p { font-weight: 600; font-size: 1.05rem; }
-.qa-ref { text-decoration: none; font-weight: 600; color: var(--link-text-color); margin-left: 0.1em; }
-.qa-ref:hover { text-decoration: underline; }
-.qa-actions, .qa-card-actions { display: flex; flex-wrap: wrap; gap: 0.5em; align-items: center; margin: 0.6em 0; }
-.qa-btn {
-  font: inherit; font-size: 0.9rem; cursor: pointer; padding: 0.35em 0.85em; border-radius: var(--radius-md);
-  border: 1px solid var(--border-color-primary); background: var(--button-secondary-background-fill);
-  color: var(--button-secondary-text-color);
-}
-.qa-btn:hover { background: var(--button-secondary-background-fill-hover); }
-.qa-btn:focus-visible { outline: 2px solid var(--color-accent); outline-offset: 2px; }
-.qa-btn-small { font-size: 0.8rem; padding: 0.2em 0.6em; }
-.qa-sources-title { font-size: 1.05rem; margin: 1em 0 0.4em; color: var(--body-text-color); }
-.qa-cards { list-style: none; padding: 0; margin: 0; display: grid; gap: 0.8em; }
-.qa-card {
-  border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg); padding: 0.75em 0.95em;
-  background: var(--block-background-fill); transition: box-shadow 0.3s;
-}
-.qa-card-nearest { border-style: dashed; opacity: 0.92; }
-.qa-flash { box-shadow: 0 0 0 3px var(--color-accent); }
-.qa-card-head { display: flex; gap: 0.5em; align-items: baseline; }
-.qa-n { font-weight: 700; color: var(--link-text-color); }
-.qa-title { flex: 1; margin: 0; font-size: 1rem; font-weight: 600; line-height: 1.35; color: var(--body-text-color); }
-.qa-score { font-size: 0.8rem; white-space: nowrap; margin-left: auto; color: var(--body-text-color-subdued);
-  font-family: var(--font-mono); }
-.qa-badge { display: inline-block; margin-top: 0.3em; font-size: 0.75rem; padding: 0.05em 0.5em; border-radius: 999px;
-  border: 1px dashed var(--border-color-primary); color: var(--body-text-color-subdued); }
-.qa-meta { font-size: 0.85rem; color: var(--body-text-color-subdued); margin-top: 0.2em; }
-.qa-meta a { color: var(--link-text-color); }
-.qa-doc { font-family: var(--font-mono); font-size: 0.78rem; }
-.qa-context { font-size: 0.95rem; border-left-color: var(--border-color-primary); }
-.qa-result mark { background: #fde68a; color: #1f2937; padding: 0 0.1em; border-radius: 2px; }
-.dark .qa-result mark { background: #a16207; color: #fff7e6; }
-.qa-error p { margin: 0.4em 0; padding: 0.6em 0.9em; border-radius: var(--radius-md);
-  border: 1px solid var(--error-border-color, #f87171); background: var(--error-background-fill, #fef2f2);
-  color: var(--error-text-color, #b91c1c); }
-.qa-error p span { color: inherit; }
-.qa-busy { padding-top: 1.9rem; }  /* below Gradio's own "Error" badge */
-.qa-title-btn { all: unset; display: block; cursor: pointer; color: inherit; font: inherit; overflow-wrap: anywhere; }
-.qa-title-btn:hover { text-decoration: underline; color: var(--link-text-color); }
-.qa-title-btn:focus-visible { outline: 2px solid var(--color-accent); outline-offset: 2px; border-radius: 2px; }
-.qa-viewer {
-  width: min(860px, calc(100vw - 2rem)); max-width: none; height: fit-content; max-height: min(820px, calc(100dvh - 2rem));
-  margin: auto !important; padding: 0; border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg);
-  background: var(--background-fill-primary); color: var(--body-text-color); box-shadow: 0 10px 40px rgba(0, 0, 0, 0.35);
-}
-.qa-viewer::backdrop { background: rgba(15, 23, 42, 0.55); }
-.qa-viewer[open] { display: flex; flex-direction: column; }
-.qa-viewer-box { display: flex; flex-direction: column; flex: 1 1 auto; min-height: 0; }
-.qa-viewer-head { display: flex; gap: 0.6em; align-items: baseline; padding: 0.8em 1em 0.3em; }
-.qa-viewer-title { flex: 1; margin: 0; font-size: 1.1rem; line-height: 1.35; color: var(--body-text-color); }
-.qa-viewer-close { margin-left: auto; white-space: nowrap; }
-.qa-viewer-meta { padding: 0 1em 0.6em; border-bottom: 1px solid var(--border-color-primary); }
-.qa-viewer-meta .qa-meta { margin: 0; }
-.qa-viewer-body { flex: 1; min-height: 0; overflow: auto; padding: 1em 1.2em 2em; overscroll-behavior: contain; }
-.qa-article-text { white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.65; font-size: 1rem; max-width: 70ch; }
-.qa-article-text mark { padding: 0.12em 0.1em; border-radius: 3px; -webkit-box-decoration-break: clone;
-  box-decoration-break: clone; scroll-margin: 3rem; }
-.qa-article-text mark:focus { outline: none; }
-@media (max-width: 640px) {
-  .qa-viewer { width: calc(100vw - 1rem); max-height: calc(100dvh - 1rem); }
-  .qa-viewer-head { padding: 0.7em 0.75em 0.3em; }
-  .qa-viewer-meta { padding: 0 0.75em 0.5em; }
-  .qa-viewer-body { padding: 0.8em 0.85em 1.5em; }
-}
-@media (max-width: 640px) {
-  .qa-header h1 { font-size: 1.25rem; }
-  .qa-card-head { flex-wrap: wrap; }
-  .qa-score { order: 3; flex-basis: 100%; }
-  .qa-card { padding: 0.6em 0.7em; }
-  .qa-answer blockquote, .qa-context { padding: 0.45em 0.6em; }
-}
-"""
-
-# Gradio scopes the CSS above to its content area; the page margins sit outside it, hence a raw <style>.
-HEAD = """<style>
-html:has(dialog.qa-viewer[open]) { overflow: hidden; }
-@media (max-width: 640px) { .gradio-container .main.app { padding-left: 12px !important; padding-right: 12px !important; } }
-</style>"""
-
-# Runs once when the answer component mounts; one delegated listener serves every answer shown later.
-# Copying is done in the browser: navigator.clipboard where allowed, else a hidden textarea + execCommand.
-COPY_JS = r"""
-const fallbackCopy = (text) => {
-  const area = document.createElement('textarea');
-  area.value = text;
-  area.setAttribute('readonly', '');
-  area.style.position = 'fixed'; area.style.top = '-1000px'; area.style.opacity = '0';
-  document.body.appendChild(area);
-  area.select();
-  let ok = false;
-  try { ok = document.execCommand('copy'); } catch (e) { ok = false; }
-  area.remove();
-  return ok;
-};
-const copyText = async (text) => {
-  if (navigator.clipboard && window.isSecureContext) {
-    try { await navigator.clipboard.writeText(text); return true; } catch (e) { /* fall back below */ }
-  }
-  return fallbackCopy(text);
-};
-const flash = (button, text) => {
-  if (!button.dataset.qaLabel) button.dataset.qaLabel = button.textContent;
-  button.textContent = text;
-  clearTimeout(button._qaTimer);
-  button._qaTimer = setTimeout(() => { button.textContent = button.dataset.qaLabel; }, 2000);
-};
-// The source viewer: the cited article's exact text (JSON in its hidden .qa-src) put in the dialog as
-// text nodes, the quote in a <mark> cut at the card's offsets (JavaScript string indices), then
-// scrolled into view. Nothing from the article is ever parsed as HTML here.
-const openSource = (card) => {
-  const result = card.closest('.qa-result');
-  const src = result && result.querySelector('.qa-src[data-qa-src-key="' + card.dataset.qaSrc + '"]');
-  const dialog = result && result.querySelector('dialog.qa-viewer');
-  if (!src || !dialog) return;
-  let text;
-  try { text = JSON.parse(src.dataset.qaText); } catch (e) { return; }
-  const from = Number(card.dataset.qaFrom), to = Number(card.dataset.qaTo);
-  if (!(0 <= from && from <= to && to <= text.length)) return;
-  dialog.querySelector('.qa-viewer-n').textContent = '[' + card.dataset.n + ']';
-  dialog.querySelector('.qa-viewer-title').textContent = src.querySelector('.qa-src-title').textContent;
-  const meta = src.querySelector('.qa-meta');
-  dialog.querySelector('.qa-viewer-meta').replaceChildren(...(meta ? [meta.cloneNode(true)] : []));
-  const mark = document.createElement('mark');
-  mark.id = 'qa-viewer-mark';
-  mark.tabIndex = -1;
-  mark.textContent = text.slice(from, to);
-  dialog.querySelector('.qa-article-text').replaceChildren(
-    document.createTextNode(text.slice(0, from)), mark, document.createTextNode(text.slice(to)));
-  if (!dialog.open) dialog.showModal();
-  mark.scrollIntoView({block: 'center', inline: 'nearest'});
-};
-element.setAttribute('aria-live', 'polite');
-element.addEventListener('click', async (event) => {
-  if (event.target.matches && event.target.matches('dialog.qa-viewer')) {  // a click on the backdrop
-    event.target.close();
-    return;
-  }
-  const ref = event.target.closest('[data-qa-cite]');
-  if (ref && element.contains(ref)) {
-    event.preventDefault();
-    const card = element.querySelector('#qa-cite-' + ref.dataset.qaCite);
-    if (card) {
-      card.scrollIntoView({behavior: 'smooth', block: 'center'});
-      card.classList.add('qa-flash');
-      setTimeout(() => card.classList.remove('qa-flash'), 1500);
-    }
-    return;
-  }
-  const button = event.target.closest('button[data-qa-action]');
-  if (!button || !element.contains(button)) return;
-  const markdown = button.dataset.qaMd || '';
-  if (button.dataset.qaAction === 'source') {
-    const card = button.closest('.qa-card');
-    if (card) openSource(card);
-  } else if (button.dataset.qaAction === 'close') {
-    const dialog = button.closest('dialog');
-    if (dialog) dialog.close();
-  } else if (button.dataset.qaAction === 'copy') {
-    const ok = await copyText(markdown);
-    flash(button, ok ? button.dataset.qaDone : button.dataset.qaFailed);
-  } else if (button.dataset.qaAction === 'download') {
-    const blob = new Blob([markdown], {type: 'text/markdown;charset=utf-8'});
-    const url = URL.createObjectURL(blob);
-    const link = document.createElement('a');
-    link.href = url;
-    link.download = button.dataset.qaFilename || 'answer.md';
-    document.body.appendChild(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 5000);
-  }
-});
-"""
-
-
-def theme() -> "gr.themes.Base":
-    """Gradio's default theme with system fonts only: nothing is fetched from a font CDN."""
-    import gradio as gr
-
-    return gr.themes.Default(font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
-                             font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"])
-
+# ---------------------------------------------------------------- the page
 
 def build_app(qa: "QA") -> "gr.Blocks":
     """The page: title, question box (Enter submits), examples, settings, the answer; plus the /ask API."""
@@ -863,9 +194,10 @@ def build_app(qa: "QA") -> "gr.Blocks":
     title = f"Questions · {summary['n_articles']} articles"
     concurrency, queue_size = queue_limits()
 
-    def ask(question: str, k: int = default_k, mode: str = qa.settings.mode) -> dict:
-        """Answer a question about the articles: the same JSON object as `qa ask --json` (or {"question", "error"})."""
-        return ask_json(qa, question, k, mode)
+    def ask(question: str, k: int = default_k, mode: str = qa.settings.mode, since: str = "", until: str = "") -> dict:
+        """Answer a question about the articles: the same JSON object as `qa ask --json` (or {"question", "error"}),
+        from articles dated within [since, until] when given (YYYY, YYYY-MM or YYYY-MM-DD)."""
+        return ask_json(qa, question, k, mode, since, until)
 
     def page(question: str, k: float, mode: str, language: str, since: str = "", until: str = "") -> str:
         return ask_page(qa, question, k, mode, language, since, until)
@@ -898,7 +230,7 @@ def build_app(qa: "QA") -> "gr.Blocks":
                 until = gr.Textbox(label="Jusqu'au · Until", placeholder="AAAA[-MM[-JJ]] · YYYY[-MM[-DD]]", max_lines=1,
                                    max_length=40, elem_id="qa-until",
                                    info="les articles non datés sont alors écartés · undated articles are then left out")
-        output = gr.HTML("", elem_id="qa-output", js_on_load=COPY_JS, min_height=40)
+        output = gr.HTML("", elem_id="qa-output", js_on_load=ANSWER_JS, min_height=40)
 
         common = dict(fn=page, inputs=[question, k, mode, language, since, until], outputs=output, api_visibility="private",
                       concurrency_limit=concurrency, concurrency_id="qa", show_progress_on=output)
@@ -914,187 +246,3 @@ def build_app(qa: "QA") -> "gr.Blocks":
     demo.queue(default_concurrency_limit=concurrency, max_size=queue_size)
     return demo
 
-
-class LoginThrottle:
-    """Failed logins per client address, for `--auth`: the first FREE_FAILURES wrong passwords in a row are
-    answered at once; each further one locks the client out for a doubling time (FIRST_DELAY_S, twice that,
-    ... up to MAX_DELAY_S), during which its logins are refused without being checked. A good login clears
-    the count; a client without a failure for FORGET_AFTER_S starts afresh. At most MAX_CLIENTS are
-    remembered (the oldest forgotten first), so a flood of addresses cannot grow memory without bound.
-    """
-
-    FREE_FAILURES = 3
-    FIRST_DELAY_S = 1.0
-    MAX_DELAY_S = 300.0
-    FORGET_AFTER_S = 900.0
-    MAX_CLIENTS = 10_000
-
-    def __init__(self, free_failures: int = FREE_FAILURES, first_delay_s: float = FIRST_DELAY_S,
-                 max_delay_s: float = MAX_DELAY_S, forget_after_s: float = FORGET_AFTER_S,
-                 clock: Callable[[], float] = time.monotonic):
-        self.free_failures, self.first_delay_s, self.max_delay_s = free_failures, first_delay_s, max_delay_s
-        self.forget_after_s, self.clock = forget_after_s, clock
-        self._clients: dict[str, tuple[int, float, float]] = {}  # client → (failures in a row, locked until, last failure)
-        self._lock = threading.Lock()
-
-    def _state(self, client: str, now: float) -> tuple[int, float, float]:
-        state = self._clients.get(client)
-        if state is not None and now - state[2] > self.forget_after_s:
-            del self._clients[client]
-            return 0, 0.0, 0.0
-        return state or (0, 0.0, 0.0)
-
-    def attempt(self, client: str) -> float:
-        """Seconds the client must still wait before its next login is checked (0: it may try now)."""
-        with self._lock:
-            now = self.clock()
-            return max(0.0, self._state(client, now)[1] - now)
-
-    def failed(self, client: str) -> float:
-        """Record a wrong password; the lockout it starts, in seconds (0 within the free failures)."""
-        with self._lock:
-            now = self.clock()
-            failures = self._state(client, now)[0] + 1
-            over = failures - self.free_failures
-            delay = min(self.max_delay_s, self.first_delay_s * 2 ** (over - 1)) if over > 0 else 0.0
-            self._clients.pop(client, None)
-            self._clients[client] = (failures, now + delay, now)  # re-inserted: the dict stays oldest first
-            while len(self._clients) > self.MAX_CLIENTS:
-                del self._clients[next(iter(self._clients))]
-            return delay
-
-    def succeeded(self, client: str) -> None:
-        with self._lock:
-            self._clients.pop(client, None)
-
-    def failures(self, client: str) -> int:
-        with self._lock:
-            return self._state(client, self.clock())[0]
-
-
-class ThrottledLogin:
-    """ASGI middleware in front of Gradio's login route (POST …/login): a client locked out by the
-    `LoginThrottle` gets HTTP 429 with Retry-After, its password unchecked; Gradio's answer to the others
-    (200 logged in, 400 wrong credentials) updates the throttle, and each failure is logged (the client's
-    address, never what it typed). Logins are checked one at a time, so a burst of parallel guesses cannot
-    slip past the count. The address is the connection's peer: behind a reverse proxy, every client
-    shares the proxy's (X-Forwarded-For is not trusted, since any client can set it).
-    """
-
-    def __init__(self, app, throttle: LoginThrottle):
-        import asyncio
-
-        self.app, self.throttle = app, throttle
-        self._one_at_a_time = asyncio.Lock()
-
-    async def __call__(self, scope, receive, send):
-        if scope.get("type") != "http" or scope.get("method") != "POST" or not scope.get("path", "").rstrip("/").endswith("/login"):
-            await self.app(scope, receive, send)
-            return
-        client = str((scope.get("client") or ("unknown",))[0])
-        async with self._one_at_a_time:
-            wait = self.throttle.attempt(client)
-            if wait > 0:
-                from starlette.responses import JSONResponse
-
-                seconds = math.ceil(wait)
-                response = JSONResponse({"detail": f"Too many failed logins from this address; try again in {seconds} s."},
-                                        status_code=429, headers={"Retry-After": str(seconds)})
-                await response(scope, receive, send)
-                return
-            status: list[int] = []
-
-            async def watched(message):
-                if message.get("type") == "http.response.start":
-                    status.append(message.get("status", 0))
-                await send(message)
-
-            await self.app(scope, receive, watched)
-            if status and status[0] == 200:
-                self.throttle.succeeded(client)
-            elif status and status[0] in (400, 401, 403):
-                delay = self.throttle.failed(client)
-                log.warning("failed login from %s (%d in a row)%s", client, self.throttle.failures(client),
-                            f"; its logins are refused for the next {delay:g} s" if delay else "")
-
-
-def launch(demo: "gr.Blocks", host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-           auth: tuple[str, str] | None = None, block: bool = True, quiet: bool = True):
-    """Start the server (local only unless host says otherwise; never a share link). Returns (app, url, None)."""
-    from starlette.middleware import Middleware
-
-    # With a login, wrong passwords are throttled per client (LoginThrottle), and logged.
-    app_kwargs = {"middleware": [Middleware(ThrottledLogin, throttle=LoginThrottle())]} if auth else None
-    try:
-        return demo.launch(
-            server_name=host, server_port=port, auth=auth, share=False, prevent_thread_lock=not block, app_kwargs=app_kwargs,
-            quiet=quiet, show_error=False, inbrowser=False, ssr_mode=False, pwa=False, mcp_server=False,
-            max_file_size=MAX_UPLOAD_BYTES,
-            enable_monitoring=False, run_history=False, footer_links=["api"],
-            theme=theme(), css=CSS, head=HEAD, auth_message="qa — identifiez-vous · please log in" if auth else None,
-        )
-    except OSError as exc:
-        raise QAError(f"cannot listen on {host}:{port}: {exc}".splitlines()[0]) from None
-
-
-def check_port(host: str, port: int) -> None:
-    """QAError when the address cannot be listened on (port in use, unknown host), with what to do."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise QAError(f"cannot listen on {host}: {exc.strerror or exc}") from None
-    family, _type, _proto, _name, address = infos[0]
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does: TIME_WAIT is no conflict
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            raise QAError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); "
-                          "is the page already running? Choose another port with --port") from None
-
-
-def parse_auth(value: str | None) -> tuple[str, str] | None:
-    """'user:password' as a (user, password) pair; InputError when it is not of that form."""
-    if value is None or value == "":
-        return None
-    user, sep, password = value.partition(":")
-    if not sep or not user or not password:
-        raise InputError("--auth must be USER:PASSWORD, both non-empty")
-    return user, password
-
-
-def serve(settings: "Settings | None" = None, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-          auth: tuple[str, str] | None = None, progress: Callable[[str], None] | None = None,
-          block: bool = True, qa: "QA | None" = None) -> "gr.Blocks":
-    """Load the model and index once (building the index if it is missing or stale), then serve the page.
-
-    With block=False it returns the running Blocks at once (its `local_url`; `close()` stops it).
-    """
-    from .service import QA
-    from .settings import Settings
-
-    say = progress or (lambda message: print(message, file=sys.stderr, flush=True))
-    check_port(host, port)  # before the model loads: a busy port should not cost seconds to find out
-    queue_limits()  # likewise a bad $QA_QUEUE_SIZE / $QA_CONCURRENCY
-    if qa is None:
-        settings = settings or Settings.from_env()
-        from .pgstore import redact
-        from .store import is_database_url
-
-        where = f"the database {redact(settings.store)}" if is_database_url(settings.store) else f"the index ({settings.index_dir}/)"
-        say(f"Loading the model ({settings.model}) and {where}…")
-        qa = QA(settings, progress=say)
-    demo = build_app(qa)
-    launch(demo, host, port, auth, block=False)
-    shown_host = "localhost" if host in ("0.0.0.0", "::") else host
-    say(f"The page is on http://{shown_host}:{demo.server_port}/ (Ctrl-C stops it)"
-        + ("; login required" if auth else ""))
-    if block:
-        try:
-            while demo.is_running:
-                time.sleep(0.2)
-        except KeyboardInterrupt:
-            say("Stopping the page.")
-        finally:
-            demo.close()
-    return demo

@@ -32,7 +32,7 @@ from test_web import CORPUS, ENGLISH, FRENCH, LIGHTHOUSE, TRAP, UNANSWERABLE, ma
 
 from test_web import free_port as test_web_free_port  # noqa: E402
 
-from qa import web  # noqa: E402
+from qa import web, web_notes, web_server  # noqa: E402
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-output" / "screenshots"
 DESKTOP = {"width": 1280, "height": 900}
@@ -171,18 +171,18 @@ def test_copy_for_notes_and_download(page, app):
     button = page.locator(".qa-copy-all")
     button.click()
     expect(button).to_have_text("Copié ✓")
-    assert page.evaluate("navigator.clipboard.readText()") == web.notes_markdown(expected)
+    assert page.evaluate("navigator.clipboard.readText()") == web_notes.notes_markdown(expected)
 
     one = page.locator(".qa-card").nth(1).locator("button[data-qa-action=copy]")
     one.click()
     expect(one).to_contain_text("✓")
-    assert page.evaluate("navigator.clipboard.readText()") == web.citation_markdown(expected.citations[1])
+    assert page.evaluate("navigator.clipboard.readText()") == web_notes.citation_markdown(expected.citations[1])
 
     with page.expect_download() as info:
         page.locator(".qa-download").click()
     download = info.value
-    assert download.suggested_filename == web.notes_filename(expected) == "qa-pourquoi-la-cnil-a-t-elle-accepte.md"
-    assert Path(download.path()).read_text(encoding="utf-8") == web.notes_markdown(expected)
+    assert download.suggested_filename == web_notes.notes_filename(expected) == "qa-pourquoi-la-cnil-a-t-elle-accepte.md"
+    assert Path(download.path()).read_text(encoding="utf-8") == web_notes.notes_markdown(expected)
 
 
 def test_copy_falls_back_without_clipboard_api(page, app):
@@ -193,7 +193,7 @@ def test_copy_falls_back_without_clipboard_api(page, app):
                   " window._copied = document.getSelection().toString(); }); }")
     page.locator(".qa-copy-all").click()
     page.wait_for_function("() => window._copied !== null")
-    assert page.evaluate("window._copied") == web.notes_markdown(app[0].ask(FRENCH))
+    assert page.evaluate("window._copied") == web_notes.notes_markdown(app[0].ask(FRENCH))
 
 
 def test_example_click_answers_in_english(page):
@@ -321,7 +321,7 @@ def test_full_queue_says_so(browser, tmp_path, monkeypatch):
     questions are already waiting, with no slow answers to arrange.
     """
     monkeypatch.setattr(web, "QUEUE_SIZE", 0)
-    demo = web.serve(qa=make_qa(tmp_path), port=test_web_free_port(), block=False, progress=lambda _m: None)
+    demo = web_server.serve(qa=make_qa(tmp_path), port=test_web_free_port(), block=False, progress=lambda _m: None)
     page = None
     try:
         assert demo._queue.max_size == 0

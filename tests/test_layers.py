@@ -22,7 +22,8 @@ LAYERS = [
     {"abstain"},                                       # the answerability probability
     {"answer"},                                        # quoting and composing
     {"service", "suite", "train"},                     # the API, evaluation and training
-    {"render", "web", "cli", "__main__"},              # the shells
+    {"web_notes", "web_html", "web_login"},            # the page's text, HTML and login throttling, without Gradio
+    {"render", "web", "web_server", "cli", "__main__"},  # the shells
 ]
 LAYER = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 # Modules of the question path, kept small enough to read whole.

@@ -360,13 +360,13 @@ def test_text_output_neutralizes_control_characters_and_json_stays_exact(fake_cl
 @pytest.mark.parametrize("k", ["inf", "Infinity", "-inf", "nan", float("inf"), float("nan"), 1e309, 10 ** 400, True,
                                [], {}, [5], "3.5", 3.5, "cinq", 0, 11, -1, object()])
 def test_api_refuses_a_bad_number_of_passages(qa, k, caplog):
-    from qa import web
+    from qa import web, web_html
 
     with caplog.at_level(logging.WARNING):
         record = web.ask_json(qa, QUESTION, k, "hybrid")
         page = web.ask_page(qa, QUESTION, k, "hybrid")
     assert set(record) == {"question", "error"} and "number of passages" in record["error"]
-    assert "number of passages" in page and web.esc(web.GENERIC_ERROR) not in page
+    assert "number of passages" in page and web_html.esc(web.GENERIC_ERROR) not in page
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
@@ -468,7 +468,7 @@ def test_an_unknown_store_is_a_usage_error(store, fake_cli, built):
 # ------------------------------------------------------------------ 9. failed logins throttled
 
 def test_login_throttle_grows_the_delay_per_client():
-    from qa.web import LoginThrottle
+    from qa.web_login import LoginThrottle
 
     now = [1000.0]
     throttle = LoginThrottle(free_failures=3, first_delay_s=1.0, max_delay_s=8.0, forget_after_s=60.0, clock=lambda: now[0])
@@ -495,43 +495,43 @@ def test_login_throttle_grows_the_delay_per_client():
 def test_failed_logins_to_the_page_are_throttled_and_logged(tmp_path, fake_embedder, corpus_dir, caplog):
     import httpx
 
-    from qa import web
+    from qa import web_login, web_server
     from qa.service import QA
 
     qa = QA(make_settings(corpus_dir, tmp_path / "index"), embedder=fake_embedder)
     port = _free_port()
-    with caplog.at_level(logging.WARNING, logger="qa.web"):
-        demo = web.serve(qa=qa, port=port, auth=("ana", "s3cret"), block=False, progress=lambda _m: None)
+    with caplog.at_level(logging.WARNING, logger="qa.web_login"):
+        demo = web_server.serve(qa=qa, port=port, auth=("ana", "s3cret"), block=False, progress=lambda _m: None)
         try:
             url = f"http://127.0.0.1:{port}/login"
             started = time.perf_counter()
             codes = [httpx.post(url, data={"username": "ana", "password": f"wrong{i}"}).status_code for i in range(12)]
             elapsed = time.perf_counter() - started
-            assert codes[:web.LoginThrottle.FREE_FAILURES + 1] == [400] * (web.LoginThrottle.FREE_FAILURES + 1)
-            assert set(codes[web.LoginThrottle.FREE_FAILURES + 1:]) == {429}, codes
+            assert codes[:web_login.LoginThrottle.FREE_FAILURES + 1] == [400] * (web_login.LoginThrottle.FREE_FAILURES + 1)
+            assert set(codes[web_login.LoginThrottle.FREE_FAILURES + 1:]) == {429}, codes
             locked = httpx.post(url, data={"username": "ana", "password": "s3cret"})
             assert locked.status_code == 429 and int(locked.headers["Retry-After"]) >= 1  # no guessing while locked out
             assert elapsed < 10
         finally:
             demo.close()
     failures = [r.getMessage() for r in caplog.records if "failed login" in r.getMessage()]
-    assert len(failures) == web.LoginThrottle.FREE_FAILURES + 1 and "127.0.0.1" in failures[-1]
+    assert len(failures) == web_login.LoginThrottle.FREE_FAILURES + 1 and "127.0.0.1" in failures[-1]
     assert not any("wrong" in r.getMessage() or "s3cret" in r.getMessage() for r in caplog.records)
 
 
 def test_a_good_login_resets_the_count(tmp_path, fake_embedder, corpus_dir):
     import httpx
 
-    from qa import web
+    from qa import web_login, web_server
     from qa.service import QA
 
     qa = QA(make_settings(corpus_dir, tmp_path / "index"), embedder=fake_embedder)
     port = _free_port()
-    demo = web.serve(qa=qa, port=port, auth=("ana", "s3cret"), block=False, progress=lambda _m: None)
+    demo = web_server.serve(qa=qa, port=port, auth=("ana", "s3cret"), block=False, progress=lambda _m: None)
     try:
         url = f"http://127.0.0.1:{port}/login"
         for _ in range(2):
-            for i in range(web.LoginThrottle.FREE_FAILURES - 1):
+            for i in range(web_login.LoginThrottle.FREE_FAILURES - 1):
                 assert httpx.post(url, data={"username": "ana", "password": f"typo{i}"}).status_code == 400
             assert httpx.post(url, data={"username": "ana", "password": "s3cret"}).status_code == 200
     finally:
@@ -697,13 +697,13 @@ def test_qa_articles_shows_control_characters_as_escapes(fake_cli, corpus_dir, o
 
 @pytest.mark.parametrize("since", [["2024"], {"y": 2024}, 2024, 2024.0, True, "0000", "9999-12", "2" * 10_000])
 def test_api_refuses_a_bad_date_bound(qa, since, caplog):
-    from qa import web
+    from qa import web, web_html
 
     with caplog.at_level(logging.WARNING):
         page = web.ask_page(qa, QUESTION, 3, "hybrid", "auto", since, None)
         until = web.ask_page(qa, QUESTION, 3, "hybrid", "auto", None, since)
     for shown in (page, until):
-        assert web.esc(web.GENERIC_ERROR) not in shown and len(shown) < 2_000
+        assert web_html.esc(web.GENERIC_ERROR) not in shown and len(shown) < 2_000
         assert "not a date" in shown or "year must be" in shown
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 

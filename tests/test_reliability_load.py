@@ -24,7 +24,7 @@ from conftest import ROOT, FakeEmbedder, make_settings, write_corpus
 sys.path.insert(0, str(ROOT / "bench"))
 import load as harness  # noqa: E402  (bench/load.py: the load test's server, clients and checks)
 
-from qa import web  # noqa: E402
+from qa import web, web_server  # noqa: E402
 from qa.errors import InputError  # noqa: E402
 from qa.build import add_articles  # noqa: E402
 from qa.service import QA  # noqa: E402
@@ -136,8 +136,8 @@ def test_the_app_uses_the_configured_queue(monkeypatch, tmp_path):
 def test_a_bad_queue_size_is_reported_before_the_model_loads(monkeypatch):
     monkeypatch.setenv("QA_QUEUE_SIZE", "many")
     with pytest.raises(InputError, match="QA_QUEUE_SIZE"):
-        web.serve(settings=make_settings(Path("nowhere"), Path("nowhere-index")),
-                  port=harness.free_port(), block=False, progress=lambda _m: None)
+        web_server.serve(settings=make_settings(Path("nowhere"), Path("nowhere-index")),
+                         port=harness.free_port(), block=False, progress=lambda _m: None)
 
 
 # ---------------------------------------------------------------- the running page, real model, its own process

@@ -453,16 +453,16 @@ def test_embedded_store_delete_and_stats(tmp_path):
 
 def test_the_page_serves_from_the_pg_store(stores):
     """The page's own functions (header summary, answer, source viewer texts) over PostgreSQL."""
-    from qa import web
+    from qa import web, web_html
 
     embedded, pg = stores
-    assert web.corpus_summary(pg.store) == web.corpus_summary(embedded.store)
+    assert web_html.corpus_summary(pg.store) == web_html.corpus_summary(embedded.store)
     with pg.store.snapshot() as view:
         answer = web.answer_for(pg, "À quoi sert l’héliostat ?", 5, "hybrid", view)
         texts = web.cited_articles(answer, view)
     assert texts and all(texts[c.doc][c.start:c.end] == c.quote for c in answer.citations if c.doc in texts)
     with embedded.store.snapshot() as view:
-        assert web.answer_html(answer, texts) == web.answer_html(web.answer_for(embedded, "À quoi sert l’héliostat ?", 5, "hybrid", view),
+        assert web_html.answer_html(answer, texts) == web_html.answer_html(web.answer_for(embedded, "À quoi sert l’héliostat ?", 5, "hybrid", view),
                                                                  web.cited_articles(answer, view))
 
 

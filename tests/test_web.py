@@ -1,5 +1,6 @@
-"""The web page (qa/web.py, app.py, `qa serve`): pure rendering functions, and the /ask API of a real
-running app called with gradio_client.
+"""The web page (qa/web.py): its handlers in process, and the /ask API and routes of a real running app
+called with gradio_client and httpx. Its HTML is tested in test_web_html.py, its notes in
+test_web_notes.py, `qa serve` and app.py in test_web_server.py, the page in a browser in test_browser.py.
 
 The app runs in this process on a free local port, over a tiny corpus written to a temporary folder
 and conftest's FakeEmbedder (hashing, no model load): a few seconds in all.
@@ -20,8 +21,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import FAKE_MODEL, ROOT, FakeEmbedder  # noqa: E402  (the suite's hashing stand-in for the model)
 
-from qa import web  # noqa: E402
-from qa.records import Answer, Citation  # noqa: E402
+from qa import web, web_html, web_server  # noqa: E402
+from qa.records import Answer  # noqa: E402
 
 CONTRACT_KEYS = ["question", "language", "found", "confidence", "answer", "citations"]
 CITATION_KEYS = ["n", "doc", "title", "url", "date", "start", "end", "quote", "score", "lang", "date_inferred"]
@@ -96,7 +97,7 @@ def make_qa(folder: Path):
 def start_app(folder: Path):
     """(qa, demo, url): the real page served on a free local port, as `qa serve` would serve it."""
     qa = make_qa(folder)
-    demo = web.serve(qa=qa, port=free_port(), block=False, progress=lambda _m: None)
+    demo = web_server.serve(qa=qa, port=free_port(), block=False, progress=lambda _m: None)
     return qa, demo, f"http://127.0.0.1:{demo.server_port}/"
 
 
@@ -148,6 +149,15 @@ def test_api_english_question(app, client):
     assert result["language"] == "en"
     assert result["answer"].startswith("According to the articles") if result["found"] else result["answer"]
     assert any(c["doc"] == "recours.txt" for c in result["citations"])
+
+
+def test_api_date_window(app, client):
+    """/ask takes the page's and the CLI's date window: only articles dated within it are cited."""
+    docs = {c["doc"] for c in client.predict(FRENCH, 5, "hybrid", "2024-03", "", api_name="/ask")["citations"]}
+    assert docs == {"recours.txt"}  # the one article of March 2024
+    docs = {c["doc"] for c in client.predict(FRENCH, 5, "hybrid", "", "2024-02-20", api_name="/ask")["citations"]}
+    assert docs == {"cnil.txt"}
+    assert "since" in client.predict(FRENCH, 5, "hybrid", "bientôt", "", api_name="/ask")["error"]
 
 
 def test_api_invalid_question(client):
@@ -270,10 +280,10 @@ def test_uploads_are_refused_beyond_a_tiny_limit(app):
     import httpx
 
     _qa, demo, url = app
-    big = httpx.post(url + "gradio_api/upload", files={"files": ("big.txt", b"a" * (web.MAX_UPLOAD_BYTES + 1), "text/plain")},
+    big = httpx.post(url + "gradio_api/upload", files={"files": ("big.txt", b"a" * (web_server.MAX_UPLOAD_BYTES + 1), "text/plain")},
                      timeout=30)
     assert big.status_code == 413, (big.status_code, big.text[:200])
-    assert web.MAX_UPLOAD_BYTES <= 64 * 1024
+    assert web_server.MAX_UPLOAD_BYTES <= 64 * 1024
 
 
 # ---------------------------------------------------------------- page handler (in process)
@@ -289,12 +299,6 @@ def test_page_html_escapes_article_markup(app):
     assert "${1+1}" in page and "{{value}}" in page  # shown as typed, not evaluated
 
 
-def test_page_html_escapes_question():
-    question = "<img src=x onerror=alert(1)> pourquoi ?"
-    html = web.answer_html(Answer(question, "fr", False, "Les articles ne permettent pas de répondre à cette question."))
-    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
-
-
 def test_page_errors_are_readable(app):
     assert "please ask a question" in web.ask_page(app[0], "   ", 5, "hybrid")
     assert "qa-error" in web.ask_page(app[0], "", 5, "hybrid")
@@ -303,7 +307,7 @@ def test_page_errors_are_readable(app):
     assert "Cannot answer" in english and "Impossible" not in english
     assert "Impossible de répondre" in web.ask_page(app[0], "x" * 20_000, 5, "hybrid", "fr")
     assert "qa-error" in web.ask_page(app[0], FRENCH, 5, "hybrid", ["en"])
-    busy = web.busy_html()
+    busy = web_html.busy_html()
     assert "qa-busy" in busy and "Le serveur est occupé" in busy and "The server is busy" in busy
 
     class Broken:
@@ -313,118 +317,15 @@ def test_page_errors_are_readable(app):
             raise RuntimeError("secret internals /home/user/index")
 
     page = web.ask_page(Broken(), FRENCH, 5, "hybrid")
-    assert web.esc(web.GENERIC_ERROR) in page and "secret" not in page
+    assert web_html.esc(web.GENERIC_ERROR) in page and "secret" not in page
     assert web.ask_json(Broken(), FRENCH) == {"question": FRENCH, "error": web.GENERIC_ERROR}
 
 
 # ---------------------------------------------------------------- pure functions
 
-def citation(**changes) -> Citation:
-    text = "Avant. La CNIL a accepté pour trois ans. Après."
-    fields = dict(n=1, doc="a.txt", title="Titre", author="Jeanne Martin", url="https://example.org/a",
-                  date="2024-02-18", start=107, end=140, quote=text[7:40], score=0.8312,
-                  context=text, context_start=100)
-    fields.update(changes)
-    return Citation(**fields)
 
-
-def test_source_line():
-    assert web.source_line(citation()) == "Titre, Jeanne Martin, 2024-02-18, https://example.org/a"
-    # Every citation says its date, or that it has none; an inferred date says so.
-    assert web.source_line(citation(title=None, author=None, url=None, date=None)) == "a.txt, non daté"
-    assert web.source_line(citation(url=None, date=None), "en") == "Titre, Jeanne Martin, undated"
-    assert web.source_line(citation(url=None, date="2020-10-08", date_inferred=True), "en") == (
-        "Titre, Jeanne Martin, 2020-10-08 (date inferred from the text)")
-
-
-def test_citation_markdown():
-    c = citation(quote="Première ligne\ndeuxième ligne")
-    assert web.citation_markdown(c) == (
-        "> Première ligne\n> deuxième ligne\n\n— Titre, Jeanne Martin, 2024-02-18, https://example.org/a\n")
-
-
-def test_notes_markdown_found():
-    c1 = citation()
-    c2 = citation(n=2, title=None, author=None, url=None, date=None, doc="b.txt", quote="Autre passage.")
-    answer = Answer("pourquoi la CNIL a-t-elle accepté ?", "fr", True,
-                    "D'après les articles :\n\n> La CNIL a accepté pour trois ans. [1]", (c1, c2))
-    assert web.notes_markdown(answer) == (
-        "**Question :** pourquoi la CNIL a-t-elle accepté ?\n\n"
-        "D'après les articles :\n\n> La CNIL a accepté pour trois ans. [1]\n\n"
-        "**Sources**\n\n"
-        "[1]\n> La CNIL a accepté pour trois ans.\n\n— Titre, Jeanne Martin, 2024-02-18, https://example.org/a\n\n"
-        "[2]\n> Autre passage.\n\n— b.txt, non daté\n")
-    assert web.notes_filename(answer) == "qa-pourquoi-la-cnil-a-t-elle-accepte.md"
-
-
-def test_notes_markdown_not_found():
-    answer = Answer("What is the weather?", "en", False, "The articles do not answer this question.", (citation(),))
-    notes = web.notes_markdown(answer)
-    assert notes.startswith("**Question:** What is the weather?\n\nThe articles do not answer this question.\n\n")
-    assert "**Nearest passages — they do not answer the question**" in notes
-    assert web.notes_filename(Answer("???", "en", False, "")) == "qa-answer.md"
-
-
-def test_answer_markdown_html():
-    md = "D'après les articles :\n\n> Il a écrit <script>x</script> et [lien](javascript:alert(1)) *ici* [1][3]\n\n> Deux [2]"
-    html = web.answer_markdown_html(md, [1, 2, 3])
-    assert html.startswith("<p>D&#x27;après les articles :</p>")
-    assert "&lt;script&gt;x&lt;/script&gt;" in html and "<script" not in html
-    assert "[lien](javascript:alert(1))" in html and 'href="javascript' not in html
-    assert html.count("<blockquote>") == 2
-    assert 'data-qa-cite="1"' in html and 'data-qa-cite="3"' in html and 'data-qa-cite="2"' in html
-    assert 'data-qa-cite' not in web.answer_markdown_html("> sans sources [4]", [1])
-
-
-def test_highlight_uses_offsets():
-    text = "Oui. La CNIL a accepté. Puis encore : La CNIL a accepté."
-    second = text.rindex("La CNIL")
-    c = citation(context=text, context_start=50, start=50 + second, end=50 + len(text), quote=text[second:])
-    assert web.highlighted_context(c) == "Oui. La CNIL a accepté. Puis encore : <mark>La CNIL a accepté.</mark>"
-    tricky = citation(context="a <b> & c", context_start=0, start=2, end=5, quote="<b>")
-    assert web.highlighted_context(tricky) == "a <mark>&lt;b&gt;</mark> &amp; c"
-    broken = citation(context="autre chose", context_start=0, start=0, end=3, quote="xyz")
-    assert web.highlighted_context(broken) == "<mark>xyz</mark>"
-
-
-def test_card_html():
-    html = web.card_html(citation(title="<i>T</i>", author="A & B"), "fr")
-    assert 'id="qa-cite-1"' in html and "&lt;i&gt;T&lt;/i&gt;" in html and "A &amp; B" in html
-    assert '<a class="qa-link" href="https://example.org/a" target="_blank" rel="noopener noreferrer">' in html
-    assert "18 février 2024" in html and "score 0.83" in html
-    assert "<mark>La CNIL a accepté pour trois ans.</mark>" in html
-    evil = web.card_html(citation(url="javascript:alert(1)"), "en")
-    assert "javascript:" not in evil and "<a " not in evil
-    assert "qa-card-nearest" in web.card_html(citation(), "en", nearest=True)
-
-
-def test_answer_html_states():
-    found = web.answer_html(Answer("q", "en", True, "According to the articles:\n\n> Q. [1]", (citation(),)))
-    assert "qa-found" in found and ">Sources<" in found and 'data-qa-action="copy"' in found
-    assert 'data-qa-action="download"' in found and 'data-qa-filename="qa-q.md"' in found
-    missing = web.answer_html(Answer("q", "fr", False, "Les articles ne permettent pas de répondre à cette question.",
-                                     (citation(),)))
-    assert "qa-not-found" in missing and "Passages les plus proches" in missing and "qa-card-nearest" in missing
-    assert "data-qa-cite" not in missing  # nearest passages are not cited as answers
-
-
-def test_interface_language_overrides_the_page_words():
-    c = citation(quote="La CNIL a accepté pour trois ans.")
-    french = Answer(FRENCH, "fr", True, "D'après les articles :\n\n> La CNIL a accepté pour trois ans. [1]", (c,))
-    assert web.answer_text(french) == french.answer == web.answer_text(french, "fr")
-    assert web.answer_text(french, "en") == "According to the articles:\n\n> La CNIL a accepté pour trois ans. [1]"
-    html = web.answer_html(french, language="en")
-    assert 'lang="en"' in html and 'data-language="fr"' in html
-    assert "<p>According to the articles:</p>" in html and "D&#x27;après" not in html
-    assert ">Sources<" in html and "Copy for notes" in html and "18 February 2024" in html
-    assert "La CNIL a accepté pour trois ans." in html  # the quote as written
-    assert web.notes_markdown(french, "en").startswith(f"**Question:** {FRENCH}\n\nAccording to the articles:")
-
-    missing = Answer("What is the weather?", "en", False, "The articles do not answer this question.", (c,))
-    html = web.answer_html(missing, language="fr")
-    assert "Les articles ne permettent pas de répondre à cette question." in html
-    assert "Passages les plus proches" in html and "do not answer" not in html
-    assert web.answer_text(replace(missing, answer="Something else."), "fr") == "Something else."
+def test_interface_language_setting():
+    french = Answer(FRENCH, "fr", True, "D'après les articles :\n\n> La CNIL a accepté. [1]")
     assert web.ui_language(french, "auto") == "fr" and web.ui_language(french, "en") == "en"
     with pytest.raises(Exception, match="interface language"):
         web.ui_language(french, "de")
@@ -446,54 +347,10 @@ def test_page_handler_language_setting(app):
         qa.settings = answering
 
 
-def test_source_viewer_data():
-    import html as html_module
-    import json
-
-    text = "🌊 Début <script>alert(1)</script> & \"x\".\r\nLa CNIL a accepté\x00 pour trois ans. Fin."
-    start = text.index("La CNIL")
-    end = text.index(" Fin.")
-    c1 = citation(start=start, end=end, quote=text[start:end], context=text, context_start=0)
-    c2 = citation(n=2, start=0, end=2, quote=text[0:2], context=text, context_start=0)
-    c3 = citation(n=3, doc="b.txt", start=0, end=1, quote="X")  # its article is not on the page
-    answer = Answer("q", "fr", True, "D'après les articles :\n\n> La CNIL a accepté pour trois ans. [1]", (c1, c2, c3))
-    page = web.answer_html(answer, {"a.txt": text})
-    assert "<script" not in page
-    assert page.count('class="qa-src"') == 1 and page.count("<dialog") == 1  # once per cited article
-    blob = re.search(r'data-qa-text="([^"]*)"', page).group(1)
-    assert "<" not in blob and "\x00" not in blob and "\r" not in blob  # what HTML parsing would change is escaped
-    assert json.loads(html_module.unescape(blob)) == text
-    card = re.search(r'<li [^>]*id="qa-cite-1"[^>]*>', page).group(0)
-    assert 'data-qa-src="0"' in card
-    js_from = int(re.search(r'data-qa-from="(\d+)"', card).group(1))
-    js_to = int(re.search(r'data-qa-to="(\d+)"', card).group(1))
-    utf16 = text.encode("utf-16-le")
-    assert utf16[2 * js_from:2 * js_to].decode("utf-16-le") == c1.quote
-    assert (js_from, js_to) == (start + 1, end + 1)  # 🌊 counts two
-    assert "data-qa-src" not in re.search(r'<li [^>]*id="qa-cite-3"[^>]*>', page).group(0)
-    assert page.count('data-qa-action="source"') == 4  # title and button of the two viewable cards
-    # A citation whose quote is not its slice of the text (never happens) gets no viewer.
-    wrong = replace(c1, quote="autre chose")
-    assert "data-qa-src" not in web.card_html(wrong, "fr", source=(0, text))
-    assert "qa-src" not in web.answer_html(answer) and "<dialog" not in web.answer_html(answer)
-    assert web.utf16_offset("a🌊b", 2) == 3 and web.utf16_offset("abc", 2) == 2
-
-
-def test_safe_url_and_dates():
-    assert web.safe_url("https://a.fr/x") == "https://a.fr/x"
-    for bad in ("javascript:alert(1)", "data:text/html,x", "//a.fr", "https://a.fr/x y", None, ""):
-        assert web.safe_url(bad) is None
-    assert web.human_date("2024-03-01", "fr") == "1er mars 2024"
-    assert web.human_date("2024-03-04", "en") == "4 March 2024"
-    assert web.date_range(["2024-03-04", None, "2024-02-18"], "fr") == "18 février – 4 mars 2024"
-    assert web.date_range(["2023-12-31", "2024-01-02"], "en") == "31 December 2023 – 2 January 2024"
-    assert web.date_range([None], "fr") is None
-
-
 def test_header_says_what_the_corpus_is(app):
-    summary = web.corpus_summary(app[0].index)
+    summary = web_html.corpus_summary(app[0].index)
     assert summary["n_articles"] == len(CORPUS) == 4
-    header = web.header_html(summary)
+    header = web_html.header_html(summary)
     # Honest: the range of the dated articles, and how many have no date.
     assert summary["n_undated"] == 1 and summary["n_inferred"] == 0 and summary["langs"] == ["fr"]
     assert "4 articles de presse français (18 février – 4 mars 2024 ; 1 non daté)" in header
@@ -520,118 +377,3 @@ def test_the_shipped_corpus_has_its_examples():
     assert "pourquoi la CNIL a-t-elle accepté ?" in example_questions(ROOT / "seeds", [])
 
 
-def test_parse_auth_and_cli_options():
-    from click.testing import CliRunner
-
-    from qa.cli import main
-
-    assert web.parse_auth("ana:s3c:ret") == ("ana", "s3c:ret")
-    assert web.parse_auth(None) is None
-    result = CliRunner().invoke(main, ["serve", "--auth", "nocolon"])
-    assert result.exit_code == 2 and "USER:PASSWORD" in result.output
-    help_text = CliRunner().invoke(main, ["serve", "--help"]).output
-    assert "--host" in help_text and "--port" in help_text and "--auth" in help_text and "127.0.0.1" in help_text
-
-
-def test_login_required_with_auth(tmp_path):
-    from gradio_client import Client
-
-    qa = make_qa(tmp_path)
-    demo = web.serve(qa=qa, port=free_port(), auth=("ana", "s3cret"), block=False, progress=lambda _m: None)
-    try:
-        url = f"http://127.0.0.1:{demo.server_port}/"
-        with pytest.raises(Exception):
-            Client(url, verbose=False)
-        with pytest.raises(Exception):
-            Client(url, auth=("ana", "wrong"), verbose=False)
-        result = Client(url, auth=("ana", "s3cret"), verbose=False).predict(FRENCH, api_name="/ask")
-        check_contract(qa, result, FRENCH)
-    finally:
-        demo.close()
-
-
-def test_app_py_has_the_options_of_qa_serve():
-    import subprocess
-
-    from conftest import ROOT, clean_env
-
-    app_help = subprocess.run([sys.executable, str(ROOT / "app.py"), "--help"], capture_output=True, text=True,
-                              env=clean_env(), cwd=ROOT, timeout=60)
-    serve_help = subprocess.run([sys.executable, "-m", "qa", "serve", "--help"], capture_output=True, text=True,
-                                env=clean_env(), cwd=ROOT, timeout=60)
-    assert app_help.returncode == 0 and serve_help.returncode == 0
-    assert app_help.stdout.split("Options:")[1] == serve_help.stdout.split("Options:")[1]
-
-
-def test_qa_serve_in_a_subprocess(tmp_path):
-    """`qa serve` as users start it (fake model installed first): it builds the missing index, says so on
-    stderr, serves on 127.0.0.1, and its /ask answers with the contract's object."""
-    import subprocess
-    import time
-
-    from gradio_client import Client
-
-    from conftest import FAKE_QA_BOOTSTRAP, ROOT, clean_env, write_corpus
-
-    corpus = write_corpus(tmp_path / "corpus", CORPUS)
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-c", FAKE_QA_BOOTSTRAP, "serve", "--port", str(port), "--corpus", str(corpus),
-         "--index", str(tmp_path / "index"), "--model", FAKE_MODEL],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env(), cwd=ROOT)
-    try:
-        lines = []
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            line = process.stderr.readline()
-            if not line:
-                break
-            lines.append(line)
-            if "The page is on" in line:
-                break
-        stderr = "".join(lines)
-        assert f"The page is on http://127.0.0.1:{port}/" in stderr, stderr
-        assert "Building the index" in stderr
-        result = Client(f"http://127.0.0.1:{port}/", verbose=False).predict(FRENCH, api_name="/ask")
-        assert list(result) == CONTRACT_KEYS
-        for c in result["citations"]:
-            assert c["quote"] == (corpus / c["doc"]).read_text(encoding="utf-8")[c["start"]:c["end"]]
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def test_busy_port_is_reported_before_loading_anything():
-    from qa.errors import QAError
-
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
-        with pytest.raises(QAError, match="Choose another port"):
-            web.serve(host="127.0.0.1", port=port, block=False, progress=lambda _m: None)
-
-
-def test_dates_on_cards_notes_and_answer():
-    recent = citation(n=1)
-    older = citation(n=2, doc="b.txt", date="2020-10-08", date_inferred=True, quote="Ancien.")
-    undated = citation(n=3, doc="c.txt", date=None, quote="Sans date.")
-    answer = Answer("La CNIL et Microsoft ?", "fr", True,
-                    "D'après les articles :\n\n> Récent. [1]\n\n> Ancien. [2]\n\n> Sans date. [3]", (recent, older, undated))
-    page = web.answer_html(answer)
-    # The older quote is marked with its (inferred) year, the undated one says so, in the answer and notes.
-    assert "Ancien. (~2020) " in page and "Sans date. (non daté) " in page
-    notes = web.notes_markdown(answer)
-    assert "> Ancien. (~2020) [2]" in notes and "> Récent. [1]" in notes
-    assert "— Titre, Jeanne Martin, 2020-10-08 (date déduite du texte), https://example.org/a" in notes
-    # Every card shows its date or 'undated'.
-    assert '<time class="qa-date" datetime="2024-02-18">18 février 2024</time>' in page
-    assert "8 octobre 2020 (date déduite du texte)" in page
-    assert '<span class="qa-date qa-undated">non daté</span>' in page
-    assert "undated" in web.card_html(undated, "en")
-
-
-def test_header_counts_inferred_and_all_undated():
-    summary = {"n_articles": 2, "n_undated": 2, "n_inferred": 0, "langs": ["en", "fr"], "range_fr": None, "range_en": None}
-    header = web.header_html(summary)
-    assert "2 articles de presse (aucun n&#x27;est daté)" in header and "2 news articles (none dated)" in header
