@@ -229,9 +229,14 @@ def write_index(settings: Settings, embedder: Embedder, articles: list[Article],
 def _bm25_index(texts: list[str], languages: list[str | None]):
     """BM25 over each passage's terms, stemmed in its article's language (French and English Snowball)."""
     import bm25s
+    from bm25s.tokenization import Tokenized
 
+    documents = [terms(text, lang or "fr") or [""] for text, lang in zip(texts, languages)]
+    # The vocabulary numbered in sorted order: bm25s numbers it in set order, which changes with Python's
+    # hash seed, so the same corpus would give different files on every build.
+    vocab = {term: i for i, term in enumerate(sorted({t for doc in documents for t in doc}))}
     bm25 = bm25s.BM25()
-    bm25.index([terms(text, lang or "fr") or [""] for text, lang in zip(texts, languages)], show_progress=False)
+    bm25.index(Tokenized([[vocab[t] for t in doc] for doc in documents], vocab), show_progress=False)
     return bm25
 
 

@@ -293,3 +293,13 @@ def test_add_refuses_a_file_the_corpus_would_ignore(settings, built, tmp_path):
         pass
     assert index_problem(settings.index_dir, settings) is None
     assert not (settings.corpus_dir / "notes.pdf").exists()
+
+
+def test_bm25_vocabulary_is_numbered_in_sorted_order():
+    """The same corpus gives the same BM25 files whatever Python's hash seed (bm25s numbers terms in set order)."""
+    from qa.build import _bm25_index
+
+    bm25 = _bm25_index(["Le budget des pistes cyclables", "The airport runway", ""], ["fr", "en", None])
+    by_id = sorted(bm25.vocab_dict, key=bm25.vocab_dict.get)
+    assert by_id == sorted(by_id) and len(by_id) > 5
+    assert bm25.get_scores(bm25.get_tokens_ids(["budget"]))[0] > 0
