@@ -18,7 +18,7 @@ from .dense import build_dense
 from .embed import Embedder
 from .errors import CorpusError, IndexStateError
 from .generation import commit_generation, new_generation, read_manifest, recover_index, write_jsonl, writer_lock
-from .index import FORMAT, FORMAT_VERSION, Index, index_params, index_problem, load_index
+from .index import FORMAT, FORMAT_VERSION, Index, index_params, index_problem, ingestion_digest, load_index
 from .ingest import (chunk_articles, corpus_copies, corpus_sources, embedding_texts, pages_in_corpus, plan_additions,
                      sources_hash)
 from .load import ARTICLE_SUFFIXES, PAGE_SUFFIXES, doc_name, file_digest, read_article, scan_corpus
@@ -214,6 +214,7 @@ def write_index(settings: Settings, embedder: Embedder, articles: list[Article],
             "model": embedder.name,
             "dim": int(embeddings.shape[1]),
             "params": index_params(settings, embedder.name),
+            "ingestion": ingestion_digest(),
             "corpus_hash": sources_hash(sources),
             "sources": sources,
             "skipped": skipped,

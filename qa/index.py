@@ -2,7 +2,8 @@
 
 Layout (txtai/bm25s style: FAISS row i is passage i, documents beside the vectors)::
 
-    manifest.json      format version, model, dimension, settings, corpus sources, file checksums (written last)
+    manifest.json      format version, model, dimension, settings, ingestion code digest, corpus sources,
+                       file checksums (written last)
     articles.jsonl     one article a line: doc, metadata, exact text, paragraph and heading spans
     passages.jsonl     one passage a line: id, doc, start, end, paragraph span, heading
     embeddings.npy     float32 passage vectors (kept so `qa add` never re-embeds unchanged articles)
@@ -21,7 +22,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,22 @@ class Index:
         return np.diff(self.bm25.scores["indptr"])
 
 
+# The modules that turn article files into stored passages, vectors' inputs and BM25 terms: an index
+# built while any of them read articles differently (a cleaning fix, another title rule) is rebuilt,
+# even though no setting changed.
+INGESTION_MODULES = ("load", "clean", "pages", "frontmatter", "chunk", "dates", "lang", "text", "sentences", "ingest",
+                     "build")
+
+
+@lru_cache(maxsize=1)
+def ingestion_digest() -> str:
+    """A digest of the ingestion modules' source, recorded in the manifest."""
+    digest = hashlib.sha256()
+    for name in INGESTION_MODULES:
+        digest.update((Path(__file__).parent / f"{name}.py").read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def index_params(settings: Settings, model: str) -> dict:
     """What shapes the stored index (model, chunking, text normalization): recorded, and compared on load."""
     return settings.index_params() | {"model": model, "normalization": NORMALIZATION_VERSION}
@@ -96,6 +113,8 @@ def index_problem(index_dir: Path, settings: Settings, embedder_name: str | None
                 f"(this qa uses v{wanted['normalization']})")
     if {k: v for k, v in params.items() if k != "model"} != {k: v for k, v in wanted.items() if k != "model"}:
         return f"index in {index_dir}/ was built with other chunking settings"
+    if manifest.get("ingestion") != ingestion_digest():
+        return f"index in {index_dir}/ was built by another version of qa (it reads, cleans or splits articles differently now)"
     unlike = dense_problem(manifest, settings)
     if unlike:
         return f"index in {index_dir}/ {unlike}"

@@ -143,3 +143,15 @@ def test_load_index_for_another_model_is_refused(settings, built):
 def test_load_missing_index(tmp_path):
     with pytest.raises(IndexStateError, match="no index"):
         load_index(tmp_path / "nothing")
+
+
+def test_an_index_built_by_other_ingestion_code_is_stale(settings, fake_embedder, monkeypatch):
+    """A cleaning or chunking change in qa (no setting changed) makes the index stale: it is rebuilt."""
+    import qa.index as index_module
+    from qa.build import build_index
+
+    build_index(settings, fake_embedder)
+    assert index_module.index_problem(settings.index_dir, settings, fake_embedder.name) is None
+    monkeypatch.setattr(index_module, "ingestion_digest", lambda: "another-version")
+    problem = index_module.index_problem(settings.index_dir, settings, fake_embedder.name)
+    assert problem and "another version of qa" in problem

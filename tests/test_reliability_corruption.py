@@ -117,6 +117,8 @@ MANIFESTS = {
     "another normalization": lambda m: m.update(params={**m["params"], "normalization": 1}),
     "an older manifest without normalization": lambda m: m["params"].pop("normalization"),
     "other chunking settings": lambda m: m.update(params={**m["params"], "passage_max_chars": 123}),
+    "built by another version of the ingestion code": lambda m: m.update(ingestion="0" * 16),
+    "an older manifest without the ingestion digest": lambda m: m.pop("ingestion"),
     "files not a mapping": lambda m: m.update(files=["articles.jsonl"]),
     "files without passages.jsonl": lambda m: m["files"].pop("passages.jsonl"),
     "files without a bm25 file": lambda m: m["files"].pop(next(k for k in m["files"] if k.startswith("bm25/"))),
