@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import CorpusError
+from .errors import CorpusError, QAError
 from .records import Article
 from .text import visible
 
@@ -173,6 +173,23 @@ def corpus_hash(corpus_dir: Path) -> str:
     return h.hexdigest()
 
 
+def read_bounded(path: Path, limit: int, unit: str, error: type[QAError]) -> bytes:
+    """A file's bytes, or `error` saying why not (missing, empty, over `limit` bytes, unreadable): the
+    checks an article file and a saved web page share, each with its own limit and error."""
+    shown = visible(str(path))
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            raise error(f"{shown}: empty file")
+        if size > limit:
+            raise error(f"{shown}: {size:,} bytes is more than the {limit:,}-byte limit for one {unit}")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise error(f"{shown}: no such file") from None
+    except OSError as exc:
+        raise error(f"{shown}: cannot be read ({exc.strerror or exc.__class__.__name__})") from None
+
+
 def read_article(path: Path, corpus_dir: Path, doc: str | None = None) -> Article:
     """One article as the contract reads it (`read_text(encoding="utf-8")`), or a CorpusError saying why not.
 
@@ -187,15 +204,7 @@ def read_article(path: Path, corpus_dir: Path, doc: str | None = None) -> Articl
         if path.exists():
             raise CorpusError(f"{shown}: not a regular file")
         raise CorpusError(f"{shown}: no such file" + (" (a broken symbolic link)" if path.is_symlink() else ""))
-    try:
-        size = path.stat().st_size
-        if size == 0:
-            raise CorpusError(f"{shown}: empty file")
-        if size > MAX_ARTICLE_BYTES:
-            raise CorpusError(f"{shown}: {size:,} bytes is more than the {MAX_ARTICLE_BYTES:,}-byte limit for one article")
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise CorpusError(f"{shown}: cannot be read ({exc.strerror or exc.__class__.__name__})") from None
+    raw = read_bounded(path, MAX_ARTICLE_BYTES, "article", CorpusError)
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise CorpusError(f"{shown}: UTF-16 text, not UTF-8 (save it as UTF-8)")
     if b"\0" in raw:

@@ -32,7 +32,7 @@ from urllib.parse import urljoin, urlsplit
 
 from .errors import CorpusError, FetchError, InputError, PageError
 from .frontmatter import read_front_matter, render_front_matter, with_front_matter
-from .load import PAGE_SUFFIXES, scan_corpus
+from .load import PAGE_SUFFIXES, read_bounded, scan_corpus
 from .text import visible
 MAX_PAGE_BYTES = 5_000_000
 FETCH_TIMEOUT = 20.0
@@ -133,17 +133,7 @@ def _http_url(value: object) -> str | None:
 
 def read_page_file(path: Path) -> str:
     """A saved page's text, or PageError (missing, empty, too big, unreadable)."""
-    try:
-        size = path.stat().st_size
-        if size == 0:
-            raise PageError(f"{visible(str(path))}: empty file")
-        if size > MAX_PAGE_BYTES:
-            raise PageError(f"{visible(str(path))}: {size:,} bytes is more than the {MAX_PAGE_BYTES:,}-byte limit for one page")
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise PageError(f"{visible(str(path))}: no such file") from None
-    except OSError as exc:
-        raise PageError(f"{visible(str(path))}: cannot be read ({exc.strerror or exc.__class__.__name__})") from None
+    raw = read_bounded(path, MAX_PAGE_BYTES, "page", PageError)
     m = _CHARSET.search(raw[:4096].decode("ascii", "replace"))
     return decode_html(raw, m.group(1) if m else None)
 
