@@ -118,6 +118,9 @@ class PgStore:
 
                 self._readers = ConnectionPool(
                     self.url, kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT}, configure=_configure_reader,
+                    # each connection is checked as it is handed out, so one the server closed (a restart, an
+                    # idle timeout) is replaced instead of failing a question
+                    check=ConnectionPool.check_connection,
                     min_size=1, max_size=READERS_MAX, timeout=CONNECT_TIMEOUT, name="qa-readers", open=True)
             return self._readers
 

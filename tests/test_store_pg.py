@@ -6,6 +6,7 @@ and one-line errors for a wrong connection string or a database without pgvector
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -487,3 +488,15 @@ def test_passages_stored_without_sentences_rank_neutrally(stores):
     assert all(np.isfinite(c.features).all() for c in ranking.candidates)
     answer = pg.ask("Quel est le budget des pistes cyclables à Lyon ?")
     assert 0.0 <= answer.confidence <= 1.0 and answer.citations
+
+
+def test_connections_the_server_closed_are_replaced_unseen(stores, pg_url):
+    """A server restart or an idle timeout closes the pool's connections: the next questions are answered
+    anyway (each connection is checked as it is handed out), none fails."""
+    _embedded, pg = stores
+    first = pg.ask(QUESTIONS[0])
+    with contextlib.closing(connect(pg_url)) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE pid <> pg_backend_pid() AND datname = current_database()")
+    for _ in range(3):
+        assert pg.ask(QUESTIONS[0]).citations == first.citations
