@@ -86,12 +86,12 @@ def confidence(view: StoreView, query: Query, ranking: Ranking, settings: Settin
         return 0.0
     abstainer = model(settings.abstain_model, FEATURES, settings.ranker_model)
     raw = float(abstainer.probabilities(features(view, query, ranking)[None, :])[0])
-    return calibrated(raw, abstainer.extra.get("calibration"), settings.abstain_model)
+    return float(calibrated(raw, abstainer.extra.get("calibration"), f"model file {settings.abstain_model}"))
 
 
-def calibrated(raw: float, calibration: dict | None, path) -> float:
-    """The raw probability through the model's isotonic calibration (breakpoints fitted by `qa train` on
-    held-out questions); unchanged for a model file without one."""
+def calibrated(raw, calibration: dict | None, source: str = "the model") -> np.ndarray:
+    """Raw probabilities (one or an array) through the model's isotonic calibration (breakpoints fitted by
+    `qa train` on held-out questions); unchanged without one. IndexStateError naming `source` if unusable."""
     if calibration is None:
         return raw
     try:
@@ -102,8 +102,8 @@ def calibrated(raw: float, calibration: dict | None, path) -> float:
     except (KeyError, TypeError, ValueError):
         valid = False
     if not valid:
-        raise IndexStateError(f"model file {path} has an unusable calibration; retrain it with `qa train`")
-    return float(np.interp(raw, xs, ys))
+        raise IndexStateError(f"{source} has an unusable calibration; retrain it with `qa train`")
+    return np.interp(raw, xs, ys)
 
 
 def threshold(settings: Settings) -> float:

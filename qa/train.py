@@ -216,7 +216,7 @@ def leave_one_corpus_out(data: list[QuestionData], max_false_refusals: float) ->
     raw, y = np.concatenate(probabilities), np.concatenate(answerable)
     groups = np.array([held for held in corpora for qd in data if qd.corpus == held and not qd.foreign])
     calibration = calibrate(raw, y, groups)
-    p = calibrated(raw, calibration)
+    p = abstain.calibrated(raw, calibration)
     threshold = operating_point(p, y, max_false_refusals, groups)
     i = 0
     for held in corpora:
@@ -246,10 +246,6 @@ def calibrate(raw: np.ndarray, answerable: np.ndarray, groups: np.ndarray) -> di
     levels = np.unique(ys)
     middles = [float(xs[ys == level].mean()) for level in levels]
     return {"raw": middles, "calibrated": [float(v) for v in levels]}
-
-
-def calibrated(raw: np.ndarray, calibration: dict) -> np.ndarray:
-    return np.interp(raw, calibration["raw"], calibration["calibrated"])
 
 
 def train(data: list[QuestionData], out_dir: Path, max_false_refusals: float = 0.05,
