@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,19 +22,14 @@ from .ingest import (chunk_articles, corpus_copies, corpus_sources, embedding_te
                      sources_hash)
 from .load import ARTICLE_SUFFIXES, PAGE_SUFFIXES, doc_name, file_digest, read_article, scan_corpus
 from .pages import convert_corpus_pages, is_address, staged_inputs
-from .records import Article, Passage
+from .records import Article, Passage, Progress, quiet
 from .sentences import Sentences
 from .settings import Settings
 from .text import terms, visible
 
-Progress = Callable[[str], None]
 
 
-def _quiet(_message: str) -> None:
-    pass
-
-
-def build_index(settings: Settings, embedder: Embedder, progress: Progress = _quiet) -> Index:
+def build_index(settings: Settings, embedder: Embedder, progress: Progress = quiet) -> Index:
     """Read, clean, chunk and embed the whole corpus, then write a new index generation atomically.
 
     Unreadable files (not UTF-8, binary, empty, too big, an HTML page) and what the corpus rule leaves out
@@ -90,7 +84,7 @@ def build_index(settings: Settings, embedder: Embedder, progress: Progress = _qu
     return index
 
 
-def add_articles(files: list, settings: Settings, embedder: Embedder, progress: Progress = _quiet,
+def add_articles(files: list, settings: Settings, embedder: Embedder, progress: Progress = quiet,
                  metadata: dict[str, str] | None = None, replace: bool = False) -> Index:
     """Add or replace articles in an existing index, embedding only their passages.
 
@@ -171,7 +165,7 @@ def check_additions(files: list, settings: Settings, replace: bool = False,
         plan_additions(staged, settings, lambda digest: by_digest.get(digest, set()), where, replace)
 
 
-def ensure_index(settings: Settings, embedder: Embedder, progress: Progress = _quiet) -> Index:
+def ensure_index(settings: Settings, embedder: Embedder, progress: Progress = quiet) -> Index:
     """The current index for the settings: loaded if up to date, else rebuilt with a message saying why."""
     recover_index(settings.index_dir, progress)
     problem = index_problem(settings.index_dir, settings, embedder.name)
@@ -190,7 +184,7 @@ def ensure_index(settings: Settings, embedder: Embedder, progress: Progress = _q
 
 def write_index(settings: Settings, embedder: Embedder, articles: list[Article], passages: list[Passage],
                 embeddings: np.ndarray, sources: dict[str, str], skipped: dict[str, str], sentences: Sentences,
-                progress: Progress = _quiet) -> Index:
+                progress: Progress = quiet) -> Index:
     """Write every file of a new generation (qa.generation: a temporary sibling folder, fsynced, manifest
     last, swapped into place under the writer lock); the `Index` it holds."""
     import faiss

@@ -5,18 +5,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from .records import Progress, quiet
 from .settings import Settings
 
-Progress = Callable[[str], None]
-
-
-def _quiet(_message: str) -> None:
-    pass
 
 
 def dense_kind(settings: Settings, n_passages: int) -> str:
@@ -32,7 +27,7 @@ def dense_kind(settings: Settings, n_passages: int) -> str:
     return "flat" if n_passages <= settings.flat_max_passages else "ivf"
 
 
-def build_dense(embeddings: np.ndarray, settings: Settings, progress: Progress = _quiet, seed: int = 0,
+def build_dense(embeddings: np.ndarray, settings: Settings, progress: Progress = quiet, seed: int = 0,
                 queries: np.ndarray | None = None):
     """(FAISS index, description for the manifest) over unit vectors, inner product.
 

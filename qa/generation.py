@@ -17,22 +17,18 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import IndexStateError, one_line
 from .load import file_digest
+from .records import Progress, quiet
 
 MANIFEST = "manifest.json"
 # Files every generation has (plus bm25/…); a manifest that does not list them all is not trusted.
 REQUIRED_FILES = ("articles.jsonl", "passages.jsonl", "embeddings.npy", "dense.faiss", "sentences.npy",
                   "sentence_spans.npy", "hubness.npy")
 
-Progress = Callable[[str], None]
-
-
-def _quiet(_message: str) -> None:
-    pass
 
 
 # ---------------------------------------------------------------- writing: one writer, atomic generations
@@ -94,7 +90,7 @@ def leftovers(dest: Path) -> list[Path]:
     return sorted(p for p in dest.parent.iterdir() if p.name.startswith(_sibling_prefixes(dest)))
 
 
-def remove_leftovers(dest: Path, progress: Progress = _quiet) -> list[str]:
+def remove_leftovers(dest: Path, progress: Progress = quiet) -> list[str]:
     """Delete what writers that died left next to the index; only call it holding the writer lock."""
     removed = []
     for path in leftovers(dest):
@@ -108,7 +104,7 @@ def remove_leftovers(dest: Path, progress: Progress = _quiet) -> list[str]:
     return removed
 
 
-def recover_index(dest: Path, progress: Progress = _quiet) -> bool:
+def recover_index(dest: Path, progress: Progress = quiet) -> bool:
     """Put the previous generation back if a writer died between the two renames of `_swap`.
 
     Then the index folder is missing while `.NAME.old-*` holds the last complete generation (like a

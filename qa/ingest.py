@@ -19,16 +19,11 @@ from .errors import CorpusError
 from .load import (ARTICLE_SUFFIXES, PAGE_SUFFIXES, CorpusScan, doc_name, file_digest, name_problem, read_article,
                    scan_corpus)
 from .pages import Staged, is_address, is_page
-from .records import Article, Passage
+from .records import Article, Passage, Progress, quiet
 from .settings import Settings
 from .text import clean_input, visible
 
-Progress = Callable[[str], None]
 _PARTIAL_COPY = re.compile(r"\..+\.tmp-\d+-\d+")
-
-
-def _quiet(_message: str) -> None:
-    pass
 
 
 def corpus_sources(corpus_dir: Path, scan: CorpusScan | None = None) -> dict[str, str]:
@@ -220,7 +215,7 @@ def _in_place(source: Path, target: Path) -> bool:
 
 
 @contextlib.contextmanager
-def corpus_copies(planned: list[tuple[Path, Path, Article, str]], corpus_dir: Path, progress: Progress = _quiet) -> Iterator[None]:
+def corpus_copies(planned: list[tuple[Path, Path, Article, str]], corpus_dir: Path, progress: Progress = quiet) -> Iterator[None]:
     """Copy the planned files from outside into the corpus folder (each atomically); if the block then
     fails, put back what each copy replaced, so that a failed `qa add` leaves the corpus as it was."""
     corpus_dir.mkdir(parents=True, exist_ok=True)

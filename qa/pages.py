@@ -33,6 +33,7 @@ from urllib.parse import urljoin, urlsplit
 from .errors import CorpusError, FetchError, InputError, PageError
 from .frontmatter import read_front_matter, render_front_matter, with_front_matter
 from .load import PAGE_SUFFIXES, read_bounded, scan_corpus
+from .records import Progress, quiet
 from .text import visible
 MAX_PAGE_BYTES = 5_000_000
 FETCH_TIMEOUT = 20.0
@@ -41,7 +42,6 @@ _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _ADDRESS = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]+)://")
 _CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
 
-Progress = Callable[[str], None]
 _EXTRACTING = threading.Lock()  # one extraction at a time: each clears trafilatura's process-wide duplicate cache
 
 
@@ -250,7 +250,7 @@ class Staged:
 
 @contextlib.contextmanager
 def staged_inputs(inputs: list, corpus_dir: Path, metadata: dict[str, str] | None = None,
-                  progress: Progress = lambda _m: None, fetch: Callable[[str], FetchedPage] = fetch_page,
+                  progress: Progress = quiet, fetch: Callable[[str], FetchedPage] = fetch_page,
                   ) -> Iterator[list[Staged]]:
     """The inputs of `qa add` as article files: pages and addresses extracted into temporary Markdown files,
     text files given `metadata` (from --title, --date…) copied with front matter; the temporary files
@@ -355,7 +355,7 @@ def page_files(corpus_dir: Path) -> list[Path]:
     return [path for _doc, path in scan_corpus(corpus_dir).pages]
 
 
-def convert_corpus_pages(corpus_dir: Path, progress: Progress = lambda _m: None) -> dict[str, str]:
+def convert_corpus_pages(corpus_dir: Path, progress: Progress = quiet) -> dict[str, str]:
     """Write `X.md` beside each `X.html` of the corpus whose article is missing or older than the page.
 
     A page whose `X.md` is the user's own (no `extracted_from: X.html`) is left alone, with a warning;

@@ -15,25 +15,19 @@ from __future__ import annotations
 import contextlib
 import json
 from collections import Counter
-from collections.abc import Callable
 
 from .clean import clean_article
 from .errors import InputError, StoreError
-from .records import Article, Passage
+from .records import Article, Passage, Progress, quiet
 from .text import fold, terms
 from .urls import redact, scrub
 
-Progress = Callable[[str], None]
 
 SCHEMA_VERSION = 4
 # pg_advisory_xact_lock key held by writers ("qa" in ASCII): one writer at a time, released at commit.
 WRITER_LOCK = 0x7161
 # Seconds to wait for a connection: the server's answer to a new one, or a pooled reader coming free.
 CONNECT_TIMEOUT = 10
-
-
-def quiet(_message: str) -> None:
-    """The progress callback that says nothing."""
 
 
 def one_line(exc: BaseException, url: str | None = None) -> str:

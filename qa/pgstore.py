@@ -23,11 +23,11 @@ from .chunk import chunk_article
 from .clean import clean_article
 from .errors import CorpusError, IndexStateError, StoreError
 from .load import file_digest, read_article, scan_corpus
-from .pgschema import (CONNECT_TIMEOUT, SCHEMA_VERSION, WRITER_LOCK, Progress, connect, has_vector, migrate, one_line,
-                       quiet, register_types, schema_version)
+from .pgschema import (CONNECT_TIMEOUT, SCHEMA_VERSION, WRITER_LOCK, connect, has_vector, migrate, one_line,
+                       register_types, schema_version)
 from .pgview import PgView, TermStats
 from .pgwrite import prepare_articles, update_hubness, write_articles
-from .records import Article, catalog_row
+from .records import Article, Progress, catalog_row, quiet
 from .settings import Settings
 from .text import visible
 from .urls import redact

@@ -13,9 +13,9 @@ from collections import Counter
 import numpy as np
 
 from .chunk import chunk_article
-from .pgschema import WRITER_LOCK, Progress, lexical_text, quiet
+from .pgschema import WRITER_LOCK, lexical_text
 from .pgview import as_array
-from .records import Article
+from .records import Article, Progress, quiet
 from .sentences import HUB_SAMPLE, embed_sentences, hubness, sentence_table
 from .settings import Settings
 from .text import fold, terms

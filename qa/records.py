@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+# How long work reports progress: one human-readable line at a time (the CLI prints them on stderr).
+Progress = Callable[[str], None]
+
+
+def quiet(_message: str) -> None:
+    """The progress callback that says nothing."""
 
 
 @dataclass(frozen=True)

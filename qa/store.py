@@ -18,25 +18,20 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Protocol
 
 import numpy as np
 
-from .records import Article, Passage, Span
+from .records import Article, Passage, Progress, Span, quiet
 from .sentences import Sentences
 from .settings import Settings
 from .urls import DATABASE_SCHEMES, check_store, is_database_url, passwords_in, redact, scrub  # noqa: F401 (re-exported)
 
-Progress = Callable[[str], None]
 
 
 log = logging.getLogger(__name__)
 _NOW = object()  # EmbeddedStore's default disk key: read it at construction
-
-
-def _quiet(_message: str) -> None:
-    pass
 
 
 class StoreView(Protocol):
@@ -61,7 +56,7 @@ class Store(Protocol):
 
     def snapshot(self) -> contextlib.AbstractContextManager[StoreView]: ...
     def refresh(self, embedder_name: str) -> bool: ...
-    def add(self, files: list, embedder, progress: Progress = _quiet, metadata: dict[str, str] | None = None,
+    def add(self, files: list, embedder, progress: Progress = quiet, metadata: dict[str, str] | None = None,
             replace: bool = False) -> dict: ...
     def delete(self, doc: str) -> None: ...
     def stats(self) -> dict: ...
@@ -146,7 +141,7 @@ class EmbeddedStore:
         self._refresh_lock = threading.Lock()
 
     @classmethod
-    def open(cls, settings: Settings, embedder, progress: Progress = _quiet) -> "EmbeddedStore":
+    def open(cls, settings: Settings, embedder, progress: Progress = quiet) -> "EmbeddedStore":
         from .build import ensure_index
         from .index import disk_generation_key
 
@@ -191,7 +186,7 @@ class EmbeddedStore:
     def snapshot(self) -> Iterator[EmbeddedView]:
         yield EmbeddedView(self.index)
 
-    def add(self, files: list, embedder, progress: Progress = _quiet, metadata: dict[str, str] | None = None,
+    def add(self, files: list, embedder, progress: Progress = quiet, metadata: dict[str, str] | None = None,
             replace: bool = False) -> dict:
         from .build import add_articles
 
@@ -252,7 +247,7 @@ class _NamedOnly:
         self.name, self.dim = name, dim
 
 
-def open_store(settings: Settings, embedder, progress: Progress = _quiet) -> Store:
+def open_store(settings: Settings, embedder, progress: Progress = quiet) -> Store:
     """The store the settings name: PostgreSQL for a `postgresql://` URL, else the index folder."""
     if is_database_url(settings.store):
         from .pgstore import PgStore
