@@ -1,7 +1,7 @@
 """YAML front matter at the top of an article file: read it (what it says wins over detection) and write it.
 
     ---
-    title: La CNIL autorise l'hébergement des données de santé par Microsoft
+    title: La métropole de Lyon étend son réseau de pistes cyclables
     author: Jeanne Martin
     date: 2024-02-18
     url: https://www.example.fr/article

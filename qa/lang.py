@@ -1,9 +1,9 @@
 """Question language (French or English): langdetect, seeded, checked against stop-word evidence.
 
-langdetect is random unless seeded and guesses wildly on a few words ("CNIL Azure ?" comes out
-Romanian), so it only decides when it is confident on a long enough question; otherwise function
+langdetect is random unless seeded and guesses wildly on a few words (a question of two proper nouns
+came out Romanian), so it only decides when it is confident on a long enough question; otherwise function
 words and accents decide, then (for keyword questions) how common the words are in each language
-(wordfreq), and a question with no evidence either way is taken as French, the corpus's language.
+(wordfreq), and a question with no evidence either way is taken as French (the default).
 """
 
 from __future__ import annotations
