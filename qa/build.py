@@ -130,7 +130,8 @@ def add_articles(files: list, settings: Settings, embedder: Embedder, progress: 
         sentences = Sentences.build(embedder, {a.doc: a.text for a in articles}, passages, embeddings,
                                     known=index.sentences, kept_rows=kept_rows)
         with corpus_copies(planned, corpus_dir, progress):
-            return write_index(settings, embedder, articles, passages, embeddings, sources, skipped, sentences, progress)
+            return write_index(settings, embedder, articles, passages, embeddings, sources, skipped, sentences, progress,
+                               updates=index.manifest)
 
 
 def check_additions(files: list, settings: Settings, replace: bool = False,
@@ -184,9 +185,13 @@ def ensure_index(settings: Settings, embedder: Embedder, progress: Progress = qu
 
 def write_index(settings: Settings, embedder: Embedder, articles: list[Article], passages: list[Passage],
                 embeddings: np.ndarray, sources: dict[str, str], skipped: dict[str, str], sentences: Sentences,
-                progress: Progress = quiet) -> Index:
+                progress: Progress = quiet, updates: dict | None = None) -> Index:
     """Write every file of a new generation (qa.generation: a temporary sibling folder, fsynced, manifest
-    last, swapped into place under the writer lock); the `Index` it holds."""
+    last, swapped into place under the writer lock); the `Index` it holds.
+
+    `updates` is the manifest of the generation this one updates (`qa add`, a deletion): its kept
+    passages were read by the code recorded there, so its ingestion digest is carried over and an index
+    that was stale stays stale (the next `qa ask` rebuilds it) instead of looking current."""
     import faiss
 
     dest = settings.index_dir
@@ -208,7 +213,7 @@ def write_index(settings: Settings, embedder: Embedder, articles: list[Article],
             "model": embedder.name,
             "dim": int(embeddings.shape[1]),
             "params": index_params(settings, embedder.name),
-            "ingestion": ingestion_digest(),
+            "ingestion": ingestion_digest() if updates is None else updates.get("ingestion"),
             "corpus_hash": sources_hash(sources),
             "sources": sources,
             "skipped": skipped,

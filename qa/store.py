@@ -218,7 +218,7 @@ class EmbeddedStore:
             self.index = write_index(
                 self.settings, model, articles, passages, embeddings,
                 {d: s for d, s in index.manifest["sources"].items() if d != doc},
-                dict(index.manifest.get("skipped", {})), sentences)
+                dict(index.manifest.get("skipped", {})), sentences, updates=index.manifest)
 
     def stats(self) -> dict:
         return {"store": "embedded", "location": str(self.settings.index_dir),

@@ -303,3 +303,26 @@ def test_bm25_vocabulary_is_numbered_in_sorted_order():
     by_id = sorted(bm25.vocab_dict, key=bm25.vocab_dict.get)
     assert by_id == sorted(by_id) and len(by_id) > 5
     assert bm25.get_scores(bm25.get_tokens_ids(["budget"]))[0] > 0
+
+
+def test_an_addition_or_deletion_keeps_a_stale_index_stale(settings, built, tmp_path, fake_embedder):
+    """Passages kept by `qa add` or a deletion were read by the code that built the index: an index built by
+    other ingestion code stays stale after either (the next `qa ask` rebuilds it), never looks current."""
+    import json
+
+    from qa.index import index_problem
+    from qa.store import EmbeddedStore
+
+    manifest_path = settings.index_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest_path.write_text(json.dumps({**manifest, "ingestion": "older-code"}), encoding="utf-8")
+    outside = tmp_path / "incoming" / "tramway.md"
+    outside.parent.mkdir()
+    outside.write_text(ARTICLE_TRAMWAY, encoding="utf-8")
+    index = add_articles([outside], settings, fake_embedder)
+    assert index.manifest["ingestion"] == "older-code"
+    assert "another version of qa" in index_problem(settings.index_dir, settings, fake_embedder.name)
+    store = EmbeddedStore(settings, index)
+    store.delete("tramway.md")
+    assert store.index.manifest["ingestion"] == "older-code"
+    assert "another version of qa" in index_problem(settings.index_dir, settings, fake_embedder.name)
