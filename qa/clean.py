@@ -29,7 +29,7 @@ _NAME = re.compile(r"^(?:[A-ZÀ-ÖØ-Þ][\w'’.-]*|de|du|des|la|le|van|von|der|
 # Lines that are page furniture, never article text (matched on the folded line).
 _BOILERPLATE = [re.compile(p) for p in (
     r"^test \d+ jours?$", r"^(?:je m.)?abonne", r"^abonnez", r"^subscribe", r"^s.inscrire",
-    r"^©", r"\bcredits?\s*:", r"^\(?credits?\b", r"^photo\s*:", r"^\(?photo\b.*\)$", r"\b(?:afp|reuters|getty)\)?$",
+    r"^©", r"(?:^\(?|[|/—–·(-]\s*)(?:photo\s+)?credits?(?:\s+photos?\b|\s*:)", r"^photo\s*:", r"^\(?photo\b.*\)$", r"\b(?:afp|reuters|getty)\)?$",
     r"^lecture\s*:?\s*\d+\s*min", r"^\d+\s*min(?:utes)? de lecture", r"\b\d+\s+mots$", r"^\W*\d+\s*(?:min|mots)\b",
     r"^lire aussi\b", r"^a lire aussi\b", r"^read also\b", r"^read more\b", r"^voir aussi\b", r"^partager\b", r"^share\b",
 )]
@@ -66,25 +66,34 @@ def _is_junk(folded: str) -> bool:
     return not re.search(r"[a-z0-9]{3,}", folded)
 
 
-def _looks_like_heading(line: str) -> bool:
+def _looks_like_heading(line: str, max_words: int = 16) -> bool:
     """Short, unpunctuated (or a short question): a title, section heading or image caption, not prose."""
     n_words = len(re.findall(r"\w+", line))
     if line.endswith("?"):
         return n_words <= 14
-    return n_words <= 16 and not line.rstrip("*_ ").endswith(tuple(_TERMINAL))
+    return n_words <= max_words and not line.rstrip("*_ ").endswith(tuple(_TERMINAL))
 
 
 # Separators of a site's menu or breadcrumb line ("News | Sport", "Accueil › Économie", "Home ▸ Deals").
 _MENU_SEPARATORS = re.compile(r"\s[|›»▸•>/·]\s")
 
 
+def _looks_like_menu(line: str) -> bool:
+    """A site's menu or breadcrumb: two separators or more ("News | Sport | Culture"), or words laid out
+    in columns by runs of spaces ("Accueil   Vivre ici   Agenda"), or a menu icon."""
+    if find_dates(line, "fr") or find_dates(line, "en"):
+        return False  # "Rédaction | 3 octobre 2024 | 4 min": a byline, whatever its separators
+    return (len(_MENU_SEPARATORS.findall(f" {line} ")) >= 2 or len(re.findall(r"\S\s{2,}(?=\S)", line)) >= 2
+            or "☰" in line)
+
+
 def _looks_like_masthead(line: str) -> bool:
-    """A page's masthead above its title: a menu or breadcrumb (two separators or more), or a short line in
-    capitals (a site's name). Headlines are neither."""
-    if len(_MENU_SEPARATORS.findall(f" {line} ")) >= 2:
+    """A page's masthead above its title: a menu or breadcrumb, or a short line in capitals (a site's
+    name). Headlines are neither."""
+    if _looks_like_menu(line):
         return True
     letters = [c for c in line if c.isalpha()]
-    return 4 <= len(letters) <= 60 and len(line.split()) >= 2 and sum(c.isupper() for c in letters) >= 0.8 * len(letters)
+    return 4 <= len(letters) <= 60 and 2 <= len(line.split()) <= 5 and sum(c.isupper() for c in letters) >= 0.8 * len(letters)
 
 
 def clean_article(article: Article) -> Article:
@@ -104,6 +113,8 @@ def clean_article(article: Article) -> Article:
     bylines: list[Span] = []
     kept: list[tuple[Span, str]] = []  # (span, kind) with kind 'body' or 'heading'
     blank_before: list[bool] = []
+    marked: set[int] = set()  # where Markdown headings start: sections, even above the first paragraph
+    below_menu = 0  # where the page's last menu line above the first paragraph ends
     seen: set[str] = set()
     previous_blank = True
     for raw in _lines(text):
@@ -138,21 +149,31 @@ def clean_article(article: Article) -> Article:
             if title is None and in_header:
                 title = heading.group(1).strip()
             else:
+                marked.add(span.start + heading.start(1))
                 kept.append((Span(span.start + heading.start(1), span.start + heading.end(1)), "heading"))
                 blank_before.append(previous_blank)
-        elif title is None and not kept and _looks_like_masthead(line):
-            pass  # a site's name or menu above the title ("THE DAILY NEWS", "News › Transport"): not prose
+        elif in_header and _looks_like_masthead(line):
+            # A site's name or menu above the title ("THE DAILY NEWS", "News › Transport"): not prose. What
+            # stands above a menu is the site's own header (its name, its motto), not the headline.
+            if _looks_like_menu(line):
+                below_menu = span.end
         else:
-            kind = "heading" if _looks_like_heading(line) else "body"
-            if kind == "heading" and title is None and not kept:
-                title = line.strip("*_ ")
-            else:
-                kept.append((span, kind))
-                blank_before.append(previous_blank)
+            # Headlines run longer than section headings: above the first paragraph of an article without a
+            # Markdown title, a line of up to 24 words may be the headline.
+            kind = "heading" if _looks_like_heading(line, 24 if in_header and title is None else 16) else "body"
+            kept.append((span, kind))
+            blank_before.append(previous_blank)
         seen.add(folded)
         previous_blank = False
     paragraphs, headings = _merge_broken_paragraphs(text, kept, blank_before)
-    title = fields.get("title") or title
+    # Short plain lines above the first paragraph are the page's header (site name, section, headline),
+    # not section headings: the headline among them is the title.
+    first = paragraphs[0].start if paragraphs else len(text)
+    header = [h for h in headings if h.start < first and h.start not in marked]
+    headings = [h for h in headings if h not in header]
+    headline = _headline([text[h.start:h.end].strip("*_ ") for h in header if h.start >= below_menu]
+                         or [text[h.start:h.end].strip("*_ ") for h in header])
+    title = fields.get("title") or title or headline
     title_inferred = False
     if not title and paragraphs:
         title, title_inferred = title_standin(text[paragraphs[0].start:paragraphs[0].end]), True
@@ -174,6 +195,14 @@ def _language(body: str) -> str:
     from .lang import detect_article_language
 
     return detect_article_language(body[:4000])
+
+
+def _headline(header: list[str]) -> str | None:
+    """The title among the short lines above an article's first paragraph: the first one of at least half
+    as many words as the longest. A section ("SPORT") or a place ("Lyon > Économie") is short and comes
+    before the headline; a standfirst, often longer, comes after it."""
+    sizes = [len(re.findall(r"\w+", line)) for line in header]
+    return next((line for line, size in zip(header, sizes) if 2 * size >= max(sizes)), None)
 
 
 def _byline(line: str, folded: str, lang: str, in_header: bool, after_first: bool) -> tuple[str | None, str | None] | None:

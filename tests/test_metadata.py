@@ -300,3 +300,42 @@ def test_a_masthead_above_the_headline_is_not_the_title(masthead):
     article = clean_article(Article(doc="a.txt", text=text))
     assert article.title == "Le tramway de Douai rouvre après six mois de travaux"
     assert not any("Gazette" in text[p.start:p.end] or "Accueil" in text[p.start:p.end] for p in article.paragraphs)
+
+
+HEADLINE = "Le tramway de Douai rouvre après six mois de travaux"
+BODY = "La ligne A du tramway a rouvert lundi matin après six mois de travaux sur le viaduc de la Scarpe.\n"
+
+
+@pytest.mark.parametrize("header", [
+    "Le Courrier du Val\n\n{h}",                                                    # a site's name in plain case
+    "douai-infos.fr — L'actu de Douai, Cambrai et de la Scarpe\nACCUEIL   SPORT   CULTURE   AGENDA\n\n{h}",
+    "Menu ☰   Le Courrier du Val   Rechercher\n\n{h}",
+    "TRANSPORTS\n\n{h}",                                                            # a section above the headline
+    "Douai > Transports\n\n{h}",
+    "{h}\n\nUn chantier plus long que prévu a privé les voyageurs de leur ligne principale pendant tout l'hiver",
+    "{h}\n\nRédaction Douai Infos | 3 octobre 2024 | Lecture : 4 min",             # a byline, not a menu
+])
+def test_the_headline_is_the_title_whatever_the_page_header(header):
+    text = header.format(h=HEADLINE) + "\n\n" + BODY
+    article = clean_article(Article(doc="a.txt", text=text))
+    assert article.title == HEADLINE
+    # What stands above the first paragraph is the page's header, not a section heading of the article.
+    assert article.headings == ()
+    assert [text[p.start:p.end] for p in article.paragraphs] == [BODY.strip()]
+
+
+@pytest.mark.parametrize("headline", [
+    "Colère des riverains : après quatre semaines de fermeture du pont de la Scarpe, la mairie obtient enfin un calendrier",
+    "RÉSEAU DE CHALEUR DES GRANDS-PRÉS : LES PREMIERS LOGEMENTS RACCORDÉS",
+    "Crédit Douaisien : un bénéfice en recul de 9 % en 2023",                     # not a photo credit
+])
+def test_long_capitalized_or_credit_naming_headlines_are_titles(headline):
+    article = clean_article(Article(doc="a.txt", text=f"LE COURRIER DU VAL\n\n{headline}\n\n{BODY}"))
+    assert article.title == headline
+
+
+def test_a_markdown_section_above_the_first_paragraph_stays_a_heading():
+    text = f"# {HEADLINE}\n\n## Le chantier\n\n{BODY}"
+    article = clean_article(Article(doc="a.md", text=text))
+    assert article.title == HEADLINE
+    assert [text[h.start:h.end] for h in article.headings] == ["Le chantier"]
