@@ -19,7 +19,7 @@ from .errors import CorpusError, IndexStateError
 from .generation import commit_generation, new_generation, read_manifest, recover_index, write_jsonl, writer_lock
 from .index import FORMAT, FORMAT_VERSION, Index, index_params, index_problem, ingestion_digest, load_index
 from .ingest import (chunk_articles, corpus_copies, corpus_sources, embedding_texts, pages_in_corpus, plan_additions,
-                     sources_hash)
+                     sources_hash, title_vectors)
 from .load import ARTICLE_SUFFIXES, PAGE_SUFFIXES, doc_name, file_digest, read_article, scan_corpus
 from .pages import convert_corpus_pages, is_address, staged_inputs
 from .records import Article, Passage, Progress, quiet
@@ -76,9 +76,11 @@ def build_index(settings: Settings, embedder: Embedder, progress: Progress = qui
     progress(f"Embedding {len(passages)} passages from {len(articles)} articles with {embedder.name}")
     embeddings = embedder.encode_documents(
         embedding_texts(articles, passages, settings), progress=len(passages) > 64)
-    progress("Embedding the passages' sentences")
+    progress("Embedding the passages' sentences and the articles' titles")
     sentences = Sentences.build(embedder, {a.doc: a.text for a in articles}, passages, embeddings)
-    index = write_index(settings, embedder, articles, passages, embeddings, sources, skipped, sentences, progress)
+    titles = title_vectors(embedder, articles)
+    index = write_index(settings, embedder, articles, passages, embeddings, sources, skipped, sentences, progress,
+                        titles=titles)
     progress(f"Index written to {settings.index_dir}/ ({len(passages)} passages, {len(articles)} articles) "
              f"in {time.perf_counter() - started:.1f} s")
     return index
@@ -129,9 +131,10 @@ def add_articles(files: list, settings: Settings, embedder: Embedder, progress: 
             skipped.pop(doc_name(page, corpus_dir), None)
         sentences = Sentences.build(embedder, {a.doc: a.text for a in articles}, passages, embeddings,
                                     known=index.sentences, kept_rows=kept_rows)
+        titles = title_vectors(embedder, articles, {doc: index.title_vector(doc) for doc in index.articles if doc not in replaced})
         with corpus_copies(planned, corpus_dir, progress):
             return write_index(settings, embedder, articles, passages, embeddings, sources, skipped, sentences, progress,
-                               updates=index.manifest)
+                               updates=index.manifest, titles=titles)
 
 
 def check_additions(files: list, settings: Settings, replace: bool = False,
@@ -185,16 +188,19 @@ def ensure_index(settings: Settings, embedder: Embedder, progress: Progress = qu
 
 def write_index(settings: Settings, embedder: Embedder, articles: list[Article], passages: list[Passage],
                 embeddings: np.ndarray, sources: dict[str, str], skipped: dict[str, str], sentences: Sentences,
-                progress: Progress = quiet, updates: dict | None = None) -> Index:
+                progress: Progress = quiet, updates: dict | None = None, titles: np.ndarray | None = None) -> Index:
     """Write every file of a new generation (qa.generation: a temporary sibling folder, fsynced, manifest
     last, swapped into place under the writer lock); the `Index` it holds.
 
     `updates` is the manifest of the generation this one updates (`qa add`, a deletion): its kept
     passages were read by the code recorded there, so its ingestion digest is carried over and an index
-    that was stale stays stale (the next `qa ask` rebuilds it) instead of looking current."""
+    that was stale stays stale (the next `qa ask` rebuilds it) instead of looking current. `titles` holds
+    one vector per article, in the order of `articles`."""
     import faiss
 
     dest = settings.index_dir
+    if titles is None or titles.shape != (len(articles), embeddings.shape[1]):
+        raise ValueError(f"{len(articles)} articles need as many title vectors of dimension {embeddings.shape[1]}")
     with new_generation(dest) as tmp:
         write_jsonl(tmp / "articles.jsonl", (_article_record(a) for a in articles))
         write_jsonl(tmp / "passages.jsonl", (_passage_record(p) for p in passages))
@@ -207,6 +213,7 @@ def write_index(settings: Settings, embedder: Embedder, articles: list[Article],
         np.save(tmp / "sentences.npy", sentences.vectors)
         np.save(tmp / "sentence_spans.npy", np.stack([sentences.owner, sentences.starts, sentences.ends], axis=1))
         np.save(tmp / "hubness.npy", sentences.hubness)
+        np.save(tmp / "titles.npy", np.asarray(titles, dtype=np.float32))
         manifest = commit_generation(tmp, dest, {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -223,7 +230,8 @@ def write_index(settings: Settings, embedder: Embedder, articles: list[Article],
             "n_passages": len(passages),
             "dense": dense_info,
         })
-    return Index(dest, manifest, _by_doc(articles), passages, embeddings, dense, bm25, sentences)
+    return Index(dest, manifest, _by_doc(articles), passages, embeddings, dense, bm25, sentences,
+                 np.asarray(titles, dtype=np.float32))
 
 
 def _bm25_index(texts: list[str], languages: list[str | None]):

@@ -27,7 +27,7 @@ from .records import Progress, quiet
 MANIFEST = "manifest.json"
 # Files every generation has (plus bm25/…); a manifest that does not list them all is not trusted.
 REQUIRED_FILES = ("articles.jsonl", "passages.jsonl", "embeddings.npy", "dense.faiss", "sentences.npy",
-                  "sentence_spans.npy", "hubness.npy")
+                  "sentence_spans.npy", "hubness.npy", "titles.npy")
 
 
 

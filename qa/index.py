@@ -10,6 +10,7 @@ Layout (txtai/bm25s style: FAISS row i is passage i, documents beside the vector
     sentences.npy      float32 query-side vectors of every passage's sentences (qa.sentences)
     sentence_spans.npy int64 rows (owner passage, start, end) of those sentences
     hubness.npy        float32 hubness of each passage (mean cosine with its nearest sentences)
+    titles.npy         float32 vector of each article's title, in articles.jsonl's order
     dense.faiss        FAISS inner-product index over the unit vectors
     bm25/              bm25s index over accent-folded terms, stemmed in each article's language
 
@@ -43,7 +44,8 @@ FORMAT = "qa-index"
 # BM25 terms stemmed in each article's language.
 # 4: no lexicon.json/lexicon.npy (the corpus's words embedded, read only by a retrieval since removed);
 # an approximate dense index's search breadth is tuned on the passages' sentences instead.
-FORMAT_VERSION = 4
+# 5: a vector per article's title (titles.npy), read by the ranker.
+FORMAT_VERSION = 5
 
 
 @dataclass
@@ -58,6 +60,15 @@ class Index:
     dense: object  # faiss.Index
     bm25: object  # bm25s.BM25
     sentences: Sentences
+    titles: np.ndarray  # one vector per article's title, in the order of `articles`
+
+    @cached_property
+    def title_rows(self) -> dict[str, int]:
+        """Each article's row in `titles`."""
+        return {doc: i for i, doc in enumerate(self.articles)}
+
+    def title_vector(self, doc: str) -> np.ndarray:
+        return self.titles[self.title_rows[doc]]
 
     @cached_property
     def document_frequencies(self) -> np.ndarray:
@@ -220,6 +231,9 @@ def _load_once(index_dir: Path, embedder_name: str | None, settings: Settings) -
             raise ValueError("sentence spans, vectors and hubness disagree with the passages")
         sentences = Sentences(spans[:, 0].copy(), spans[:, 1].copy(), spans[:, 2].copy(), sentence_vectors, hub)
         dim = manifest.get("dim")
+        titles = np.load(index_dir / "titles.npy", allow_pickle=False)
+        if not (titles.dtype == np.float32 and titles.shape == (len(articles), dim)):
+            raise ValueError(f"title vectors of shape {titles.shape}, not one per article of dimension {dim}")
         if not (embeddings.ndim == 2 and embeddings.dtype == np.float32 and embeddings.shape[1] == dim == dense.d):
             raise ValueError(f"vectors of dimension {embeddings.shape[1:]} / {dense.d}, manifest says {dim}")
         num_docs = getattr(bm25, "scores", {}).get("num_docs")
@@ -234,7 +248,7 @@ def _load_once(index_dir: Path, embedder_name: str | None, settings: Settings) -
     if len(articles) != manifest.get("n_articles"):
         raise IndexStateError(f"index in {index_dir}/ is inconsistent (it holds {len(articles)} articles, its manifest says {manifest.get('n_articles')}); run `qa index` to rebuild it")
     limit_threads(faiss, settings.search_threads)
-    return Index(index_dir, manifest, articles, passages, embeddings, dense, bm25, sentences)
+    return Index(index_dir, manifest, articles, passages, embeddings, dense, bm25, sentences, titles)
 
 
 def _check_span(start, end, article: Article) -> None:

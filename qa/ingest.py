@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace as replace_fields
 from pathlib import Path
 
+import numpy as np
+
 from .chunk import chunk_article
 from .clean import clean_article
 from .errors import CorpusError
@@ -67,6 +69,23 @@ def embedding_text(article: Article, passage: Passage, context: str = "none") ->
     parts.append(passage.text)
     # The same normalization as questions get (qa.text.clean_input): no invisible characters, NFKC.
     return clean_input(" — ".join(parts))
+
+
+def title_text(article: Article) -> str:
+    """What the model embeds for an article's title (one vector per article, `titles.npy`): the ranker
+    reads a passage's relevance in the light of its article's headline, which says who and what a
+    passage's "the company" or "she" refers to."""
+    return clean_input(article.title or "")
+
+
+def title_vectors(embedder, articles: list[Article], known: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """One unit vector per article's title, in the articles' order; those in `known` (by doc) are reused."""
+    known = known or {}
+    missing = [a for a in articles if a.doc not in known]
+    fresh = dict(zip([a.doc for a in missing], embedder.encode_documents([title_text(a) for a in missing]))) if missing else {}
+    if not articles:
+        return np.zeros((0, embedder.dim), np.float32)
+    return np.stack([known[a.doc] if a.doc in known else fresh[a.doc] for a in articles]).astype(np.float32)
 
 
 def embedding_texts(articles: list[Article], passages: list[Passage], settings: Settings) -> list[str]:

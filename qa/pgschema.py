@@ -3,7 +3,8 @@
 Tables (`MIGRATIONS`, each version recorded in `qa_schema`):
 
     qa_meta     one row: model, dimension, index settings, generation counter, N and Σ passage length (BM25)
-    articles    doc, SHA-256 of the file, exact text (every quote is a slice of it), metadata, spans
+    articles    doc, SHA-256 of the file, exact text (every quote is a slice of it), metadata, spans,
+                the title's vector
     passages    id, doc, [start, end), paragraph span, heading, kind, BM25 length, embedding vector(dim)
                 (HNSW, inner product), tsv (French full-text vector, GIN), sentence spans and vectors, hubness
     terms       BM25 term → document frequency
@@ -23,7 +24,7 @@ from .text import fold, terms
 from .urls import redact, scrub
 
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # pg_advisory_xact_lock key held by writers ("qa" in ASCII): one writer at a time, released at commit.
 WRITER_LOCK = 0x7161
 # Seconds to wait for a connection: the server's answer to a new one, or a pooled reader coming free.
@@ -167,7 +168,17 @@ def _migration_4(cur, **_ignored) -> None:
     cur.execute("DROP TABLE IF EXISTS lexicon")
 
 
-MIGRATIONS = {1: _migration_1, 2: _migration_2, 3: _migration_3, 4: _migration_4}
+def _migration_5(cur, **_ignored) -> None:
+    """A vector per article's title, read by the ranker.
+
+    Articles already stored have none (it needs the model): the ranker reads its training means for
+    them until `qa index --store URL --force` reloads them.
+    """
+    dim = cur.execute("SELECT dim FROM qa_meta").fetchone()[0]
+    cur.execute(f"ALTER TABLE articles ADD COLUMN title_vector vector({int(dim)})")
+
+
+MIGRATIONS = {1: _migration_1, 2: _migration_2, 3: _migration_3, 4: _migration_4, 5: _migration_5}
 
 
 def migrate(url: str, dim: int | None = None, model: str | None = None, params: dict | None = None,

@@ -37,6 +37,7 @@ class PgView:
         self.dim, self.ef_search, self.lexical = dim, ef_search, lexical
         self._articles: dict[str, Article | None] = {}
         self._vectors: dict[int, np.ndarray] = {}
+        self._titles: dict[str, np.ndarray] = {}
         self._sentences: dict[int, tuple[list[Span], np.ndarray]] = {}
 
     def has_term(self, term: str) -> bool:
@@ -128,6 +129,15 @@ class PgView:
             for pid in wanted:
                 self._sentences.setdefault(pid, ([], np.zeros((0, self.dim), np.float32)))
         return {i: self._sentences[i] for i in ids}
+
+    def title_vectors(self, docs: list[str]) -> np.ndarray:
+        """The vector of each doc's article title; NaN rows for articles stored before schema 5."""
+        wanted = sorted(set(docs) - self._titles.keys())
+        if wanted:
+            for doc, vec in self.conn.execute("SELECT doc, title_vector FROM articles WHERE doc = ANY(%s)", (wanted,)):
+                self._titles[doc] = np.full(self.dim, np.nan, np.float32) if vec is None else as_array(vec)
+        missing = np.full(self.dim, np.nan, np.float32)
+        return np.stack([self._titles.get(d, missing) for d in docs]) if docs else np.zeros((0, self.dim), np.float32)
 
     def hubness(self, ids: list[int]) -> np.ndarray:
         """Each passage's hubness; NaN for one stored before schema 3 (qa.rank then reads its training mean)."""

@@ -24,7 +24,7 @@ from .text import fold, terms
 def prepare_articles(items: list[tuple[Article, str]], settings: Settings, dim: int, embedder,
                      progress: Progress = quiet) -> list[dict]:
     """Chunk and embed articles (passages and their sentences), ready for `write_articles`."""
-    from .ingest import embedding_text
+    from .ingest import embedding_text, title_vectors
 
     out, texts = [], []
     for article, digest in items:
@@ -33,8 +33,10 @@ def prepare_articles(items: list[tuple[Article, str]], settings: Settings, dim: 
         texts.extend(embedding_text(article, p, settings.embed_context) for p in passages)
     progress(f"Embedding {len(texts)} passages from {len(items)} article(s) with {embedder.name}")
     vectors = embedder.encode_documents(texts, progress=len(texts) > 64) if texts else np.zeros((0, dim), np.float32)
+    titles = title_vectors(embedder, [item["article"] for item in out]) if out else np.zeros((0, dim), np.float32)
     at = 0
-    for item in out:
+    for item, title in zip(out, titles):
+        item["title_vector"] = title
         item["vectors"] = vectors[at:at + len(item["passages"])]
         at += len(item["passages"])
         texts_by_doc = {item["article"].doc: item["article"].text}
@@ -72,12 +74,14 @@ def write_articles(conn, items: list[dict], delete: list[str], dim: int, embed_c
                            sentences jsonb, sentence_vectors bytea) ON COMMIT DROP""")
         for item in items:
             a = item["article"]
+            title = item.get("title_vector")
             cur.execute("INSERT INTO articles (doc, sha256, text, title, author, date, url, paragraphs, headings, "
-                        "bylines, lang, date_inferred, title_inferred, year_hint) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", (
+                        "bylines, lang, date_inferred, title_inferred, year_hint, title_vector) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", (
                 a.doc, item["sha256"], a.text, a.title, a.author, a.date, a.url,
                 json.dumps([[s.start, s.end] for s in a.paragraphs]), json.dumps([[s.start, s.end] for s in a.headings]),
-                json.dumps([[s.start, s.end] for s in a.bylines]), a.lang, a.date_inferred, a.title_inferred, a.year_hint))
+                json.dumps([[s.start, s.end] for s in a.bylines]), a.lang, a.date_inferred, a.title_inferred, a.year_hint,
+                None if title is None else np.asarray(title, dtype=np.float32)))
         ids = [r[0] for r in cur.execute("SELECT nextval('passages_id_seq') FROM generate_series(1, %s)",
                                          (sum(len(item["passages"]) for item in items),))]
         next_id = iter(ids)

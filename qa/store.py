@@ -49,6 +49,7 @@ class StoreView(Protocol):
     def sentences(self, pid: int) -> tuple[list[Span], np.ndarray]: ...
     def sentences_of(self, ids: list[int]) -> dict[int, tuple[list[Span], np.ndarray]]: ...
     def hubness(self, ids: list[int]) -> np.ndarray: ...
+    def title_vectors(self, docs: list[str]) -> np.ndarray: ...
 
 
 class Store(Protocol):
@@ -109,6 +110,11 @@ class EmbeddedView:
     def hubness(self, ids: list[int]) -> np.ndarray:
         """Each passage's hubness (its mean cosine with its nearest sentences of other passages)."""
         return np.asarray(self.index.sentences.hubness[list(ids)], dtype=np.float32)
+
+    def title_vectors(self, docs: list[str]) -> np.ndarray:
+        """The vector of each doc's article title (qa.ingest.title_vectors), a row per doc."""
+        rows = self.index.title_rows
+        return np.asarray(self.index.titles[[rows[d] for d in docs]], dtype=np.float32).reshape(len(docs), -1)
 
 
 def bm25_top(bm25, query_terms: list[str], n: int) -> list[tuple[int, float]]:
@@ -218,7 +224,8 @@ class EmbeddedStore:
             self.index = write_index(
                 self.settings, model, articles, passages, embeddings,
                 {d: s for d, s in index.manifest["sources"].items() if d != doc},
-                dict(index.manifest.get("skipped", {})), sentences, updates=index.manifest)
+                dict(index.manifest.get("skipped", {})), sentences, updates=index.manifest,
+                titles=index.titles[[index.title_rows[a.doc] for a in articles]])
 
     def stats(self) -> dict:
         return {"store": "embedded", "location": str(self.settings.index_dir),

@@ -23,7 +23,7 @@ from . import abstain
 from .answer import QUOTE_FEATURES, sentence_choices
 from .errors import InputError, ModelError
 from .evaluate import EvalItem, overlaps_any
-from .rank import FEATURES, LinearModel, Ranking, best_first, rank
+from .rank import FEATURES, LinearModel, Ranking, best_first, neutral_model, rank
 from .service import validate_question
 from .settings import Settings
 
@@ -64,7 +64,7 @@ def collect(sessions, progress: Callable[[str], None] = print, foreign: int = FO
         queries = qa.prepare([validate_question(it.question, qa.settings) for it, _src in valid])
         with qa.store.snapshot() as view:
             for (item, source), query in zip(valid, queries):
-                ranking = rank(view, query, qa.settings, mode="dense")
+                ranking = rank(view, query, qa.settings, mode="dense", ranker=neutral_model(FEATURES))
                 passages = view.passages([c.pid for c in ranking.candidates])
                 labels = np.array([overlaps_any(passages[c.pid].doc, passages[c.pid].start, passages[c.pid].end, item.gold)
                                    for c in ranking.candidates], dtype=bool)

@@ -170,7 +170,7 @@ def test_ensure_index_rebuilds_an_index_of_format_3(settings, built):
     messages: list[str] = []
     index = ensure_index(settings, FakeEmbedder(), messages.append)
     assert any(m.startswith("Building the index") and "v3" in m for m in messages)
-    assert index.manifest["format_version"] == FORMAT_VERSION == 4
+    assert index.manifest["format_version"] == FORMAT_VERSION == 5
     assert not any(settings.index_dir.glob("lexicon.*"))
     assert index_problem(settings.index_dir, settings, FAKE_MODEL) is None
     assert index.passages == built.passages
@@ -227,9 +227,11 @@ def test_add_new_article_embeds_only_its_passages(settings, built, tmp_path):
     assert "tramway.md" in index.articles and len(index.articles) == 4
     new_passages = _passage_texts(index, "tramway.md")
     assert new_passages
+    # Its passages and its title, nothing of the articles already indexed.
     embedded = embedder.documents_embedded
-    assert len(embedded) == len(new_passages)
-    assert all(any(p in text for p in new_passages) for text in embedded)
+    assert len(embedded) == len(new_passages) + 1
+    assert all(any(p in text for p in new_passages) for text in embedded[:-1])
+    assert embedded[-1] == index.articles["tramway.md"].title
     # The others kept their vectors.
     for doc in ("velo_lyon.txt", "canicule_bordeaux.md", "observatoire.txt"):
         old_rows = [p.id for p in built.passages if p.doc == doc]
@@ -252,7 +254,7 @@ def test_add_replaces_an_existing_article(settings, built):
     assert len(index.articles) == 3
     assert _passage_texts(index, "observatoire.txt") == [
         "Le télescope géant du plateau de Bure a été rénové cet hiver pour observer les comètes."]
-    assert len(embedder.documents_embedded) == 1
+    assert len(embedder.documents_embedded) == 2  # its one passage and its title
     assert not any("héliostat" in p.text for p in index.passages)
     assert index_problem(settings.index_dir, settings) is None
 
@@ -326,3 +328,41 @@ def test_an_addition_or_deletion_keeps_a_stale_index_stale(settings, built, tmp_
     store.delete("tramway.md")
     assert store.index.manifest["ingestion"] == "older-code"
     assert "another version of qa" in index_problem(settings.index_dir, settings, fake_embedder.name)
+
+
+def _expected_titles(index) -> np.ndarray:
+    from qa.ingest import title_text
+
+    return FakeEmbedder().encode_documents([title_text(a) for a in index.articles.values()])
+
+
+def test_every_article_title_has_its_vector_after_build_add_and_delete(settings, built, tmp_path, fake_embedder):
+    """titles.npy holds one vector per article, in articles.jsonl's order, whatever writes the index."""
+    from qa.store import EmbeddedStore
+
+    assert np.array_equal(built.titles, _expected_titles(built))
+    assert built.title_rows == {doc: i for i, doc in enumerate(built.articles)}
+    outside = tmp_path / "incoming" / "tramway.md"
+    outside.parent.mkdir()
+    outside.write_text(ARTICLE_TRAMWAY, encoding="utf-8")
+    added = add_articles([outside], settings, fake_embedder)
+    assert np.array_equal(added.titles, _expected_titles(added)) and len(added.titles) == 4
+    store = EmbeddedStore(settings, added)
+    store.delete("velo_lyon.txt")
+    assert list(store.index.articles) == ["canicule_bordeaux.md", "observatoire.txt", "tramway.md"]
+    assert np.array_equal(store.index.titles, _expected_titles(store.index))
+    loaded = load_index(settings.index_dir, settings, FAKE_MODEL)
+    assert np.array_equal(loaded.titles, store.index.titles)
+    with store.snapshot() as view:
+        assert np.array_equal(view.title_vectors(["tramway.md", "observatoire.txt"]),
+                              loaded.titles[[loaded.title_rows["tramway.md"], loaded.title_rows["observatoire.txt"]]])
+
+
+def test_title_vectors_that_do_not_match_the_articles_are_corruption(settings, built):
+    """A titles.npy with a row missing (its checksum made to match) is refused with a clear message."""
+    np.save(settings.index_dir / "titles.npy", built.titles[:-1])
+    manifest = manifest_of(settings)
+    manifest["files"]["titles.npy"] = sha256(settings.index_dir / "titles.npy")
+    (settings.index_dir / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(IndexStateError, match="corrupt.*title vectors"):
+        load_index(settings.index_dir, settings, FAKE_MODEL)

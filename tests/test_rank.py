@@ -177,3 +177,35 @@ def test_kept_candidates_are_searched_for_beyond_the_first_lists(qa, monkeypatch
     assert kept.query_hubness == unfiltered.query_hubness  # the question's neighbourhood is the whole store's
     with qa.store.snapshot() as view:
         assert rank(view, query, settings, keep=lambda p: False).candidates == ()
+
+
+def test_title_features_read_each_passage_with_its_articles_title(qa):
+    """title_cos is the question's cosine with the article title's vector; title_mix its cosine with the
+    mean of the passage's and the title's vectors (a passage read with its headline)."""
+    view, query, ranking = _ranking(qa)
+    for c in ranking.candidates:
+        doc = view.passages([c.pid])[c.pid].doc
+        [title] = view.title_vectors([doc])
+        passage = view.vectors([c.pid])[0]
+        mean = (passage + title) / np.linalg.norm(passage + title)
+        assert c.feature("title_cos") == pytest.approx(float(title @ query.vector), abs=1e-5)
+        assert c.feature("title_mix") == pytest.approx(float(mean @ query.vector), abs=1e-5)
+
+
+def test_titles_without_vectors_get_the_rankers_training_means(qa, tmp_path):
+    """A database article stored before title vectors existed is neither favoured nor penalised."""
+    model = LinearModel(FEATURES, np.arange(len(FEATURES), dtype=float), np.ones(len(FEATURES)), np.zeros(len(FEATURES)), 0.0, {})
+    query = qa.prepare([QUESTION])[0]
+    with qa.store.snapshot() as view:
+        class NoTitles:
+            def __getattr__(self, name):
+                return getattr(view, name)
+
+            def title_vectors(self, docs):
+                return np.full((len(docs), view.index.embeddings.shape[1]), np.nan, np.float32)
+
+        ranking = rank(NoTitles(), query, qa.settings, ranker=model)
+    assert ranking.candidates
+    for c in ranking.candidates:
+        assert c.feature("title_cos") == FEATURES.index("title_cos")
+        assert c.feature("title_mix") == FEATURES.index("title_mix")

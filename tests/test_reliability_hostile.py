@@ -339,6 +339,8 @@ HOSTILE = ("# Piscine\x1b[5m de Nantes\n\n"
 
 
 def test_text_output_neutralizes_control_characters_and_json_stays_exact(fake_cli, corpus_dir, opts):
+    for other in corpus_dir.iterdir():  # the hostile article alone: it is cited whatever the fake model ranks
+        other.unlink()
     (corpus_dir / "piscine.md").write_text(HOSTILE, encoding="utf-8", newline="")
     text = invoke(fake_cli, ["ask", *opts, "budget de la piscine de Nantes"])
     assert text.exit_code == 0, text.stderr

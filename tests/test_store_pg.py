@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import psycopg
 import pytest
 from conftest import (FAKE_ARTICLES, FAKE_MODEL, ROOT, TESTS_DIR, FakeEmbedder, clean_env, make_settings, read_jsonl,
@@ -162,7 +163,7 @@ def test_migrate_from_version_1_backfills_the_lexical_tables(stores):
         conn.execute("DROP TABLE postings; DROP TABLE terms; ALTER TABLE passages DROP COLUMN tsv; "
                      "ALTER TABLE passages DROP COLUMN hubness, DROP COLUMN sentences, DROP COLUMN sentence_vectors; "
                      "ALTER TABLE articles DROP COLUMN lang, DROP COLUMN date_inferred, DROP COLUMN title_inferred, "
-                     "DROP COLUMN year_hint; UPDATE articles SET title = NULL WHERE doc = 'observatoire.txt'; "
+                     "DROP COLUMN year_hint, DROP COLUMN title_vector; UPDATE articles SET title = NULL WHERE doc = 'observatoire.txt'; "
                      "DELETE FROM qa_schema WHERE version >= 2")
     pg.store.close()
     with pytest.raises(StoreError, match="schema version 1.*qa db migrate"):
@@ -194,24 +195,35 @@ def _add_lexicon_table(conn, dim: int) -> None:
     conn.execute("INSERT INTO lexicon VALUES ('pistes', 'pist', %s::vector)", (str([0.0] * dim),))
 
 
-def test_migrate_from_version_3_drops_the_lexicon(stores):
+def test_migrate_from_version_3_drops_the_lexicon_and_adds_title_vectors(stores, tmp_path):
+    """Version 3 → 5: the lexicon table goes (4); the articles get a title vector column (5), empty for those
+    stored before — the ranker reads its training means for them, and answers go on — and filled by writes."""
     _embedded, pg = stores
     url = pg.settings.store
-    expected = [(c.doc, c.start, c.end) for c in pg.ask("Quel est le budget des pistes cyclables à Lyon ?").citations]
-    assert expected
-    with connect(url) as conn:  # a version-3 database: everything of version 4, and the lexicon table
+    question = "Quel est le budget des pistes cyclables à Lyon ?"
+    with connect(url) as conn:  # a version-3 database: the lexicon table, no title vectors
         _add_lexicon_table(conn, pg.store.dim)
+        conn.execute("ALTER TABLE articles DROP COLUMN title_vector")
         conn.execute("DELETE FROM qa_schema WHERE version >= 4")
     pg.store.close()
     with pytest.raises(StoreError, match="schema version 3.*qa db migrate"):
         PgStore.open(pg.settings, pg.embedder)
     migrated = run_qa(["db", "migrate", "--store", url], env=clean_env(QA_MODEL=FAKE_MODEL))
-    assert migrated.returncode == 0 and "schema version 3 → 4" in migrated.stdout, migrated.stderr
+    assert migrated.returncode == 0 and f"schema version 3 → {SCHEMA_VERSION}" in migrated.stdout, migrated.stderr
     with connect(url) as conn:
         assert conn.execute("SELECT to_regclass('lexicon')").fetchone()[0] is None
-        assert schema_version(conn) == SCHEMA_VERSION == 4
+        assert schema_version(conn) == SCHEMA_VERSION == 5
     after = QA(pg.settings, embedder=pg.embedder)
-    assert [(c.doc, c.start, c.end) for c in after.ask("Quel est le budget des pistes cyclables à Lyon ?").citations] == expected
+    with after.store.snapshot() as view:
+        assert np.isnan(view.title_vectors(["velo_lyon.txt"])).all()
+    answer = after.ask(question)
+    assert answer.citations and answer.citations[0].doc == "velo_lyon.txt"
+    changed = tmp_path / "velo_lyon.txt"
+    changed.write_text(FAKE_ARTICLES["velo_lyon.txt"].replace("Lyon", "Lyon (Rhône)", 1), encoding="utf-8")
+    after.store.add([changed], pg.embedder, replace=True)
+    with after.store.snapshot() as view:
+        [vector] = view.title_vectors(["velo_lyon.txt"])
+        assert np.allclose(vector, pg.embedder.encode_documents([view.article("velo_lyon.txt").title])[0])
     after.store.close()
 
 
