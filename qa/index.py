@@ -23,7 +23,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,7 @@ import numpy as np
 from .dense import dense_problem, limit_threads, open_vectors
 from .errors import IndexStateError, one_line
 from .generation import MANIFEST, read_manifest, verify_index
-from .ingest import corpus_sources, sources_hash
+from .ingest import corpus_sources, ingestion_digest, sources_hash
 from .records import Article, Passage, Span
 from .sentences import Sentences
 from .settings import Settings
@@ -75,21 +75,6 @@ class Index:
         """Passages containing each BM25 term (indexed by term id)."""
         return np.diff(self.bm25.scores["indptr"])
 
-
-# The modules that turn article files into stored passages, vectors' inputs and BM25 terms: an index
-# built while any of them read articles differently (a cleaning fix, another title rule) is rebuilt,
-# even though no setting changed.
-INGESTION_MODULES = ("load", "clean", "pages", "frontmatter", "chunk", "dates", "lang", "text", "sentences", "ingest",
-                     "build")
-
-
-@lru_cache(maxsize=1)
-def ingestion_digest() -> str:
-    """A digest of the ingestion modules' source, recorded in the manifest."""
-    digest = hashlib.sha256()
-    for name in INGESTION_MODULES:
-        digest.update((Path(__file__).parent / f"{name}.py").read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def index_params(settings: Settings, model: str) -> dict:

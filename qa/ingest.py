@@ -11,6 +11,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace as replace_fields
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,22 @@ def corpus_sources(corpus_dir: Path, scan: CorpusScan | None = None) -> dict[str
         sources.setdefault(name, f"skipped: {reason}")
     return sources
 
+
+# The modules that turn article files into stored passages, vectors' inputs and BM25 terms: an index
+# built while any of them read articles differently (a cleaning fix, another title rule) is rebuilt,
+# and a database's articles read by them are reloaded, even though no setting changed.
+INGESTION_MODULES = ("load", "clean", "pages", "frontmatter", "chunk", "dates", "lang", "text", "sentences", "ingest",
+                     "build")
+
+
+@lru_cache(maxsize=1)
+def ingestion_digest() -> str:
+    """A digest of the ingestion modules' source, recorded in the index manifest and with each article of a
+    database."""
+    digest = hashlib.sha256()
+    for name in INGESTION_MODULES:
+        digest.update((Path(__file__).parent / f"{name}.py").read_bytes())
+    return digest.hexdigest()[:16]
 
 def sources_hash(sources: dict[str, str]) -> str:
     """One digest of a corpus state; equal digests mean the same files with the same bytes."""

@@ -4,7 +4,7 @@ Tables (`MIGRATIONS`, each version recorded in `qa_schema`):
 
     qa_meta     one row: model, dimension, index settings, generation counter, N and Σ passage length (BM25)
     articles    doc, SHA-256 of the file, exact text (every quote is a slice of it), metadata, spans,
-                the title's vector
+                the title's vector, the digest of the ingestion code that read it
     passages    id, doc, [start, end), paragraph span, heading, kind, BM25 length, embedding vector(dim)
                 (HNSW, inner product), tsv (French full-text vector, GIN), sentence spans and vectors, hubness
     terms       BM25 term → document frequency
@@ -169,13 +169,13 @@ def _migration_4(cur, **_ignored) -> None:
 
 
 def _migration_5(cur, **_ignored) -> None:
-    """A vector per article's title, read by the ranker.
+    """A vector per article's title, read by the ranker; the version of qa's ingestion that read each article.
 
-    Articles already stored have none (it needs the model): the ranker reads its training means for
-    them until `qa index --store URL --force` reloads them.
+    Articles already stored have no title vector (it needs the model): the ranker reads its training
+    means for them. Their ingestion is unknown, so `qa index --store URL` reloads them.
     """
     dim = cur.execute("SELECT dim FROM qa_meta").fetchone()[0]
-    cur.execute(f"ALTER TABLE articles ADD COLUMN title_vector vector({int(dim)})")
+    cur.execute(f"ALTER TABLE articles ADD COLUMN title_vector vector({int(dim)}), ADD COLUMN ingestion text")
 
 
 MIGRATIONS = {1: _migration_1, 2: _migration_2, 3: _migration_3, 4: _migration_4, 5: _migration_5}

@@ -22,6 +22,7 @@ from pathlib import Path
 from .chunk import chunk_article
 from .clean import clean_article
 from .errors import CorpusError, IndexStateError, StoreError
+from .ingest import ingestion_digest
 from .load import file_digest, read_article, scan_corpus
 from .pgschema import (CONNECT_TIMEOUT, SCHEMA_VERSION, WRITER_LOCK, connect, has_vector, migrate, one_line,
                        register_types, schema_version)
@@ -90,8 +91,10 @@ class PgStore:
         elif version > SCHEMA_VERSION:
             raise StoreError(f"the database at {redact(url)} has schema version {version}; this qa knows up to {SCHEMA_VERSION} (upgrade qa)")
         with contextlib.closing(connect(url)) as conn:
-            model, dim, params, n_articles = conn.execute(
-                "SELECT model, dim, params, (SELECT count(*) FROM articles) FROM qa_meta").fetchone()
+            model, dim, params, n_articles, n_stale = conn.execute(
+                "SELECT model, dim, params, (SELECT count(*) FROM articles), "
+                "(SELECT count(*) FROM articles WHERE ingestion IS DISTINCT FROM %s) FROM qa_meta",
+                (ingestion_digest(),)).fetchone()
         if model != embedder.name:
             raise IndexStateError(f"the database at {redact(url)} holds vectors of model {model!r}, not {embedder.name!r}; "
                                   "use that model or another database")
@@ -100,6 +103,10 @@ class PgStore:
             raise IndexStateError(f"the database at {redact(url)} was built with other chunking or normalization settings; "
                                   "rebuild it with `qa index --store URL --force`")
         store = cls(settings, url, model, dim)
+        if n_stale:
+            # Not reloaded here: several processes share the database, and reloading is a write.
+            progress(f"warning: {n_stale} of the {n_articles} articles in {redact(url)} were read by another version "
+                     "of qa (it reads, cleans or splits articles differently now); `qa index --store URL` reloads them")
         if n_articles == 0 and create and settings.corpus_dir.is_dir():
             progress(f"Filling the database from {settings.corpus_dir}/ (it holds no article yet)")
             store.sync(embedder, progress)
@@ -296,6 +303,9 @@ class PgStore:
         scan = scan_corpus(corpus)  # the corpus rule of `qa index`: links out of it, aliases, bad names skipped
         with contextlib.closing(connect(self.url)) as conn:
             stored = dict(conn.execute("SELECT doc, sha256 FROM articles"))
+            # articles read by another version of qa's ingestion are reloaded as if they had changed
+            stale = {doc for (doc,) in conn.execute("SELECT doc FROM articles WHERE ingestion IS DISTINCT FROM %s",
+                                                     (ingestion_digest(),))}
         for name, reason in scan.skipped.items():
             progress(f"warning: skipped {visible(str(corpus / name))}: {reason}")
         current = {}
@@ -305,11 +315,14 @@ class PgStore:
             except OSError as exc:
                 progress(f"warning: skipped {visible(str(path))}: {exc.__class__.__name__}")
         gone = sorted(set(stored) - set(current)) if not force else sorted(stored)
-        todo = [(doc, path, digest) for doc, (path, digest) in current.items() if force or stored.get(doc) != digest]
+        todo = [(doc, path, digest) for doc, (path, digest) in current.items()
+                if force or stored.get(doc) != digest or doc in stale]
         if not todo and not gone:
             progress(f"The database is up to date with {corpus}/ ({len(stored)} articles); nothing to do (--force reloads).")
             return self.stats()
-        progress(f"Loading {len(todo)} article(s) from {corpus}/ into {self.describe()}, deleting {len(gone)}")
+        reread = sum(doc in stale and stored.get(doc) == digest for doc, _path, digest in todo) if not force else 0
+        progress(f"Loading {len(todo)} article(s) from {corpus}/ into {self.describe()}, deleting {len(gone)}"
+                 + (f" ({reread} unchanged but read by another version of qa)" if reread else ""))
         if gone:
             self.write([], delete=gone)
         for start in range(0, len(todo), batch):

@@ -53,6 +53,8 @@ def write_articles(conn, items: list[dict], delete: list[str], dim: int, embed_c
     and delete the docs in `delete` — passages, postings, term counts, hubness and qa_meta's totals."""
     from psycopg.types.json import Jsonb
 
+    from .ingest import ingestion_digest
+
     with conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
         docs = [item["article"].doc for item in items] + list(delete)
@@ -76,12 +78,12 @@ def write_articles(conn, items: list[dict], delete: list[str], dim: int, embed_c
             a = item["article"]
             title = item.get("title_vector")
             cur.execute("INSERT INTO articles (doc, sha256, text, title, author, date, url, paragraphs, headings, "
-                        "bylines, lang, date_inferred, title_inferred, year_hint, title_vector) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", (
+                        "bylines, lang, date_inferred, title_inferred, year_hint, title_vector, ingestion) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", (
                 a.doc, item["sha256"], a.text, a.title, a.author, a.date, a.url,
                 json.dumps([[s.start, s.end] for s in a.paragraphs]), json.dumps([[s.start, s.end] for s in a.headings]),
                 json.dumps([[s.start, s.end] for s in a.bylines]), a.lang, a.date_inferred, a.title_inferred, a.year_hint,
-                None if title is None else np.asarray(title, dtype=np.float32)))
+                None if title is None else np.asarray(title, dtype=np.float32), ingestion_digest()))
         ids = [r[0] for r in cur.execute("SELECT nextval('passages_id_seq') FROM generate_series(1, %s)",
                                          (sum(len(item["passages"]) for item in items),))]
         next_id = iter(ids)

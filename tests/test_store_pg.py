@@ -22,6 +22,7 @@ from conftest import (FAKE_ARTICLES, FAKE_MODEL, ROOT, TESTS_DIR, FakeEmbedder, 
                       run_qa, write_corpus)
 
 from qa.errors import CorpusError, IndexStateError, StoreError
+from qa.ingest import ingestion_digest
 from qa.pgschema import SCHEMA_VERSION, connect, schema_version
 from qa.pgstore import PgStore
 from qa.service import QA
@@ -163,7 +164,7 @@ def test_migrate_from_version_1_backfills_the_lexical_tables(stores):
         conn.execute("DROP TABLE postings; DROP TABLE terms; ALTER TABLE passages DROP COLUMN tsv; "
                      "ALTER TABLE passages DROP COLUMN hubness, DROP COLUMN sentences, DROP COLUMN sentence_vectors; "
                      "ALTER TABLE articles DROP COLUMN lang, DROP COLUMN date_inferred, DROP COLUMN title_inferred, "
-                     "DROP COLUMN year_hint, DROP COLUMN title_vector; UPDATE articles SET title = NULL WHERE doc = 'observatoire.txt'; "
+                     "DROP COLUMN year_hint, DROP COLUMN title_vector, DROP COLUMN ingestion; UPDATE articles SET title = NULL WHERE doc = 'observatoire.txt'; "
                      "DELETE FROM qa_schema WHERE version >= 2")
     pg.store.close()
     with pytest.raises(StoreError, match="schema version 1.*qa db migrate"):
@@ -203,7 +204,7 @@ def test_migrate_from_version_3_drops_the_lexicon_and_adds_title_vectors(stores,
     question = "Quel est le budget des pistes cyclables à Lyon ?"
     with connect(url) as conn:  # a version-3 database: the lexicon table, no title vectors
         _add_lexicon_table(conn, pg.store.dim)
-        conn.execute("ALTER TABLE articles DROP COLUMN title_vector")
+        conn.execute("ALTER TABLE articles DROP COLUMN title_vector, DROP COLUMN ingestion")
         conn.execute("DELETE FROM qa_schema WHERE version >= 4")
     pg.store.close()
     with pytest.raises(StoreError, match="schema version 3.*qa db migrate"):
@@ -385,6 +386,35 @@ def test_sync_applies_the_corpus_rule_of_qa_index(tmp_path, pg_url):
             pg.store.add([corpus / "h.txt"], pg.embedder)
     finally:
         pg.store.close()
+
+
+def test_articles_read_by_another_version_of_qa_are_reported_then_reloaded(stores):
+    """A database filled by a qa whose ingestion read articles differently (another cleaning or title
+    rule) says so when opened, and `qa index --store URL` (sync) reloads those articles and only them."""
+    _embedded, pg = stores
+    url = pg.settings.store
+    with connect(url) as conn:
+        conn.execute("UPDATE articles SET ingestion = 'older-qa', title = 'Menu | Accueil | Sport' WHERE doc = 'velo_lyon.txt'")
+        before = dict(conn.execute("SELECT doc, xmin::text FROM articles"))
+    pg.store.close()
+    said: list[str] = []
+    store = PgStore.open(pg.settings, pg.embedder, said.append)
+    try:
+        assert any("1 of the 3 articles" in line and "another version of qa" in line for line in said), said
+        said.clear()
+        store.sync(pg.embedder, said.append)
+        assert any("Loading 1 article(s)" in line and "1 unchanged but read by another version" in line for line in said), said
+        with connect(url) as conn:
+            after = dict(conn.execute("SELECT doc, xmin::text FROM articles"))
+            assert conn.execute("SELECT count(*) FROM articles WHERE ingestion IS DISTINCT FROM %s",
+                                (ingestion_digest(),)).fetchone()[0] == 0
+            assert conn.execute("SELECT title FROM articles WHERE doc = 'velo_lyon.txt'").fetchone()[0] != "Menu | Accueil | Sport"
+        assert {d for d in before if before[d] != after[d]} == {"velo_lyon.txt"}  # the others were not rewritten
+        said.clear()
+        PgStore.open(pg.settings, pg.embedder, said.append).close()
+        assert not any("another version" in line for line in said), said
+    finally:
+        store.close()
 
 
 # ---------------------------------------------------------------- one-line errors
