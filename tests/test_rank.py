@@ -190,6 +190,8 @@ def test_title_features_read_each_passage_with_its_articles_title(qa):
         mean = (passage + title) / np.linalg.norm(passage + title)
         assert c.feature("title_cos") == pytest.approx(float(title @ query.vector), abs=1e-5)
         assert c.feature("title_mix") == pytest.approx(float(mean @ query.vector), abs=1e-5)
+        # the question's words held by the passage and its title together: never fewer than by the passage
+        assert c.feature("coverage") <= c.feature("title_coverage") <= 1.0
 
 
 def test_titles_without_vectors_get_the_rankers_training_means(qa, tmp_path):
@@ -209,3 +211,19 @@ def test_titles_without_vectors_get_the_rankers_training_means(qa, tmp_path):
     for c in ranking.candidates:
         assert c.feature("title_cos") == FEATURES.index("title_cos")
         assert c.feature("title_mix") == FEATURES.index("title_mix")
+
+
+def test_title_coverage_counts_the_words_the_headline_holds(qa, tmp_path):
+    """A passage that never names its subject ("la ligne", "elle") is found by the words of its article's
+    headline: title_coverage counts them, coverage does not."""
+    from conftest import make_settings, write_corpus
+    from qa.service import QA
+
+    corpus = write_corpus(tmp_path / "tram-corpus", {
+        "tram.txt": "Le tramway de Douai rouvre après six mois de travaux\n\n"
+                    "La ligne a rouvert lundi matin, avec des rames neuves et des horaires élargis le soir.\n"})
+    local = QA(make_settings(corpus, tmp_path / "tram-index"), embedder=qa.embedder)
+    query = local.prepare(["Quand le tramway de Douai a-t-il rouvert ?"])[0]
+    with local.store.snapshot() as view:
+        [candidate] = rank(view, query, local.settings).candidates
+    assert candidate.feature("title_coverage") > candidate.feature("coverage")
