@@ -17,7 +17,7 @@ import numpy as np
 from .answer_types import has_answer_type
 from .errors import IndexStateError
 from .query import Query
-from .rank import Ranking, coverage, idf, model, word_weights
+from .rank import Ranking, coverage, idf, model
 from .settings import Settings
 from .store import StoreView
 from .text import terms
@@ -44,7 +44,7 @@ def features(view: StoreView, query: Query, ranking: Ranking) -> np.ndarray:
     top3 = ranking.candidates[:3]
     passages = view.passages([c.pid for c in top3])
     sentences = view.sentences_of([c.pid for c in top3])
-    weights = word_weights(view, query)
+    weights = ranking.weights
     typed, held = 0.0, []
     for c in top3:
         passage = passages[c.pid]

@@ -20,7 +20,7 @@ from .abstain import confidence, threshold
 from .answer_types import has_answer_type
 from .dates import as_date
 from .query import Query
-from .rank import Ranking, coverage, hits, model, word_weights
+from .rank import Ranking, coverage, hits, model
 from .records import Answer, Citation, Hit, Span
 from .settings import Settings
 from .store import StoreView
@@ -61,8 +61,8 @@ def sentence_choices(view: StoreView, query: Query, ranking: Ranking, passages: 
     top = ranking.candidates[:passages]
     if not top:
         return []
-    logits = ranking.scores if ranking.logits is None else ranking.logits
-    weights = word_weights(view, query)
+    logits = ranking.logits
+    weights = ranking.weights
     passages = view.passages([c.pid for c in top])
     sentences = view.sentences_of([c.pid for c in top])
     rows: list[tuple[int, Span, Span, list[float]]] = []

@@ -157,19 +157,22 @@ class Ranking:
     scores: np.ndarray
     query_hubness: float   # mean cosine of the question with its nearest passages (CSLS's r_q)
     coverage_anywhere: float  # IDF-weighted share of question words found anywhere in the articles
-    logits: np.ndarray | None = None
+    logits: np.ndarray     # the learned ranker's logit of each candidate, whatever the mode
+    # The question words' terms and IDF weights (`word_weights`), computed once for ranking, abstention
+    # and quoting.
+    weights: tuple[tuple[frozenset[str], float], ...]
     # How many of the first candidates may be cited (None: all): the lexical baseline cites only passages
     # sharing a term with the question, though abstention still reads every candidate.
     citable: int | None = None
 
     def learned(self) -> "Ranking":
         """This ranking in the learned ranker's order, scored by its logits (itself in the default mode)."""
-        logits = self.scores if self.logits is None else self.logits
-        order = best_first(logits, [c.pid for c in self.candidates])
-        if order == list(range(len(self.candidates))) and logits is self.scores:
+        order = best_first(self.logits, [c.pid for c in self.candidates])
+        if order == list(range(len(self.candidates))) and np.array_equal(self.logits, self.scores):
             return self
-        return Ranking(tuple(self.candidates[i] for i in order), np.asarray(logits, dtype=np.float64)[order],
-                       self.query_hubness, self.coverage_anywhere, np.asarray(logits, dtype=np.float64)[order])
+        logits = np.asarray(self.logits, dtype=np.float64)[order]
+        return Ranking(tuple(self.candidates[i] for i in order), logits, self.query_hubness, self.coverage_anywhere,
+                       logits, self.weights)
 
 
 def best_first(scores, pids: list[int]) -> list[int]:
@@ -223,7 +226,7 @@ def rank(view: StoreView, query: Query, settings: Settings, mode: str | None = N
         translated = _kept(view, lambda m: view.lexical_search(query.translated_terms, m), translated, n, keep)
     pids = list(dict.fromkeys([p for p, _ in dense] + [p for p, _ in own] + [p for p, _ in translated]))
     if not pids:
-        return Ranking((), np.zeros(0), query_hubness, 0.0, np.zeros(0))
+        return Ranking((), np.zeros(0), query_hubness, 0.0, np.zeros(0), tuple(word_weights(view, query)))
     passages = view.passages(pids)
     vectors = np.asarray(view.vectors(pids), dtype=np.float32)
     cosines = vectors @ query.vector
@@ -268,7 +271,7 @@ def rank(view: StoreView, query: Query, settings: Settings, mode: str | None = N
     total = sum(w for _t, w in weights)
     return Ranking(candidates, np.asarray([scores[i] for i in order], dtype=np.float64), query_hubness,
                    sum(seen) / total if total > 0 else 0.0, np.asarray([logits[i] for i in order], dtype=np.float64),
-                   citable)
+                   tuple(weights), citable)
 
 
 def _title_features(view: StoreView, docs: list[str], vectors: np.ndarray, cosines: np.ndarray, question: np.ndarray,

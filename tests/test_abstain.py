@@ -29,7 +29,7 @@ def test_features_are_finite_and_complete(qa):
 
 def test_no_candidate_means_no_confidence(qa):
     view, query, _ranking = _ranked(qa, "budget")
-    empty = Ranking((), np.zeros(0), 0.0, 0.0)
+    empty = Ranking((), np.zeros(0), 0.0, 0.0, np.zeros(0), ())
     assert features(view, query, empty).tolist() == [0.0] * len(FEATURES)
     assert confidence(view, query, empty, qa.settings) == 0.0
 
