@@ -189,7 +189,8 @@ def scale_embedded(n: int, data: np.ndarray, queries: np.ndarray, truth: np.ndar
             index.hnsw.efSearch = 100
         _d, found = index.search(queries, 10)
         faiss.omp_set_num_threads(1)
-        lat = timings(lambda q: index.search(q.reshape(1, -1), 10), queries)
+        # called here, before the `del index` below (which ruff reads as leaving the name undefined)
+        lat = timings(lambda q: index.search(q.reshape(1, -1), 10), queries)  # noqa: F821
         faiss.omp_set_num_threads(os.cpu_count() or 1)
         out[name] = {"build_s": round(build, 2), "bytes": common.faiss_bytes(index), "latency": lat,
                      "recall_at_10": round(common.recall_at(found, truth), 4)}

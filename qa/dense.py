@@ -13,7 +13,6 @@ from .records import Progress, quiet
 from .settings import Settings
 
 
-
 def dense_kind(settings: Settings, n_passages: int) -> str:
     """The dense structure the settings ask for at this corpus size: the override, or by size for "auto".
 

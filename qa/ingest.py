@@ -19,8 +19,7 @@ import numpy as np
 from .chunk import chunk_article
 from .clean import clean_article
 from .errors import CorpusError
-from .load import (ARTICLE_SUFFIXES, PAGE_SUFFIXES, CorpusScan, doc_name, file_digest, name_problem, read_article,
-                   scan_corpus)
+from .load import ARTICLE_SUFFIXES, PAGE_SUFFIXES, CorpusScan, doc_name, file_digest, name_problem, read_article, scan_corpus
 from .pages import Staged, is_address, is_page
 from .records import Article, Passage, Progress, quiet
 from .settings import Settings

@@ -35,6 +35,7 @@ from .frontmatter import read_front_matter, render_front_matter, with_front_matt
 from .load import PAGE_SUFFIXES, read_bounded, scan_corpus
 from .records import Progress, quiet
 from .text import visible
+
 MAX_PAGE_BYTES = 5_000_000
 FETCH_TIMEOUT = 20.0
 USER_AGENT = "qa/0.1 (offline news question answering; fetches one page when asked)"
@@ -200,7 +201,7 @@ def fetch_page(url: str, timeout: float | None = None, max_bytes: int | None = N
         if isinstance(exc.reason, (TimeoutError, socket.timeout)):
             raise FetchError(f"{url}: no answer within {timeout:g} s") from None
         raise FetchError(f"{url}: cannot be reached ({exc.reason})") from None
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise FetchError(f"{url}: no answer within {timeout:g} s") from None
     except (OSError, ValueError) as exc:  # connection reset, malformed answer, bad port…
         raise FetchError(f"{url}: cannot be fetched ({exc.__class__.__name__}: {' '.join(str(exc).split())[:120]})") from None

@@ -23,7 +23,6 @@ from .records import Article, Passage, Progress, quiet
 from .text import fold, terms
 from .urls import redact, scrub
 
-
 SCHEMA_VERSION = 5
 # pg_advisory_xact_lock key held by writers ("qa" in ASCII): one writer at a time, released at commit.
 WRITER_LOCK = 0x7161

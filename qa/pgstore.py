@@ -24,8 +24,17 @@ from .clean import clean_article
 from .errors import CorpusError, IndexStateError, StoreError
 from .ingest import ingestion_digest
 from .load import file_digest, read_article, scan_corpus
-from .pgschema import (CONNECT_TIMEOUT, SCHEMA_VERSION, WRITER_LOCK, connect, has_vector, migrate, one_line,
-                       register_types, schema_version)
+from .pgschema import (
+    CONNECT_TIMEOUT,
+    SCHEMA_VERSION,
+    WRITER_LOCK,
+    connect,
+    has_vector,
+    migrate,
+    one_line,
+    register_types,
+    schema_version,
+)
 from .pgview import PgView, TermStats
 from .pgwrite import prepare_articles, update_hubness, write_articles
 from .records import Article, Progress, catalog_row, quiet
@@ -66,7 +75,7 @@ class PgStore:
     # -- opening
 
     @classmethod
-    def open(cls, settings: Settings, embedder, progress: Progress = quiet, create: bool = True) -> "PgStore":
+    def open(cls, settings: Settings, embedder, progress: Progress = quiet, create: bool = True) -> PgStore:
         """Connect, check the schema and the model; create and fill an empty database from the corpus.
 
         Like the embedded index, a database with no qa schema (or no article) is built from the corpus

@@ -165,7 +165,7 @@ class Ranking:
     # sharing a term with the question, though abstention still reads every candidate.
     citable: int | None = None
 
-    def learned(self) -> "Ranking":
+    def learned(self) -> Ranking:
         """This ranking in the learned ranker's order, scored by its logits (itself in the default mode)."""
         order = best_first(self.logits, [c.pid for c in self.candidates])
         if order == list(range(len(self.candidates))) and np.array_equal(self.logits, self.scores):

@@ -9,7 +9,6 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-
 PLOTTED = ("hit@1", "hit@3", "hit@5", "mrr@10", "ndcg@10", "recall@5", "abstention_accuracy")
 
 

@@ -107,7 +107,7 @@ class Sentences:
 
     @classmethod
     def build(cls, embedder, texts: dict[str, str], passages: Sequence[Passage], passage_vectors: np.ndarray,
-              known: "Sentences | None" = None, kept_rows: Sequence[int] = ()) -> "Sentences":
+              known: Sentences | None = None, kept_rows: Sequence[int] = ()) -> Sentences:
         """Sentences of `passages`; the first len(kept_rows) passages are `known`'s rows `kept_rows`,
         whose sentences are reused as they were (an added article embeds only its own)."""
         parts_owner, parts_start, parts_end, parts_vec = [], [], [], []

@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 
-
 from .answer import compose
 from .dates import in_range
 from .embed import Embedder, load_embedder
@@ -19,7 +18,6 @@ from .records import Answer
 from .settings import Settings
 from .store import EmbeddedStore, Store, StoreView, open_store
 from .text import clean_input
-
 
 _URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
 

@@ -96,7 +96,7 @@ class Settings:
             raise InputError("thread counts must be at least 1")
 
     @classmethod
-    def from_env(cls, **overrides) -> "Settings":
+    def from_env(cls, **overrides) -> Settings:
         """Defaults, then `QA_CORPUS`, `QA_INDEX`, `QA_MODEL`, `QA_STORE`, `QA_PG_LEXICAL`, `QA_INDEX_TYPE`,
         `QA_INDEX_MMAP`, `QA_TORCH_THREADS` from the environment, then explicit overrides (None ignored)."""
         env = {
@@ -124,7 +124,7 @@ class Settings:
                 values[key] = Path(values[key])
         return cls(**values)
 
-    def with_(self, **changes) -> "Settings":
+    def with_(self, **changes) -> Settings:
         """A copy with the fields given changed and validated again; None is a value like any other
         (`known_word_zipf=None` turns the known-word guard off)."""
         return replace(self, **changes)

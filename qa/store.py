@@ -28,8 +28,6 @@ from .sentences import Sentences
 from .settings import Settings
 from .urls import DATABASE_SCHEMES, check_store, is_database_url, passwords_in, redact, scrub  # noqa: F401 (re-exported)
 
-
-
 log = logging.getLogger(__name__)
 _NOW = object()  # EmbeddedStore's default disk key: read it at construction
 
@@ -147,7 +145,7 @@ class EmbeddedStore:
         self._refresh_lock = threading.Lock()
 
     @classmethod
-    def open(cls, settings: Settings, embedder, progress: Progress = quiet) -> "EmbeddedStore":
+    def open(cls, settings: Settings, embedder, progress: Progress = quiet) -> EmbeddedStore:
         from .build import ensure_index
         from .index import disk_generation_key
 
@@ -203,8 +201,8 @@ class EmbeddedStore:
         """Remove an article: its file leaves the corpus folder (the embedded store's source of truth) and the index."""
         from dataclasses import replace
 
-        from .errors import CorpusError
         from .build import write_index
+        from .errors import CorpusError
         from .generation import writer_lock
         from .index import load_index
 

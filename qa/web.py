@@ -122,15 +122,15 @@ def queue_limits() -> tuple[int, int]:
     return values[0], values[1]
 
 
-def cited_articles(answer: Answer, view: "StoreView") -> dict[str, str]:
+def cited_articles(answer: Answer, view: StoreView) -> dict[str, str]:
     """The exact text of each article the answer cites (doc -> text), for the source viewer, from the
     snapshot that answered (`view`): a writer replacing an article meanwhile never shifts the offsets."""
     articles = {doc: view.article(doc) for doc in {c.doc for c in answer.citations}}
     return {doc: a.text for doc, a in articles.items() if a is not None}
 
 
-def answer_for(qa: "QA", question: object, k: object = None, mode: object = None,
-               view: "StoreView | None" = None, since: object = None, until: object = None) -> Answer:
+def answer_for(qa: QA, question: object, k: object = None, mode: object = None,
+               view: StoreView | None = None, since: object = None, until: object = None) -> Answer:
     """QA.ask with the page's settings checked (passages 1–10, a known mode, dates as YYYY[-MM[-DD]]);
     InputError when invalid."""
     since_date = dates.parse_bound(_bound(since, "since"), option="since")
@@ -140,7 +140,7 @@ def answer_for(qa: "QA", question: object, k: object = None, mode: object = None
                   since=since_date, until=until_date)
 
 
-def refreshed(qa: "QA") -> "QA":
+def refreshed(qa: QA) -> QA:
     """The session after picking up an index generation another process wrote (`qa add` while the page runs)."""
     try:
         qa.refresh()
@@ -149,7 +149,7 @@ def refreshed(qa: "QA") -> "QA":
     return qa
 
 
-def ask_page(qa: "QA", question: object, k: object = None, mode: object = None, language: object = None,
+def ask_page(qa: QA, question: object, k: object = None, mode: object = None, language: object = None,
              since: object = None, until: object = None) -> str:
     """The page's handler: the answer's HTML, or a readable error (InputError's message, else a generic one).
 
@@ -167,7 +167,7 @@ def ask_page(qa: "QA", question: object, k: object = None, mode: object = None, 
         return error_html(GENERIC_ERROR, question, language)
 
 
-def ask_json(qa: "QA", question: object, k: object = None, mode: object = None, since: object = None,
+def ask_json(qa: QA, question: object, k: object = None, mode: object = None, since: object = None,
              until: object = None) -> dict:
     """The API handler: the contract's JSON object (`qa ask --json`), or {"question", "error"}; `since` /
     `until` as on the page and the CLI."""
@@ -182,7 +182,7 @@ def ask_json(qa: "QA", question: object, k: object = None, mode: object = None, 
 
 # ---------------------------------------------------------------- the page
 
-def build_app(qa: "QA") -> "gr.Blocks":
+def build_app(qa: QA) -> gr.Blocks:
     """The page: title, question box (Enter submits), examples, settings, the answer; plus the /ask API."""
     import gradio as gr
 

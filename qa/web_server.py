@@ -29,7 +29,7 @@ DEFAULT_PORT = 7860
 MAX_UPLOAD_BYTES = 1024
 
 
-def theme() -> "gr.themes.Base":
+def theme() -> gr.themes.Base:
     """Gradio's default theme with system fonts only: nothing is fetched from a font CDN."""
     import gradio as gr
 
@@ -37,7 +37,7 @@ def theme() -> "gr.themes.Base":
                              font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"])
 
 
-def launch(demo: "gr.Blocks", host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
+def launch(demo: gr.Blocks, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
            auth: tuple[str, str] | None = None, block: bool = True, quiet: bool = True):
     """Start the server (local only unless host says otherwise; never a share link). Returns (app, url, None)."""
     from starlette.middleware import Middleware
@@ -82,9 +82,9 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
     return user, password
 
 
-def serve(settings: "Settings | None" = None, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
+def serve(settings: Settings | None = None, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
           auth: tuple[str, str] | None = None, progress: Callable[[str], None] | None = None,
-          block: bool = True, qa: "QA | None" = None) -> "gr.Blocks":
+          block: bool = True, qa: QA | None = None) -> gr.Blocks:
     """Load the model and index once (building the index if it is missing or stale), then serve the page.
 
     With block=False it returns the running Blocks at once (its `local_url`; `close()` stops it).
@@ -97,8 +97,8 @@ def serve(settings: "Settings | None" = None, host: str = DEFAULT_HOST, port: in
     queue_limits()  # likewise a bad $QA_QUEUE_SIZE / $QA_CONCURRENCY
     if qa is None:
         settings = settings or Settings.from_env()
-        from .urls import redact
         from .store import is_database_url
+        from .urls import redact
 
         where = f"the database {redact(settings.store)}" if is_database_url(settings.store) else f"the index ({settings.index_dir}/)"
         say(f"Loading the model ({settings.model}) and {where}…")

@@ -130,10 +130,10 @@ def install_fake_loader(patch=None) -> None:
 
 # `python -m qa` in a subprocess, with the fake model installed first.
 FAKE_QA_BOOTSTRAP = (
-    "import runpy, sys; sys.path.insert(0, {tests!r}); "
+    f"import runpy, sys; sys.path.insert(0, {str(TESTS_DIR)!r}); "
     "import conftest; conftest.install_fake_loader(); "
     "runpy.run_module('qa', run_name='__main__', alter_sys=True)"
-).format(tests=str(TESTS_DIR))
+)
 
 
 def clean_env(**extra: str) -> dict:

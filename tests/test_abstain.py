@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import FakeEmbedder, make_settings
+
 from qa.abstain import FEATURES, confidence, features, threshold
 from qa.query import prepare, question_names
 from qa.rank import LinearModel, Ranking, rank

@@ -8,9 +8,9 @@ import re
 
 import numpy as np
 import pytest
-
 from conftest import ANSWER_KEYS, CITATION_KEYS, FakeEmbedder, make_settings, write_corpus
-from qa.answer import MESSAGES, QUOTE_FEATURES, choose_quotes, sentence_choices
+
+from qa.answer import MESSAGES, QUOTE_FEATURES, sentence_choices
 from qa.answer_types import has_answer_type, question_type
 from qa.rank import LinearModel, rank
 from qa.service import QA

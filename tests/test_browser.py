@@ -12,9 +12,8 @@ the system chromium is used); skipped with the reason when either is missing.
 from __future__ import annotations
 
 import contextlib
-import re
-
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -29,7 +28,6 @@ expect = sync_api.expect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_web import CORPUS, ENGLISH, FRENCH, LIGHTHOUSE, TRAP, UNANSWERABLE, make_qa, start_app  # noqa: E402
-
 from test_web import free_port as test_web_free_port  # noqa: E402
 
 from qa import web, web_notes, web_server  # noqa: E402

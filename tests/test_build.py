@@ -7,8 +7,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import ARTICLE_TRAMWAY, FAKE_MODEL, FakeEmbedder, make_settings
+
 from qa import build as build_module
 from qa.build import add_articles, build_index, ensure_index
 from qa.errors import CorpusError, IndexStateError, QAError

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import FAKE_ARTICLES, SEEDS
+
 from qa.chunk import chunk_article, chunk_corpus, pack, split_sentences
 from qa.clean import clean_article
 from qa.records import Article, Span

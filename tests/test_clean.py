@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import ARTICLE_CANICULE, ARTICLE_OBSERVATOIRE, ARTICLE_VELO, FAKE_BOILERPLATE, SEEDS
+
 from qa.clean import clean_article, parse_date
 from qa.records import Article, Span
 

@@ -8,14 +8,19 @@ small bootstrap that installs it before running `python -m qa`).
 from __future__ import annotations
 
 import json
-from pathlib import Path
-import tempfile
 
 import pytest
-
 from conftest import (
-    ANSWER_KEYS, CITATION_KEYS, FAKE_MODEL, NBSP, clean_env, read_jsonl, run_qa, write_corpus,
+    ANSWER_KEYS,
+    CITATION_KEYS,
+    FAKE_MODEL,
+    NBSP,
+    clean_env,
+    read_jsonl,
+    run_qa,
+    write_corpus,
 )
+
 from qa.cli import main
 from qa.generation import MANIFEST
 
@@ -138,7 +143,7 @@ def test_ask_single_invalid_question_exits_2(fake_cli, built):
 def test_ask_with_empty_stdin_exits_2(fake_cli, built):
     result = invoke(fake_cli, ["ask", "--json", *built["opts"]], input="")
     assert result.exit_code == 2
-    assert stderr_lines(result) == [l for l in stderr_lines(result) if l.startswith("qa: error:")]
+    assert stderr_lines(result) == [line for line in stderr_lines(result) if line.startswith("qa: error:")]
     assert "no question" in result.stderr and result.stdout == ""
     blank = invoke(fake_cli, ["ask", "--json", *built["opts"]], input="\n  \n")  # two blank lines: two error lines
     assert blank.exit_code == 2 and len(read_jsonl(blank.stdout)) == 2
@@ -358,7 +363,7 @@ def test_eval_bad_file_exits_2_naming_the_line(fake_cli, built, tmp_path, bad_li
     path.write_text(json.dumps(EVAL_LINES[0], ensure_ascii=False) + "\n" + bad_line + "\n", encoding="utf-8")
     result = invoke(fake_cli, ["eval", path, *built["opts"]])
     assert result.exit_code == 2
-    assert f"bad.jsonl:2:" in result.stderr and words in result.stderr
+    assert "bad.jsonl:2:" in result.stderr and words in result.stderr
     assert len(stderr_lines(result)) == 1 and result.stdout == ""
 
 

@@ -10,8 +10,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import FAKE_MODEL, run_qa
+
 from qa import build as build_module
 from qa.build import build_index
 from qa.dense import build_dense, dense_kind

@@ -11,8 +11,8 @@ import threading
 
 import numpy as np
 import pytest
-
 from conftest import DEV_SET, REAL_MODEL, SEEDS
+
 from qa.embed import DirectBertEmbedder, SentenceTransformerEmbedder, direct_bert_config, resolve_model
 
 pytestmark = pytest.mark.model

@@ -7,7 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from qa.glossary import COMMON_WORDS_PATH, GLOSSARY_PATH, _B64, english_key, glossary_lines, load_glossary, main, read_dictd, translations
+from qa.glossary import (
+    _B64,
+    COMMON_WORDS_PATH,
+    GLOSSARY_PATH,
+    english_key,
+    glossary_lines,
+    load_glossary,
+    main,
+    read_dictd,
+    translations,
+)
 
 
 def _b64(number: int) -> str:
@@ -23,7 +33,7 @@ def write_dictd(folder: Path, name: str, entries: dict[str, str]) -> None:
     """A dictd dictionary in FreeDict's layout: gzip'd bodies, an index of base-64 offsets and lengths."""
     data, index = b"00-database-info\nmade up\n", []
     for headword, body in entries.items():
-        entry = f"{headword} /x/\n{body}\n".encode("utf-8")
+        entry = f"{headword} /x/\n{body}\n".encode()
         index.append(f"{headword}\t{_b64(len(data))}\t{_b64(len(entry))}")
         data += entry
     index.insert(0, f"00-database-info\t{_b64(0)}\t{_b64(25)}")

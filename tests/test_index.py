@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import ARTICLE_TRAMWAY, FAKE_MODEL
+
 from qa.build import build_index
 from qa.errors import IndexStateError
 from qa.generation import MANIFEST, verify_index

@@ -11,8 +11,8 @@ import re
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import ANSWER_KEYS, CITATION_KEYS, REAL_MODEL, SEEDS, clean_env, run_qa
+
 from qa.answer import MESSAGES
 from qa.cli import main
 from qa.generation import MANIFEST

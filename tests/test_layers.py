@@ -1,5 +1,6 @@
 """The package's layers: each module imports only from modules below it (the pipeline reads one way), the
-import graph has no cycle, and no module grows past ~500 lines."""
+import graph has no cycle, no module grows past ~500 lines,
+and the linter finds nothing."""
 
 from __future__ import annotations
 
@@ -76,3 +77,13 @@ def test_the_import_graph_has_no_cycle():
 def test_modules_stay_small(module):
     lines = len((QA / f"{module}.py").read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_LINES, f"qa/{module}.py has {lines} lines (split it by concern)"
+
+
+def test_the_code_passes_the_projects_linter():
+    """ruff with the rules of pyproject.toml ([tool.ruff.lint]) finds nothing in qa/, tests/, bench/ and app.py."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "qa", "tests", "bench", "app.py"],
+                            cwd=QA.parent, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-1000:]

@@ -9,8 +9,7 @@ import pytest
 
 from qa.chunk import chunk_article
 from qa.clean import clean_article, title_standin
-from qa.dates import (date_label, find_dates, in_range, infer_date, mark_older_quotes, older_years, parse_bound,
-                      parse_date)
+from qa.dates import date_label, find_dates, in_range, infer_date, mark_older_quotes, older_years, parse_bound, parse_date
 from qa.errors import InputError
 from qa.frontmatter import check_fields, read_front_matter, render_front_matter, with_front_matter
 from qa.records import Article, Citation

@@ -8,7 +8,6 @@ regression of more than that fails; they are the measured numbers, not targets. 
 from __future__ import annotations
 
 import pytest
-
 from conftest import ROOT
 
 pytestmark = pytest.mark.model

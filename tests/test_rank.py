@@ -217,6 +217,7 @@ def test_title_coverage_counts_the_words_the_headline_holds(qa, tmp_path):
     """A passage that never names its subject ("la ligne", "elle") is found by the words of its article's
     headline: title_coverage counts them, coverage does not."""
     from conftest import make_settings, write_corpus
+
     from qa.service import QA
 
     corpus = write_corpus(tmp_path / "tram-corpus", {

@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 import load as harness  # noqa: E402  (bench/load.py: the load test's server, clients and checks)
 
 from qa import web, web_server  # noqa: E402
-from qa.errors import InputError  # noqa: E402
 from qa.build import add_articles  # noqa: E402
+from qa.errors import InputError  # noqa: E402
 from qa.service import QA  # noqa: E402
 
 CLIENTS = 8

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import FakeEmbedder
-from qa.errors import IndexStateError
+
 from qa.build import add_articles
+from qa.errors import IndexStateError
 from qa.index import load_index
 from qa.records import Passage
 from qa.sentences import Sentences, hubness, sentence_table

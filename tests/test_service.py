@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
+from conftest import FakeEmbedder
 
-from conftest import FakeEmbedder, make_settings, write_corpus
 from qa.errors import InputError
 from qa.records import Answer
 from qa.service import QA, validate_question

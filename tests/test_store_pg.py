@@ -18,8 +18,18 @@ from pathlib import Path
 import numpy as np
 import psycopg
 import pytest
-from conftest import (FAKE_ARTICLES, FAKE_MODEL, ROOT, TESTS_DIR, FakeEmbedder, clean_env, make_settings, read_jsonl,
-                      run_qa, write_corpus)
+from conftest import (
+    FAKE_ARTICLES,
+    FAKE_MODEL,
+    ROOT,
+    TESTS_DIR,
+    FakeEmbedder,
+    clean_env,
+    make_settings,
+    read_jsonl,
+    run_qa,
+    write_corpus,
+)
 
 from qa.errors import CorpusError, IndexStateError, StoreError
 from qa.ingest import ingestion_digest
@@ -456,9 +466,9 @@ def test_database_without_pgvector_gives_one_line(tmp_path, pg_server):
 @pytest.mark.model
 def test_dev_set_through_both_stores(real_qa, real_embedder, dev_items, pg_server, tmp_path):
     """hit@1 and MRR@10 of the PostgreSQL store within 0.02 of the embedded store's (issue 8)."""
-    from qa.evaluate import evaluate
-
     import psycopg as pg
+
+    from qa.evaluate import evaluate
 
     with pg.connect(pg_server.get_uri(), autocommit=True) as conn:
         conn.execute("DROP DATABASE IF EXISTS qa_dev_set")

@@ -7,11 +7,11 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import FAKE_ARTICLES, FAKE_MODEL, FakeEmbedder, write_corpus
-from qa.cli import main
+
 from qa.abstain import FEATURES as ABSTAIN_FEATURES
 from qa.answer import QUOTE_FEATURES
+from qa.cli import main
 from qa.errors import InputError
 from qa.rank import FEATURES, load_model
 from qa.settings import Settings

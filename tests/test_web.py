@@ -9,7 +9,6 @@ and conftest's FakeEmbedder (hashing, no model load): a few seconds in all.
 from __future__ import annotations
 
 import logging
-
 import re
 import socket
 import sys

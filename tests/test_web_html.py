@@ -8,7 +8,6 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_web_notes import citation  # noqa: E402  (a Citation with every field, to change one at a time)
 
