@@ -19,7 +19,12 @@ __all__ = ["clean_article", "parse_date", "title_standin"]
 
 _URL_LINE = re.compile(r"^<?(https?://[^\s<>]+)>?$")
 _MD_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$")
-_BYLINE = re.compile(r"^(?:(?:ecrit|redige|publie)\s+)?(?:par|by)\s+(?P<author>[^|.,–—\-]+?)\s*(?:[|.,–—\-]|$)")
+# The author runs to a separator: '|', '.', ',', a dash, or a hyphen between spaces ("Par Jean Roe - Lyon"); a
+# hyphen inside a word is part of the name ("Par Marie Saint-Amand").
+_BYLINE = re.compile(r"^(?:(?:ecrit|redige|publie)\s+)?(?:par|by)\s+(?P<author>[^|.,–—]+?)\s*(?:[|.,–—]|\s-\s|-$|$)")
+# A reading time ("5 min read", "Lecture : 4 min", "4 min de lecture", "Temps de lecture : 4 minutes"),
+# matched on the folded line: page furniture, even beside a byline's date.
+_READING_TIME = re.compile(r"(?:temps de )?lecture\s*:?\s*\d+\s*min(?:ute)?s?|\d+\s*min(?:ute)?s?(?:\s+(?:de lecture|read))?")
 _PUBLISHED = re.compile(r"^(?:publie|mis a jour|mis en ligne|modifie|actualise|published|updated|posted|last updated)\b")
 # A name: one to five capitalized words, with the particles of French, Dutch, German and Spanish names,
 # several authors joined by 'et', 'and' or commas ("Jane Roe and John Doe", "Marie de La Tour").
@@ -132,6 +137,11 @@ def clean_article(article: Article) -> Article:
             url = url or url_match.group(1)
         elif any(p.search(folded) for p in _FOOTER):
             break
+        elif (in_header and date is None and len(line) < 200 and _READING_TIME.search(folded)
+              and (found := _byline(line, folded, lang, in_header, True)) is not None and found[1]):
+            # A reading time is furniture, but "Lecture 4 min — Publié le 13/10/2023" also dates the article.
+            author, date = author or found[0], found[1]
+            bylines.append(span)
         elif folded in seen or _is_junk(folded) or any(p.search(folded) for p in _BOILERPLATE):
             # A caption line right before a photo credit is part of the same image block.
             if kept and kept[-1][1] == "heading" and "credit" in folded:
@@ -218,9 +228,9 @@ def _byline(line: str, folded: str, lang: str, in_header: bool, after_first: boo
     byline = _BYLINE.match(folded)
     if byline:
         # The author as written (not folded): the same span, since folding keeps the line's words in place.
-        raw = re.match(r"^\W*(?:(?:[ée]crit|r[ée]dig[ée]|publi[ée])\s+)?(?:par|by)\s+([^|.,–—\-]+?)\s*(?:[|.,–—\-]|$)",
+        raw = re.match(r"^\W*(?:(?:[ée]crit|r[ée]dig[ée]|publi[ée])\s+)?(?:par|by)\s+([^|.,–—]+?)\s*(?:[|.,–—]|\s-\s|-$|$)",
                        line.strip("*_ "), re.IGNORECASE)
-        author = raw.group(1).strip() if raw else None
+        author = raw.group(1).strip("*_ ") if raw else None
         if date:
             return author, date
         # Without a date, only a short line naming someone ('By Jane Roe', 'Par Marie de La Tour, à Lyon').
@@ -230,7 +240,7 @@ def _byline(line: str, folded: str, lang: str, in_header: bool, after_first: boo
     if _PUBLISHED.match(folded):
         return (None, date) if date else (None, None)
     if in_header and after_first and dates and len(line) < 80:
-        rest = line[:dates[0][0]] + line[dates[0][1]:]
+        rest = _READING_TIME.sub(" ", fold(line[:dates[0][0]] + line[dates[0][1]:]))
         if len(re.findall(r"[^\W\d_]{3,}", rest)) <= 3:
             return None, date
     return None

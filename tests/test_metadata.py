@@ -338,3 +338,27 @@ def test_a_markdown_section_above_the_first_paragraph_stays_a_heading():
     article = clean_article(Article(doc="a.md", text=text))
     assert article.title == HEADLINE
     assert [text[h.start:h.end] for h in article.headings] == ["Le chantier"]
+
+
+@pytest.mark.parametrize(("line", "date"), [
+    ("Tuesday 4 July 2023, 18:42 BST · 5 min read", "2023-07-04"),
+    ("Lecture 4 min — Publié le 13/10/2023 à 06h00", "2023-10-13"),
+    ("Rédaction Douai Infos | 3 octobre 2024 | Lecture : 4 min", "2024-10-03"),
+])
+def test_a_publication_line_with_a_reading_time_dates_the_article(line, date):
+    text = f"{HEADLINE}\n\n{line}\n\n{BODY}"
+    article = clean_article(Article(doc="a.txt", text=text))
+    assert article.date == date and not article.date_inferred
+    assert [text[b.start:b.end] for b in article.bylines] == [line]
+    assert article.title == HEADLINE and [text[p.start:p.end] for p in article.paragraphs] == [BODY.strip()]
+
+
+@pytest.mark.parametrize(("line", "author"), [
+    ("Par Élodie Saint-Amand", "Élodie Saint-Amand"),
+    ("By Kwame Asante-Leblanc, Staff Reporter", "Kwame Asante-Leblanc"),
+    ("**Par Geneviève Lamarre-Roussel** — Temps de lecture : 5 min", "Geneviève Lamarre-Roussel"),
+    ("Par Jean Roe - Lyon", "Jean Roe"),
+])
+def test_hyphenated_authors_keep_their_whole_name(line, author):
+    article = clean_article(Article(doc="a.txt", text=f"{HEADLINE}\n\n{line}\n\n{BODY}"))
+    assert article.author == author
