@@ -20,8 +20,11 @@ __all__ = ["clean_article", "parse_date", "title_standin"]
 _URL_LINE = re.compile(r"^<?(https?://[^\s<>]+)>?$")
 _MD_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$")
 # The author runs to a separator: '|', '.', ',', a dash, or a hyphen between spaces ("Par Jean Roe - Lyon"); a
-# hyphen inside a word is part of the name ("Par Marie Saint-Amand").
-_BYLINE = re.compile(r"^(?:(?:ecrit|redige|publie)\s+)?(?:par|by)\s+(?P<author>[^|.,–—]+?)\s*(?:[|.,–—]|\s-\s|-$|$)")
+# hyphen inside a word is part of the name ("Par Marie Saint-Amand"). Matched on the folded line (_BYLINE) and
+# on the line as written, to keep the author's accents (_BYLINE_AS_WRITTEN).
+_AUTHOR = r"(?P<author>[^|.,–—]+?)\s*(?:[|.,–—]|\s-\s|-$|$)"
+_BYLINE = re.compile(r"^(?:(?:ecrit|redige|publie)\s+)?(?:par|by)\s+" + _AUTHOR)
+_BYLINE_AS_WRITTEN = re.compile(r"^\W*(?:(?:[ée]crit|r[ée]dig[ée]|publi[ée])\s+)?(?:par|by)\s+" + _AUTHOR, re.IGNORECASE)
 # A reading time ("5 min read", "Lecture : 4 min", "4 min de lecture", "Temps de lecture : 4 minutes"),
 # matched on the folded line: page furniture, even beside a byline's date.
 _READING_TIME = re.compile(r"(?:temps de )?lecture\s*:?\s*\d+\s*min(?:ute)?s?|\d+\s*min(?:ute)?s?(?:\s+(?:de lecture|read))?")
@@ -228,9 +231,8 @@ def _byline(line: str, folded: str, lang: str, in_header: bool, after_first: boo
     byline = _BYLINE.match(folded)
     if byline:
         # The author as written (not folded): the same span, since folding keeps the line's words in place.
-        raw = re.match(r"^\W*(?:(?:[ée]crit|r[ée]dig[ée]|publi[ée])\s+)?(?:par|by)\s+([^|.,–—]+?)\s*(?:[|.,–—]|\s-\s|-$|$)",
-                       line.strip("*_ "), re.IGNORECASE)
-        author = raw.group(1).strip("*_ ") if raw else None
+        raw = _BYLINE_AS_WRITTEN.match(line.strip("*_ "))
+        author = raw.group("author").strip("*_ ") if raw else None
         if date:
             return author, date
         # Without a date, only a short line naming someone ('By Jane Roe', 'Par Marie de La Tour, à Lyon').

@@ -62,6 +62,7 @@ def ingestion_digest() -> str:
         digest.update((Path(__file__).parent / f"{name}.py").read_bytes())
     return digest.hexdigest()[:16]
 
+
 def sources_hash(sources: dict[str, str]) -> str:
     """One digest of a corpus state; equal digests mean the same files with the same bytes."""
     h = hashlib.sha256()
@@ -96,12 +97,13 @@ def title_text(article: Article) -> str:
 
 def title_vectors(embedder, articles: list[Article], known: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """One unit vector per article's title, in the articles' order; those in `known` (by doc) are reused."""
-    known = known or {}
-    missing = [a for a in articles if a.doc not in known]
-    fresh = dict(zip([a.doc for a in missing], embedder.encode_documents([title_text(a) for a in missing]))) if missing else {}
     if not articles:
         return np.zeros((0, embedder.dim), np.float32)
-    return np.stack([known[a.doc] if a.doc in known else fresh[a.doc] for a in articles]).astype(np.float32)
+    vectors = dict(known or {})
+    missing = [a for a in articles if a.doc not in vectors]
+    if missing:
+        vectors.update(zip([a.doc for a in missing], embedder.encode_documents([title_text(a) for a in missing])))
+    return np.stack([vectors[a.doc] for a in articles]).astype(np.float32)
 
 
 def embedding_texts(articles: list[Article], passages: list[Passage], settings: Settings) -> list[str]:

@@ -311,10 +311,11 @@ class PgStore:
             convert_corpus_pages(corpus, progress)  # saved web pages: their articles written beside them first
         scan = scan_corpus(corpus)  # the corpus rule of `qa index`: links out of it, aliases, bad names skipped
         with contextlib.closing(connect(self.url)) as conn:
-            stored = dict(conn.execute("SELECT doc, sha256 FROM articles"))
-            # articles read by another version of qa's ingestion are reloaded as if they had changed
-            stale = {doc for (doc,) in conn.execute("SELECT doc FROM articles WHERE ingestion IS DISTINCT FROM %s",
-                                                     (ingestion_digest(),))}
+            rows = conn.execute("SELECT doc, sha256, ingestion IS DISTINCT FROM %s FROM articles",
+                                (ingestion_digest(),)).fetchall()
+        stored = {doc: digest for doc, digest, _old in rows}
+        # articles read by another version of qa's ingestion are reloaded as if they had changed
+        stale = {doc for doc, _digest, old in rows if old}
         for name, reason in scan.skipped.items():
             progress(f"warning: skipped {visible(str(corpus / name))}: {reason}")
         current = {}

@@ -225,8 +225,9 @@ def rank(view: StoreView, query: Query, settings: Settings, mode: str | None = N
         own = _kept(view, lambda m: view.lexical_search(query.own_terms, m), own, n, keep)
         translated = _kept(view, lambda m: view.lexical_search(query.translated_terms, m), translated, n, keep)
     pids = list(dict.fromkeys([p for p, _ in dense] + [p for p, _ in own] + [p for p, _ in translated]))
+    weights = word_weights(view, query)
     if not pids:
-        return Ranking((), np.zeros(0), query_hubness, 0.0, np.zeros(0), tuple(word_weights(view, query)))
+        return Ranking((), np.zeros(0), query_hubness, 0.0, np.zeros(0), tuple(weights))
     passages = view.passages(pids)
     vectors = np.asarray(view.vectors(pids), dtype=np.float32)
     cosines = vectors @ query.vector
@@ -237,7 +238,6 @@ def rank(view: StoreView, query: Query, settings: Settings, mode: str | None = N
     dense_rank = {p: r for r, (p, _s) in enumerate(dense, start=1)}
     own_score = dict(own)
     own_rank = {p: r for r, (p, _s) in enumerate(own, start=1)}
-    weights = word_weights(view, query)
     names = [(forms, 1.0) for forms in query.names]
     rows = []
     title_terms: dict[str, set[str]] = {}
